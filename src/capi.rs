@@ -1,0 +1,1025 @@
+//! The C ABI: `#include <memcache.h>`, link with `-lmemcache`.
+//!
+//! Conventions, the same for every function:
+//!
+//! - Every function returns an `mc_result`; `MC_OK` is 0. A miss
+//!   (`MC_NOTFOUND`), a refused store (`MC_NOTSTORED`) and a CAS conflict
+//!   (`MC_EXISTS`) are results, not failures, and like every other result but
+//!   `MC_OK` they leave a message for `mc_last_error()`.
+//! - Handles are numbers from the process-wide registry, shared with Tcl
+//!   (handle 3 is Tcl's `memcache3`). A deleted or unknown handle gives
+//!   `MC_BADHANDLE`, never undefined behaviour. Any thread may use any handle
+//!   at the same time as others.
+//! - Keys are NUL-terminated strings of 1 to 250 bytes without whitespace or
+//!   control characters; values are byte buffers with a length.
+//! - TTLs are relative seconds; 0 means no expiry; more than 30 days works.
+//! - Output parameters are written only when the call returns `MC_OK`.
+//! - Memory the library returns (values, hit and stat arrays, strings) is one
+//!   block per call, released with `mc_free()`.
+//! - No Rust panic crosses this boundary: one becomes `MC_PANIC`.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::{Client, Item, Status};
+use crate::error::{Error, Kind, Result};
+use crate::key;
+use crate::protocol::StoreVerb;
+use crate::registry;
+
+/// The result of every `mc_` function. The numbers are stable: new results
+/// are only ever added at the end.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mc_result {
+    /// Success.
+    MC_OK = 0,
+    /// The key has no item.
+    MC_NOTFOUND = 1,
+    /// Not stored: add on an existing key; replace, append or prepend on a
+    /// missing one.
+    MC_NOTSTORED = 2,
+    /// cas on an item changed since its CAS value was read.
+    MC_EXISTS = 3,
+    /// The key is empty, longer than 250 bytes, or has whitespace or control
+    /// characters. Nothing was sent.
+    MC_BADKEY = 4,
+    /// The value is larger than the server's item size limit.
+    MC_TOOLARGE = 5,
+    /// incr or decr on a value that is not a decimal number.
+    MC_NOTNUMERIC = 6,
+    /// No connection or no reply within the timeout.
+    MC_TIMEOUT = 7,
+    /// A socket error: refused, reset, closed.
+    MC_IO = 8,
+    /// The server answered SERVER_ERROR.
+    MC_SERVER = 9,
+    /// The server answered CLIENT_ERROR or ERROR.
+    MC_CLIENT = 10,
+    /// The server's reply could not be understood.
+    MC_PROTOCOL = 11,
+    /// No such handle, or it was deleted.
+    MC_BADHANDLE = 12,
+    /// A bad argument: a null pointer, a malformed server, an unresolvable
+    /// host, a buffer too small.
+    MC_INVALID = 13,
+    /// A local memcached daemon could not be started or stopped.
+    MC_DAEMON = 14,
+    /// A bug in this library was caught (a Rust panic); the message says where.
+    MC_PANIC = 15,
+}
+
+impl From<Kind> for mc_result {
+    fn from(kind: Kind) -> mc_result {
+        match kind {
+            Kind::NotFound => mc_result::MC_NOTFOUND,
+            Kind::NotStored => mc_result::MC_NOTSTORED,
+            Kind::Exists => mc_result::MC_EXISTS,
+            Kind::BadKey => mc_result::MC_BADKEY,
+            Kind::TooLarge => mc_result::MC_TOOLARGE,
+            Kind::NotNumeric => mc_result::MC_NOTNUMERIC,
+            Kind::Timeout => mc_result::MC_TIMEOUT,
+            Kind::Io => mc_result::MC_IO,
+            Kind::Server => mc_result::MC_SERVER,
+            Kind::Client => mc_result::MC_CLIENT,
+            Kind::Protocol => mc_result::MC_PROTOCOL,
+            Kind::BadHandle => mc_result::MC_BADHANDLE,
+            Kind::Invalid => mc_result::MC_INVALID,
+            Kind::Daemon => mc_result::MC_DAEMON,
+            Kind::Panic => mc_result::MC_PANIC,
+        }
+    }
+}
+
+/// One hit of `mc_get_multi`. The key and value are NUL-terminated (the
+/// value may also contain NULs: use `value_len`).
+#[repr(C)]
+pub struct mc_hit {
+    pub key: *const c_char,
+    pub value: *const u8,
+    pub value_len: usize,
+    pub flags: u32,
+    pub cas: u64,
+}
+
+/// One item for `mc_set_multi`.
+#[repr(C)]
+pub struct mc_entry {
+    pub key: *const c_char,
+    pub value: *const c_void,
+    pub value_len: usize,
+    pub flags: u32,
+}
+
+/// One statistic of `mc_stats`: which server (its index, as in
+/// `mc_server_name`), the statistic's name and value.
+#[repr(C)]
+pub struct mc_stat {
+    pub server: usize,
+    pub name: *const c_char,
+    pub value: *const c_char,
+}
+
+/// The size of the buffer `mc_unique_key` fills: 32 hex digits and a NUL.
+pub const MC_UNIQUE_KEY_SIZE: usize = 33;
+const _: () = assert!(MC_UNIQUE_KEY_SIZE == key::UNIQUE_LEN + 1);
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_last_error(message: &str) {
+    let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|last| *last.borrow_mut() = text);
+}
+
+/// Runs `body` inside the panic boundary and turns its outcome into a result
+/// code, recording the message of anything but success.
+fn guard(body: impl FnOnce() -> Result<mc_result>) -> mc_result {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(code)) => {
+            if code != mc_result::MC_OK {
+                set_last_error(match code {
+                    mc_result::MC_NOTFOUND => "not found",
+                    mc_result::MC_NOTSTORED => "not stored",
+                    mc_result::MC_EXISTS => "exists: the item changed since its CAS value was read",
+                    _ => "failed",
+                });
+            }
+            code
+        }
+        Ok(Err(e)) => {
+            set_last_error(e.message());
+            e.kind().into()
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            set_last_error(&format!("internal error (please report): {what}"));
+            mc_result::MC_PANIC
+        }
+    }
+}
+
+fn null(name: &str) -> Error {
+    Error::new(Kind::Invalid, format!("{name} is a null pointer"))
+}
+
+/// Reads a NUL-terminated string argument.
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string.
+unsafe fn text<'a>(p: *const c_char, name: &str) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    Ok(CStr::from_ptr(p).to_bytes())
+}
+
+/// Reads a byte buffer argument; a null pointer is allowed for length 0.
+///
+/// # Safety
+/// `p` points to `len` readable bytes, or `len` is 0.
+unsafe fn bytes<'a>(p: *const c_void, len: usize, name: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(null(name));
+    }
+    Ok(std::slice::from_raw_parts(p.cast(), len))
+}
+
+/// Writes `value` through an output pointer that may be null (not wanted).
+///
+/// # Safety
+/// `p` is null or valid for a write of `T`.
+unsafe fn put<T>(p: *mut T, value: T) {
+    if !p.is_null() {
+        p.write(value);
+    }
+}
+
+fn client(handle: u64) -> Result<Arc<Client>> {
+    registry::get(handle)
+}
+
+/// Allocates `size` bytes with `malloc` so that `mc_free` (`free`) releases it.
+fn alloc(size: usize) -> Result<*mut u8> {
+    // SAFETY: malloc has no preconditions; a null result is handled.
+    let p = unsafe { libc::malloc(size.max(1)) }.cast::<u8>();
+    if p.is_null() {
+        Err(Error::new(
+            Kind::Invalid,
+            format!("out of memory allocating {size} bytes"),
+        ))
+    } else {
+        Ok(p)
+    }
+}
+
+/// A `malloc`ed, NUL-terminated copy of `data`.
+fn malloc_copy(data: &[u8]) -> Result<*mut u8> {
+    let p = alloc(data.len() + 1)?;
+    // SAFETY: `p` has room for data.len() + 1 bytes.
+    unsafe {
+        ptr::copy_nonoverlapping(data.as_ptr(), p, data.len());
+        *p.add(data.len()) = 0;
+    }
+    Ok(p)
+}
+
+fn status(s: Status) -> mc_result {
+    match s {
+        Status::Stored => mc_result::MC_OK,
+        Status::NotStored => mc_result::MC_NOTSTORED,
+        Status::Exists => mc_result::MC_EXISTS,
+        Status::NotFound => mc_result::MC_NOTFOUND,
+    }
+}
+
+fn found(yes: bool) -> mc_result {
+    if yes {
+        mc_result::MC_OK
+    } else {
+        mc_result::MC_NOTFOUND
+    }
+}
+
+/// The message of the last call on this thread that did not return
+/// `MC_OK`, with the server's name and its own words where there were any.
+/// Valid until the next `mc_` call on this thread; never null.
+#[no_mangle]
+pub extern "C" fn mc_last_error() -> *const c_char {
+    LAST_ERROR.with(|last| last.borrow().as_ptr())
+}
+
+/// The name of a result code, such as "MC_NOTFOUND"; a static string.
+#[no_mangle]
+pub extern "C" fn mc_result_name(result: mc_result) -> *const c_char {
+    let name: &'static CStr = match result {
+        mc_result::MC_OK => c"MC_OK",
+        mc_result::MC_NOTFOUND => c"MC_NOTFOUND",
+        mc_result::MC_NOTSTORED => c"MC_NOTSTORED",
+        mc_result::MC_EXISTS => c"MC_EXISTS",
+        mc_result::MC_BADKEY => c"MC_BADKEY",
+        mc_result::MC_TOOLARGE => c"MC_TOOLARGE",
+        mc_result::MC_NOTNUMERIC => c"MC_NOTNUMERIC",
+        mc_result::MC_TIMEOUT => c"MC_TIMEOUT",
+        mc_result::MC_IO => c"MC_IO",
+        mc_result::MC_SERVER => c"MC_SERVER",
+        mc_result::MC_CLIENT => c"MC_CLIENT",
+        mc_result::MC_PROTOCOL => c"MC_PROTOCOL",
+        mc_result::MC_BADHANDLE => c"MC_BADHANDLE",
+        mc_result::MC_INVALID => c"MC_INVALID",
+        mc_result::MC_DAEMON => c"MC_DAEMON",
+        mc_result::MC_PANIC => c"MC_PANIC",
+    };
+    name.as_ptr()
+}
+
+/// Releases memory returned by this library (values, arrays, strings).
+/// A null pointer is ignored.
+///
+/// # Safety
+/// `p` is null or a pointer this library returned and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn mc_free(p: *mut c_void) {
+    libc::free(p);
+}
+
+// ----- handles -----
+
+/// Creates a handle for `count` servers: "host", "host:port" (11211 by
+/// default), "[v6addr]:port", or a Unix socket path (a name that contains
+/// "/", starts with ".", or is marked with "|" or "=" at either end). Hosts
+/// must resolve now; servers need not be up yet.
+///
+/// # Safety
+/// `servers` points to `count` NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn mc_create(
+    servers: *const *const c_char,
+    count: usize,
+    handle: *mut u64,
+) -> mc_result {
+    guard(|| {
+        if servers.is_null() {
+            return Err(null("servers"));
+        }
+        if handle.is_null() {
+            return Err(null("handle"));
+        }
+        let specs = (0..count)
+            .map(|i| {
+                let spec = text(*servers.add(i), "a server name")?;
+                std::str::from_utf8(spec)
+                    .map(str::to_owned)
+                    .map_err(|_| Error::new(Kind::Invalid, "a server name is not UTF-8"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let id = registry::insert(Client::new(&specs)?);
+        handle.write(id);
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Deletes a handle and closes its connections (operations in flight on
+/// other threads finish first). The items it stored stay on the servers.
+#[no_mangle]
+pub extern "C" fn mc_delete(handle: u64) -> mc_result {
+    guard(|| registry::remove(handle).map(|()| mc_result::MC_OK))
+}
+
+/// Deletes every handle of the process, Tcl's included; `*count` is how many.
+///
+/// # Safety
+/// `count` is null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_delete_all(count: *mut usize) -> mc_result {
+    guard(|| {
+        put(count, registry::clear());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Lists the live handles, oldest first: writes up to `capacity` of them to
+/// `handles` and their total number to `*count` (call with capacity 0 to
+/// learn the size).
+///
+/// # Safety
+/// `handles` has room for `capacity` values (or is null when capacity is 0);
+/// `count` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_handles(
+    handles: *mut u64,
+    capacity: usize,
+    count: *mut usize,
+) -> mc_result {
+    guard(|| {
+        if count.is_null() {
+            return Err(null("count"));
+        }
+        if handles.is_null() && capacity > 0 {
+            return Err(null("handles"));
+        }
+        let ids = registry::ids();
+        for (i, id) in ids.iter().take(capacity).enumerate() {
+            handles.add(i).write(*id);
+        }
+        count.write(ids.len());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The handle called `name` ("memcache3", as Tcl names it).
+///
+/// # Safety
+/// `name` is a NUL-terminated string; `handle` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_find(name: *const c_char, handle: *mut u64) -> mc_result {
+    guard(|| {
+        let name = text(name, "name")?;
+        if handle.is_null() {
+            return Err(null("handle"));
+        }
+        let id = registry::parse_name(&String::from_utf8_lossy(name))?;
+        registry::get(id)?;
+        handle.write(id);
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The number of servers of a handle.
+///
+/// # Safety
+/// `count` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_server_count(handle: u64, count: *mut usize) -> mc_result {
+    guard(|| {
+        if count.is_null() {
+            return Err(null("count"));
+        }
+        count.write(client(handle)?.servers().count());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The name of server `index` of a handle ("host:port" or the socket path),
+/// in a new string to release with `mc_free`.
+///
+/// # Safety
+/// `name` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_server_name(
+    handle: u64,
+    index: usize,
+    name: *mut *mut c_char,
+) -> mc_result {
+    guard(|| {
+        if name.is_null() {
+            return Err(null("name"));
+        }
+        let client = client(handle)?;
+        let server = client.servers().nth(index).ok_or_else(|| {
+            Error::new(
+                Kind::Invalid,
+                format!("server index {index} is out of range"),
+            )
+        })?;
+        name.write(malloc_copy(server.name.as_bytes())?.cast());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Sets a handle's timeouts in milliseconds (defaults: connect 2000, I/O
+/// 3000): how long to wait for a connection, and for each reply.
+#[no_mangle]
+pub extern "C" fn mc_set_timeouts(handle: u64, connect_ms: u32, io_ms: u32) -> mc_result {
+    guard(|| {
+        let client = client(handle)?;
+        let mut options = client.options();
+        options.connect_timeout = Duration::from_millis(connect_ms.into());
+        options.io_timeout = Duration::from_millis(io_ms.into());
+        client.set_options(options)?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Sets a prefix put in front of every key of this handle and taken off
+/// the keys `mc_get_multi` returns ("" for none): a namespace.
+///
+/// # Safety
+/// `prefix` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_key_prefix(handle: u64, prefix: *const c_char) -> mc_result {
+    guard(|| {
+        let prefix = text(prefix, "prefix")?;
+        let client = client(handle)?;
+        let mut options = client.options();
+        options.key_prefix = prefix.to_vec();
+        client.set_options(options)?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Writes a new random key (32 hex digits and a NUL) into `buffer`, which
+/// holds `size` bytes, at least `MC_UNIQUE_KEY_SIZE`.
+///
+/// # Safety
+/// `buffer` has room for `size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mc_unique_key(buffer: *mut c_char, size: usize) -> mc_result {
+    guard(|| {
+        if buffer.is_null() {
+            return Err(null("buffer"));
+        }
+        if size < MC_UNIQUE_KEY_SIZE {
+            return Err(Error::new(
+                Kind::Invalid,
+                format!(
+                    "buffer of {size} bytes is too small for a unique key ({MC_UNIQUE_KEY_SIZE})"
+                ),
+            ));
+        }
+        let key = key::unique()?;
+        ptr::copy_nonoverlapping(key.as_ptr(), buffer.cast::<u8>(), key.len());
+        *buffer.add(key.len()) = 0;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+// ----- storage -----
+
+/// # Safety
+/// `key` is a NUL-terminated string; `value` has `len` readable bytes.
+unsafe fn store(
+    handle: u64,
+    verb: StoreVerb,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    guard(|| {
+        let key = text(key, "key")?;
+        let value = bytes(value, len, "value")?;
+        Ok(status(client(handle)?.store(verb, key, value, flags, ttl)?))
+    })
+}
+
+/// Stores a value under a key, replacing any item.
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `value` has `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(handle, StoreVerb::Set, key, value, len, flags, ttl)
+}
+
+/// Stores only if the key has no item; `MC_NOTSTORED` otherwise.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_add(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(handle, StoreVerb::Add, key, value, len, flags, ttl)
+}
+
+/// Stores only if the key has an item; `MC_NOTSTORED` otherwise.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_replace(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(handle, StoreVerb::Replace, key, value, len, flags, ttl)
+}
+
+/// Appends to an existing item (its flags and TTL stay); `MC_NOTSTORED`
+/// if there is none.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_append(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+) -> mc_result {
+    store(handle, StoreVerb::Append, key, value, len, 0, 0)
+}
+
+/// Prepends to an existing item; `MC_NOTSTORED` if there is none.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_prepend(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+) -> mc_result {
+    store(handle, StoreVerb::Prepend, key, value, len, 0, 0)
+}
+
+/// Stores only if the item's CAS value is still `cas` (from `mc_get`):
+/// `MC_EXISTS` if it changed since, `MC_NOTFOUND` if it is gone.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_cas(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+    cas: u64,
+) -> mc_result {
+    store(handle, StoreVerb::Cas(cas), key, value, len, flags, ttl)
+}
+
+/// Stores `count` items, pipelined (one write per server). `statuses`, if
+/// not null, receives each item's result (`MC_OK` or `MC_NOTSTORED`); the
+/// call returns `MC_OK` when all were stored, `MC_NOTSTORED` when some were
+/// not. A bad key fails the whole call before anything is sent.
+///
+/// # Safety
+/// `entries` points to `count` entries; `statuses` is null or has room for
+/// `count` results.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_multi(
+    handle: u64,
+    entries: *const mc_entry,
+    count: usize,
+    ttl: u32,
+    statuses: *mut mc_result,
+) -> mc_result {
+    guard(|| {
+        if entries.is_null() && count > 0 {
+            return Err(null("entries"));
+        }
+        let items = (0..count)
+            .map(|i| {
+                let e = &*entries.add(i);
+                Ok((
+                    text(e.key, "an entry's key")?,
+                    bytes(e.value, e.value_len, "an entry's value")?,
+                    e.flags,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let results = client(handle)?.set_many(&items, ttl)?;
+        let mut all = mc_result::MC_OK;
+        for (i, s) in results.into_iter().enumerate() {
+            let code = status(s);
+            if code != mc_result::MC_OK {
+                all = mc_result::MC_NOTSTORED;
+            }
+            put(statuses.wrapping_add(i), code);
+        }
+        Ok(all)
+    })
+}
+
+// ----- retrieval -----
+
+/// # Safety
+/// As `mc_get`.
+unsafe fn give_item(
+    item: Item,
+    value: *mut *mut c_void,
+    len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+) -> Result<mc_result> {
+    let copy = malloc_copy(&item.value)?;
+    value.write(copy.cast());
+    len.write(item.value.len());
+    put(flags, item.flags);
+    put(cas, item.cas);
+    Ok(mc_result::MC_OK)
+}
+
+/// Reads the item under `key`: `*value` receives a new buffer of `*len`
+/// bytes (plus a NUL not counted) to release with `mc_free`; `flags` and
+/// `cas` may be null. `MC_NOTFOUND` on a miss.
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `value` and `len` are valid for a
+/// write; `flags` and `cas` are null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_get(
+    handle: u64,
+    key: *const c_char,
+    value: *mut *mut c_void,
+    len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+) -> mc_result {
+    guard(|| {
+        let key = text(key, "key")?;
+        if value.is_null() || len.is_null() {
+            return Err(null(if value.is_null() { "value" } else { "len" }));
+        }
+        match client(handle)?.get(key)? {
+            Some(item) => give_item(item, value, len, flags, cas),
+            None => Ok(mc_result::MC_NOTFOUND),
+        }
+    })
+}
+
+/// As `mc_get`, and gives the item a new TTL in the same request.
+///
+/// # Safety
+/// As `mc_get`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_get_and_touch(
+    handle: u64,
+    key: *const c_char,
+    ttl: u32,
+    value: *mut *mut c_void,
+    len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+) -> mc_result {
+    guard(|| {
+        let key = text(key, "key")?;
+        if value.is_null() || len.is_null() {
+            return Err(null(if value.is_null() { "value" } else { "len" }));
+        }
+        match client(handle)?.get_and_touch(key, ttl)? {
+            Some(item) => give_item(item, value, len, flags, cas),
+            None => Ok(mc_result::MC_NOTFOUND),
+        }
+    })
+}
+
+/// Reads many keys, pipelined (one request per server). `*hits` receives
+/// an array of `*count` hits (misses are left out) in one block to release
+/// with one `mc_free(*hits)`.
+///
+/// # Safety
+/// `keys` points to `count_keys` NUL-terminated strings; `hits` and `count`
+/// are valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_get_multi(
+    handle: u64,
+    keys: *const *const c_char,
+    count_keys: usize,
+    hits: *mut *mut mc_hit,
+    count: *mut usize,
+) -> mc_result {
+    guard(|| {
+        if keys.is_null() && count_keys > 0 {
+            return Err(null("keys"));
+        }
+        if hits.is_null() || count.is_null() {
+            return Err(null(if hits.is_null() { "hits" } else { "count" }));
+        }
+        let keys = (0..count_keys)
+            .map(|i| text(*keys.add(i), "a key"))
+            .collect::<Result<Vec<_>>>()?;
+        let found = client(handle)?.get_many(&keys)?;
+        // One block: the array, then each key and value NUL-terminated.
+        let head = found.len() * std::mem::size_of::<mc_hit>();
+        let size = head
+            + found
+                .iter()
+                .map(|h| h.key.len() + h.item.value.len() + 2)
+                .sum::<usize>();
+        let block = alloc(size)?;
+        let array = block.cast::<mc_hit>();
+        let mut at = block.add(head);
+        for (i, hit) in found.iter().enumerate() {
+            let key = at;
+            ptr::copy_nonoverlapping(hit.key.as_ptr(), at, hit.key.len());
+            at = at.add(hit.key.len());
+            *at = 0;
+            at = at.add(1);
+            let value = at;
+            ptr::copy_nonoverlapping(hit.item.value.as_ptr(), at, hit.item.value.len());
+            at = at.add(hit.item.value.len());
+            *at = 0;
+            at = at.add(1);
+            array.add(i).write(mc_hit {
+                key: key.cast(),
+                value,
+                value_len: hit.item.value.len(),
+                flags: hit.item.flags,
+                cas: hit.item.cas,
+            });
+        }
+        hits.write(array);
+        count.write(found.len());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// `MC_OK` if the key has an item, `MC_NOTFOUND` if not; the value is not
+/// transferred (meta get; memcached 1.6.10 or later).
+///
+/// # Safety
+/// `key` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_exists(handle: u64, key: *const c_char) -> mc_result {
+    guard(|| Ok(found(client(handle)?.exists(text(key, "key")?)?)))
+}
+
+/// The seconds the item under `key` has left to live (-1: no expiry);
+/// `MC_NOTFOUND` if none (meta get; memcached 1.6.10 or later).
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `ttl` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_ttl(handle: u64, key: *const c_char, ttl: *mut i64) -> mc_result {
+    guard(|| {
+        let key = text(key, "key")?;
+        if ttl.is_null() {
+            return Err(null("ttl"));
+        }
+        match client(handle)?.ttl(key)? {
+            Some(t) => {
+                ttl.write(t);
+                Ok(mc_result::MC_OK)
+            }
+            None => Ok(mc_result::MC_NOTFOUND),
+        }
+    })
+}
+
+// ----- other key operations -----
+
+/// Deletes the item under `key`; `MC_NOTFOUND` if there was none.
+///
+/// # Safety
+/// `key` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_remove(handle: u64, key: *const c_char) -> mc_result {
+    guard(|| Ok(found(client(handle)?.delete(text(key, "key")?)?)))
+}
+
+/// Deletes many keys, pipelined. `statuses`, if not null, receives `MC_OK`
+/// or `MC_NOTFOUND` per key; the call returns `MC_OK` if every key had an
+/// item, `MC_NOTFOUND` if some had none.
+///
+/// # Safety
+/// `keys` points to `count` NUL-terminated strings; `statuses` is null or
+/// has room for `count` results.
+#[no_mangle]
+pub unsafe extern "C" fn mc_remove_multi(
+    handle: u64,
+    keys: *const *const c_char,
+    count: usize,
+    statuses: *mut mc_result,
+) -> mc_result {
+    guard(|| {
+        if keys.is_null() && count > 0 {
+            return Err(null("keys"));
+        }
+        let keys = (0..count)
+            .map(|i| text(*keys.add(i), "a key"))
+            .collect::<Result<Vec<_>>>()?;
+        let mut all = mc_result::MC_OK;
+        for (i, yes) in client(handle)?.delete_many(&keys)?.into_iter().enumerate() {
+            if !yes {
+                all = mc_result::MC_NOTFOUND;
+            }
+            put(statuses.wrapping_add(i), found(yes));
+        }
+        Ok(all)
+    })
+}
+
+/// Gives the item under `key` a new TTL; `MC_NOTFOUND` if there is none.
+///
+/// # Safety
+/// `key` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_touch(handle: u64, key: *const c_char, ttl: u32) -> mc_result {
+    guard(|| Ok(found(client(handle)?.touch(text(key, "key")?, ttl)?)))
+}
+
+/// Adds `delta` to the decimal number stored under `key` (wrapping at
+/// 2^64); `*value` receives the new number. `MC_NOTFOUND` if there is no
+/// item, `MC_NOTNUMERIC` if it is not a number.
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `value` is null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_incr(
+    handle: u64,
+    key: *const c_char,
+    delta: u64,
+    value: *mut u64,
+) -> mc_result {
+    guard(|| match client(handle)?.incr(text(key, "key")?, delta)? {
+        Some(n) => {
+            put(value, n);
+            Ok(mc_result::MC_OK)
+        }
+        None => Ok(mc_result::MC_NOTFOUND),
+    })
+}
+
+/// Subtracts `delta` from the number under `key`, stopping at 0.
+///
+/// # Safety
+/// As `mc_incr`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_decr(
+    handle: u64,
+    key: *const c_char,
+    delta: u64,
+    value: *mut u64,
+) -> mc_result {
+    guard(|| match client(handle)?.decr(text(key, "key")?, delta)? {
+        Some(n) => {
+            put(value, n);
+            Ok(mc_result::MC_OK)
+        }
+        None => Ok(mc_result::MC_NOTFOUND),
+    })
+}
+
+// ----- whole servers -----
+
+/// Invalidates every item on every server of the handle, after `delay`
+/// seconds (0: now).
+#[no_mangle]
+pub extern "C" fn mc_flush(handle: u64, delay: u32) -> mc_result {
+    guard(|| {
+        client(handle)?.flush_all((delay > 0).then_some(delay))?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Sets the servers' verbosity level.
+#[no_mangle]
+pub extern "C" fn mc_verbosity(handle: u64, level: u32) -> mc_result {
+    guard(|| {
+        client(handle)?.verbosity(level)?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Every server's statistics (`group`: null for the general ones, or
+/// "items", "slabs", "settings", ...): `*stats` receives an array of
+/// `*count` entries, server by server in server order, in one block to
+/// release with one `mc_free(*stats)`.
+///
+/// # Safety
+/// `group` is null or a NUL-terminated string; `stats` and `count` are
+/// valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_stats(
+    handle: u64,
+    group: *const c_char,
+    stats: *mut *mut mc_stat,
+    count: *mut usize,
+) -> mc_result {
+    guard(|| {
+        if stats.is_null() || count.is_null() {
+            return Err(null(if stats.is_null() { "stats" } else { "count" }));
+        }
+        let group = if group.is_null() {
+            None
+        } else {
+            Some(String::from_utf8_lossy(text(group, "group")?).into_owned())
+        };
+        let per_server = client(handle)?.stats(group.as_deref())?;
+        let entries: Vec<(usize, &(String, String))> = per_server
+            .iter()
+            .enumerate()
+            .flat_map(|(server, list)| list.iter().map(move |pair| (server, pair)))
+            .collect();
+        let head = entries.len() * std::mem::size_of::<mc_stat>();
+        let size = head
+            + entries
+                .iter()
+                .map(|(_, (n, v))| n.len() + v.len() + 2)
+                .sum::<usize>();
+        let block = alloc(size)?;
+        let array = block.cast::<mc_stat>();
+        let mut at = block.add(head);
+        for (i, (server, (name, value))) in entries.iter().enumerate() {
+            let mut place = |s: &str| {
+                let start = at;
+                ptr::copy_nonoverlapping(s.as_ptr(), at, s.len());
+                *at.add(s.len()) = 0;
+                at = at.add(s.len() + 1);
+                start.cast::<c_char>()
+            };
+            let name = place(name);
+            let value = place(value);
+            array.add(i).write(mc_stat {
+                server: *server,
+                name,
+                value,
+            });
+        }
+        stats.write(array);
+        count.write(entries.len());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The version of server `index` ("1.6.18"), in a new string to release
+/// with `mc_free`.
+///
+/// # Safety
+/// `version` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_version(
+    handle: u64,
+    index: usize,
+    version: *mut *mut c_char,
+) -> mc_result {
+    guard(|| {
+        if version.is_null() {
+            return Err(null("version"));
+        }
+        let versions = client(handle)?.version()?;
+        let v = versions.get(index).ok_or_else(|| {
+            Error::new(
+                Kind::Invalid,
+                format!("server index {index} is out of range"),
+            )
+        })?;
+        version.write(malloc_copy(v.as_bytes())?.cast());
+        Ok(mc_result::MC_OK)
+    })
+}

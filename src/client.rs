@@ -1,0 +1,776 @@
+//! The client: operations on keys over a handle's servers.
+//!
+//! A single-key operation is one request written with one `writev` and, for a
+//! small reply, one `read`. A multi-key operation groups its keys by server,
+//! writes each server's requests at once, and only then reads the replies
+//! (pipelining), so it costs one round trip per server, not per key.
+//!
+//! A miss, a `NOT_STORED`, an `EXISTS` are results, not errors: only what
+//! leaves the caller unsure of the server's state is an `Err`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::RwLock;
+
+use crate::cluster::{self, Node};
+use crate::connection::Connection;
+use crate::error::{Error, Kind, Result};
+use crate::key;
+use crate::protocol::{self, Arith, MetaCode, Reply, RetrieveVerb, StoreVerb};
+use crate::server::{self, Server};
+
+/// memcached reads an exptime above this (30 days) as a Unix time.
+pub const MAX_RELATIVE_TTL: u32 = 60 * 60 * 24 * 30;
+
+/// Values at least this long are written from the caller's memory with
+/// `writev` instead of being copied into the request buffer.
+const ZERO_COPY_VALUE: usize = 16 * 1024;
+
+/// Per-handle settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// How long to wait for a connection to be accepted. Default 2 s.
+    pub connect_timeout: Duration,
+    /// How long one operation may wait for its reply (and for the server to
+    /// take its request). Default 3 s, python-memcached's socket timeout.
+    pub io_timeout: Duration,
+    /// Put in front of every key sent, and taken off every key returned
+    /// (python-memcached's `key_prefix`): a namespace on a shared server.
+    pub key_prefix: Vec<u8>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            connect_timeout: Duration::from_secs(2),
+            io_timeout: Duration::from_secs(3),
+            key_prefix: Vec::new(),
+        }
+    }
+}
+
+/// A stored item as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub value: Vec<u8>,
+    pub flags: u32,
+    /// The CAS unique value, for [`Client::cas`].
+    pub cas: u64,
+}
+
+/// One hit of a multi-get: the key as the caller gave it, and its item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub key: Vec<u8>,
+    pub item: Item,
+}
+
+/// The outcome of a storage command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// `STORED`.
+    Stored,
+    /// `NOT_STORED`: `add` on an existing key; `replace`, `append` or
+    /// `prepend` on a missing one.
+    NotStored,
+    /// `EXISTS`: `cas` on an item changed since its CAS value was read.
+    Exists,
+    /// `NOT_FOUND`: `cas` on a missing item.
+    NotFound,
+}
+
+/// A memcached client over one or more servers. Shareable between threads
+/// (`Arc<Client>`): each thread takes its own connection from a pool.
+pub struct Client {
+    nodes: Vec<Node>,
+    options: RwLock<Options>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.servers().map(|s| &s.name))
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the servers named by `specs` (see [`server::parse`]).
+    pub fn new<S: AsRef<str>>(specs: &[S]) -> Result<Client> {
+        let servers = specs
+            .iter()
+            .map(|s| server::parse(s.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        Client::with_servers(servers)
+    }
+
+    /// A client for already parsed servers, in the given order.
+    pub fn with_servers(servers: Vec<Server>) -> Result<Client> {
+        if servers.is_empty() {
+            return Err(Error::new(Kind::Invalid, "no server given"));
+        }
+        Ok(Client {
+            nodes: servers.into_iter().map(Node::new).collect(),
+            options: RwLock::new(Options::default()),
+        })
+    }
+
+    /// The servers, in the order given.
+    pub fn servers(&self) -> impl Iterator<Item = &Server> {
+        self.nodes.iter().map(|n| &n.server)
+    }
+
+    pub fn options(&self) -> Options {
+        self.options.read().clone()
+    }
+
+    /// Replaces the settings; connections already open keep their timeouts
+    /// until they are next opened.
+    pub fn set_options(&self, options: Options) -> Result<()> {
+        if options.connect_timeout.is_zero() || options.io_timeout.is_zero() {
+            return Err(Error::new(Kind::Invalid, "timeouts must be at least 1 ms"));
+        }
+        key::check(&options.key_prefix).or_else(|e| {
+            if options.key_prefix.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::new(Kind::Invalid, format!("bad key prefix: {e}")))
+            }
+        })?;
+        *self.options.write() = options;
+        for node in &self.nodes {
+            node.close_all();
+        }
+        Ok(())
+    }
+
+    /// Closes every idle connection (they reopen on the next operation).
+    pub fn disconnect_all(&self) {
+        for node in &self.nodes {
+            node.close_all();
+        }
+    }
+
+    // ----- storage -----
+
+    /// Stores `value` under `key` unconditionally.
+    pub fn set(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Set, key, value, flags, ttl)
+    }
+
+    /// Stores only if `key` has no item.
+    pub fn add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Add, key, value, flags, ttl)
+    }
+
+    /// Stores only if `key` has an item.
+    pub fn replace(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Replace, key, value, flags, ttl)
+    }
+
+    /// Adds `value` at the end of an existing item (flags and TTL kept).
+    pub fn append(&self, key: &[u8], value: &[u8]) -> Result<Status> {
+        self.store(StoreVerb::Append, key, value, 0, 0)
+    }
+
+    /// Adds `value` at the start of an existing item (flags and TTL kept).
+    pub fn prepend(&self, key: &[u8], value: &[u8]) -> Result<Status> {
+        self.store(StoreVerb::Prepend, key, value, 0, 0)
+    }
+
+    /// Stores only if the item's CAS value is still `cas` (from a get).
+    pub fn cas(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32, cas: u64) -> Result<Status> {
+        self.store(StoreVerb::Cas(cas), key, value, flags, ttl)
+    }
+
+    /// Any storage command. `ttl` is relative seconds, 0 for no expiry.
+    pub fn store(
+        &self,
+        verb: StoreVerb,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        ttl: u32,
+    ) -> Result<Status> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let exptime = exptime(ttl);
+        let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
+        let parts: [&[u8]; 3];
+        let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {
+            protocol::store_header(&mut head, verb, &full, flags, exptime, value.len(), false);
+            parts = [&head, value, b"\r\n"];
+            &parts
+        } else {
+            protocol::store(&mut head, verb, &full, flags, exptime, value, false);
+            parts = [&head, &[], &[]];
+            &parts[..1]
+        };
+        self.round_trip(self.node_for(&full), request, |conn, deadline| {
+            conn.read_reply(deadline, store_status)?
+        })
+    }
+
+    /// Stores many items, pipelined: one write per server. Returns each
+    /// item's status, in input order.
+    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        items: &[(K, V, u32)],
+        ttl: u32,
+    ) -> Result<Vec<Status>> {
+        let prefix = self.options.read().key_prefix.clone();
+        let exptime = exptime(ttl);
+        let keys = items
+            .iter()
+            .map(|(k, _, _)| full_key(&prefix, k.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let mut statuses = vec![Status::NotStored; items.len()];
+        self.per_server(
+            &keys,
+            |buf, indexes| {
+                for &i in indexes {
+                    let (_, value, flags) = &items[i];
+                    protocol::store(
+                        buf,
+                        StoreVerb::Set,
+                        &keys[i],
+                        *flags,
+                        exptime,
+                        value.as_ref(),
+                        false,
+                    );
+                }
+            },
+            |conn, deadline, indexes| {
+                for &i in indexes {
+                    statuses[i] = conn.read_reply(deadline, store_status)??;
+                }
+                Ok(())
+            },
+        )?;
+        Ok(statuses)
+    }
+
+    // ----- retrieval -----
+
+    /// The item under `key`, or `None`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Item>> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let mut request = Vec::with_capacity(full.len() + 8);
+        protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&full]);
+        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+            read_single(conn, deadline)
+        })
+    }
+
+    /// The item under `key`, giving it a new TTL in the same request
+    /// (`gats`), or `None`.
+    pub fn get_and_touch(&self, key: &[u8], ttl: u32) -> Result<Option<Item>> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let mut request = Vec::with_capacity(full.len() + 24);
+        protocol::get_and_touch(&mut request, true, exptime(ttl), &[&full]);
+        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+            read_single(conn, deadline)
+        })
+    }
+
+    /// Every hit among `keys`, pipelined: one `gets` per server. Keys come
+    /// back as given (without the key prefix), in the servers' reply order.
+    pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Hit>> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = keys
+            .iter()
+            .map(|k| full_key(&prefix, k.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let mut hits = Vec::with_capacity(keys.len());
+        self.per_server(
+            &full,
+            |buf, indexes| {
+                let keys: Vec<&[u8]> = indexes.iter().map(|&i| full[i].as_slice()).collect();
+                protocol::retrieve(buf, RetrieveVerb::Gets, &keys);
+            },
+            |conn, deadline, _| loop {
+                let done = conn.read_reply(deadline, |reply| match reply {
+                    Reply::Value {
+                        key,
+                        flags,
+                        cas,
+                        data,
+                    } => {
+                        hits.push(Hit {
+                            key: key[prefix.len().min(key.len())..].to_vec(),
+                            item: Item {
+                                value: data.to_vec(),
+                                flags,
+                                cas: cas.unwrap_or(0),
+                            },
+                        });
+                        Ok(false)
+                    }
+                    Reply::End => Ok(true),
+                    other => Err(unexpected(other)),
+                })??;
+                if done {
+                    return Ok(());
+                }
+            },
+        )?;
+        Ok(hits)
+    }
+
+    /// Is there an item under `key`? Asks with a meta get that returns no
+    /// value (memcached 1.6.10 or later).
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let mut request = Vec::with_capacity(full.len() + 8);
+        protocol::meta_get(&mut request, &full, &[]);
+        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+            conn.read_reply(deadline, |reply| match reply {
+                Reply::Meta {
+                    code: MetaCode::Hd, ..
+                } => Ok(true),
+                Reply::Meta {
+                    code: MetaCode::En, ..
+                } => Ok(false),
+                other => Err(unexpected(other)),
+            })?
+        })
+    }
+
+    /// The seconds `key` has left to live (`None`: no item; `Some(-1)`: no
+    /// expiry), by a meta get (memcached 1.6.10 or later).
+    pub fn ttl(&self, key: &[u8]) -> Result<Option<i64>> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let mut request = Vec::with_capacity(full.len() + 8);
+        protocol::meta_get(&mut request, &full, &[b"t"]);
+        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+            conn.read_reply(deadline, |reply| match reply {
+                Reply::Meta {
+                    code: MetaCode::Hd,
+                    flags,
+                    ..
+                } => protocol::meta_flag(flags, b't')
+                    .and_then(|t| std::str::from_utf8(t).ok()?.parse::<i64>().ok())
+                    .map(Some)
+                    .ok_or_else(|| Error::new(Kind::Protocol, "meta get reply without a TTL")),
+                Reply::Meta {
+                    code: MetaCode::En, ..
+                } => Ok(None),
+                other => Err(unexpected(other)),
+            })?
+        })
+    }
+
+    // ----- other key operations -----
+
+    /// Deletes `key`; false if it had no item.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let mut request = Vec::with_capacity(full.len() + 10);
+        protocol::delete(&mut request, &full, false);
+        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+            conn.read_reply(deadline, deleted)?
+        })
+    }
+
+    /// Deletes many keys, pipelined. Returns for each key whether it had an
+    /// item, in input order.
+    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<bool>> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = keys
+            .iter()
+            .map(|k| full_key(&prefix, k.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let mut found = vec![false; keys.len()];
+        self.per_server(
+            &full,
+            |buf, indexes| {
+                for &i in indexes {
+                    protocol::delete(buf, &full[i], false);
+                }
+            },
+            |conn, deadline, indexes| {
+                for &i in indexes {
+                    found[i] = conn.read_reply(deadline, deleted)??;
+                }
+                Ok(())
+            },
+        )?;
+        Ok(found)
+    }
+
+    /// Gives `key` a new TTL; false if it has no item.
+    pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let mut request = Vec::with_capacity(full.len() + 24);
+        protocol::touch(&mut request, &full, exptime(ttl), false);
+        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+            conn.read_reply(deadline, |reply| match reply {
+                Reply::Touched => Ok(true),
+                Reply::NotFound => Ok(false),
+                other => Err(unexpected(other)),
+            })?
+        })
+    }
+
+    /// Adds `delta` to the decimal number stored under `key`, wrapping at
+    /// 2^64 as the server does. `None` if there is no item.
+    pub fn incr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.arith(Arith::Incr, key, delta)
+    }
+
+    /// Subtracts `delta`, stopping at 0 as the server does.
+    pub fn decr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.arith(Arith::Decr, key, delta)
+    }
+
+    fn arith(&self, verb: Arith, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let mut request = Vec::with_capacity(full.len() + 32);
+        protocol::arith(&mut request, verb, &full, delta, false);
+        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+            conn.read_reply(deadline, |reply| match reply {
+                Reply::Number(n) => Ok(Some(n)),
+                Reply::NotFound => Ok(None),
+                other => Err(unexpected(other)),
+            })?
+        })
+    }
+
+    // ----- whole servers -----
+
+    /// Invalidates every item on every server, now or after `delay` seconds.
+    pub fn flush_all(&self, delay: Option<u32>) -> Result<()> {
+        let mut request = Vec::new();
+        protocol::flush_all(&mut request, delay, false);
+        self.each_server(&request, |conn, deadline| {
+            conn.read_reply(deadline, expect_ok)?
+        })
+        .map(drop)
+    }
+
+    /// Sets the servers' logging verbosity.
+    pub fn verbosity(&self, level: u32) -> Result<()> {
+        let mut request = Vec::new();
+        protocol::verbosity(&mut request, level, false);
+        self.each_server(&request, |conn, deadline| {
+            conn.read_reply(deadline, expect_ok)?
+        })
+        .map(drop)
+    }
+
+    /// Each server's statistics (`stats` or `stats <group>`), as name/value
+    /// pairs in the server's order, one list per server in server order.
+    pub fn stats(&self, group: Option<&str>) -> Result<Vec<Vec<(String, String)>>> {
+        let mut request = Vec::new();
+        protocol::stats(&mut request, group.map(str::as_bytes));
+        self.each_server(&request, |conn, deadline| {
+            let mut stats = Vec::new();
+            loop {
+                let done = conn.read_reply(deadline, |reply| match reply {
+                    Reply::Stat { name, value } => {
+                        stats.push((
+                            String::from_utf8_lossy(name).into_owned(),
+                            String::from_utf8_lossy(value).into_owned(),
+                        ));
+                        Ok(false)
+                    }
+                    Reply::End => Ok(true),
+                    other => Err(unexpected(other)),
+                })??;
+                if done {
+                    return Ok(stats);
+                }
+            }
+        })
+    }
+
+    /// Each server's version string, in server order.
+    pub fn version(&self) -> Result<Vec<String>> {
+        let mut request = Vec::new();
+        protocol::version(&mut request);
+        self.each_server(&request, |conn, deadline| {
+            conn.read_reply(deadline, |reply| match reply {
+                Reply::Version(v) => Ok(String::from_utf8_lossy(v).into_owned()),
+                other => Err(unexpected(other)),
+            })?
+        })
+    }
+
+    // ----- plumbing -----
+
+    fn node_for(&self, full_key: &[u8]) -> usize {
+        if self.nodes.len() == 1 {
+            0
+        } else {
+            cluster::bucket(full_key, self.nodes.len())
+        }
+    }
+
+    /// Sends `request` to node `n` and reads its reply with `read`. A pooled
+    /// connection the server closed while it was idle (it fails before a
+    /// byte of reply arrives, so the server never saw the request) is
+    /// replaced by a new one once; any other failure drops the connection
+    /// and is returned, naming the server.
+    fn round_trip<T>(
+        &self,
+        n: usize,
+        request: &[&[u8]],
+        mut read: impl FnMut(&mut Connection, std::time::Instant) -> Result<T>,
+    ) -> Result<T> {
+        let (connect_timeout, io_timeout) = self.timeouts();
+        let node = &self.nodes[n];
+        let (mut conn, reused) = node.checkout(connect_timeout, io_timeout)?;
+        let mut result = exchange(&mut conn, request, &mut read);
+        if result.is_err() && reused && conn.nothing_received() {
+            node.close_all();
+            conn = Connection::open(&node.server.address, connect_timeout, io_timeout)
+                .map_err(|e| e.context(&node.server))?;
+            result = exchange(&mut conn, request, &mut read);
+        }
+        match result {
+            Ok(v) => {
+                node.checkin(conn);
+                Ok(v)
+            }
+            Err(e) => Err(e.context(&node.server)),
+        }
+    }
+
+    /// Groups `keys` (already prefixed) by server; for each server encodes
+    /// its keys' requests into one buffer with `encode(buffer, key indexes)`
+    /// and writes it, and once all are written reads each server's replies
+    /// with `read(connection, deadline, that server's key indexes)`.
+    fn per_server(
+        &self,
+        keys: &[Vec<u8>],
+        mut encode: impl FnMut(&mut Vec<u8>, &[usize]),
+        mut read: impl FnMut(&mut Connection, std::time::Instant, &[usize]) -> Result<()>,
+    ) -> Result<()> {
+        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
+        for (i, k) in keys.iter().enumerate() {
+            groups[self.node_for(k)].push(i);
+        }
+        let requests: Vec<(usize, Vec<u8>, &[usize])> = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !g.is_empty())
+            .map(|(n, g)| {
+                let mut buf = Vec::with_capacity(g.len() * 40);
+                encode(&mut buf, g);
+                (n, buf, g.as_slice())
+            })
+            .collect();
+        self.fan_out(
+            requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
+            |k, conn, deadline| read(conn, deadline, requests[k].2),
+        )
+        .map(drop)
+    }
+
+    /// Sends `request` to every server, then reads each one's reply.
+    fn each_server<T>(
+        &self,
+        request: &[u8],
+        mut read: impl FnMut(&mut Connection, std::time::Instant) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.fan_out(
+            (0..self.nodes.len()).map(|n| (n, request)),
+            |_, conn, deadline| read(conn, deadline),
+        )
+    }
+
+    /// Writes each `(node, request)` first, then reads the replies in the
+    /// same order with `read(request index, ...)`. Every server's replies
+    /// are read even after one failed, so the healthy connections go back to
+    /// the pool in step; the first error is returned.
+    fn fan_out<'r, T>(
+        &self,
+        requests: impl Iterator<Item = (usize, &'r [u8])>,
+        mut read: impl FnMut(usize, &mut Connection, std::time::Instant) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let (connect_timeout, io_timeout) = self.timeouts();
+        let sent: Vec<(usize, &[u8], Sent)> = requests
+            .map(|(n, request)| {
+                let node = &self.nodes[n];
+                let sent = match node.checkout(connect_timeout, io_timeout) {
+                    Err(e) => Sent::Failed(e),
+                    Ok((mut conn, reused)) => match conn.send(&[request]) {
+                        Ok(()) => Sent::Waiting(conn, reused),
+                        Err(_) if reused => Sent::Stale,
+                        Err(e) => Sent::Failed(e.context(&node.server)),
+                    },
+                };
+                (n, request, sent)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(sent.len());
+        let mut first_error = None;
+        for (k, (n, request, sent)) in sent.into_iter().enumerate() {
+            let node = &self.nodes[n];
+            let result = match sent {
+                Sent::Waiting(mut conn, reused) => {
+                    let deadline = conn.deadline();
+                    match read(k, &mut conn, deadline) {
+                        Ok(v) => {
+                            node.checkin(conn);
+                            Ok(v)
+                        }
+                        Err(_) if reused && conn.nothing_received() => {
+                            node.close_all();
+                            self.round_trip(n, &[request], |c, d| read(k, c, d))
+                        }
+                        Err(e) => Err(e.context(&node.server)),
+                    }
+                }
+                Sent::Stale => {
+                    node.close_all();
+                    self.round_trip(n, &[request], |c, d| read(k, c, d))
+                }
+                Sent::Failed(e) => Err(e),
+            };
+            match result {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            None => Ok(out),
+            Some(e) => Err(e),
+        }
+    }
+
+    fn timeouts(&self) -> (Duration, Duration) {
+        let options = self.options.read();
+        (options.connect_timeout, options.io_timeout)
+    }
+}
+
+/// A request after the first phase of [`Client::fan_out`].
+enum Sent {
+    /// Written; the reply is to be read from this connection (reused or not).
+    Waiting(Connection, bool),
+    /// Written to a pooled connection the server had closed meanwhile: to
+    /// be sent again on a new one.
+    Stale,
+    /// Could not be sent.
+    Failed(Error),
+}
+
+/// Writes `request` and reads its reply.
+fn exchange<T>(
+    conn: &mut Connection,
+    request: &[&[u8]],
+    read: &mut impl FnMut(&mut Connection, std::time::Instant) -> Result<T>,
+) -> Result<T> {
+    let deadline = conn.deadline();
+    conn.send(request)?;
+    read(conn, deadline)
+}
+
+/// `prefix` + `key`, checked.
+fn full_key(prefix: &[u8], key: &[u8]) -> Result<Vec<u8>> {
+    let mut full = Vec::with_capacity(prefix.len() + key.len());
+    full.extend_from_slice(prefix);
+    full.extend_from_slice(key);
+    if !prefix.is_empty() && key.is_empty() {
+        return Err(Error::new(Kind::BadKey, "key is empty"));
+    }
+    key::check(&full)?;
+    Ok(full)
+}
+
+/// The exptime to send for a relative TTL: memcached reads values over 30
+/// days as Unix times, so longer TTLs are sent as `now + ttl`.
+pub fn exptime(ttl: u32) -> u32 {
+    if ttl <= MAX_RELATIVE_TTL {
+        return ttl;
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    u32::try_from(now + u64::from(ttl)).unwrap_or(u32::MAX)
+}
+
+/// Reads the reply to a one-key `gets`/`gats`: a VALUE and END, or END.
+fn read_single(conn: &mut Connection, deadline: std::time::Instant) -> Result<Option<Item>> {
+    let item = conn.read_reply(deadline, |reply| match reply {
+        Reply::Value {
+            flags, cas, data, ..
+        } => Ok(Some(Item {
+            value: data.to_vec(),
+            flags,
+            cas: cas.unwrap_or(0),
+        })),
+        Reply::End => Ok(None),
+        other => Err(unexpected(other)),
+    })??;
+    if item.is_some() {
+        conn.read_reply(deadline, |reply| match reply {
+            Reply::End => Ok(()),
+            other => Err(unexpected(other)),
+        })??;
+    }
+    Ok(item)
+}
+
+fn store_status(reply: Reply<'_>) -> Result<Status> {
+    match reply {
+        Reply::Stored => Ok(Status::Stored),
+        Reply::NotStored => Ok(Status::NotStored),
+        Reply::Exists => Ok(Status::Exists),
+        Reply::NotFound => Ok(Status::NotFound),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn deleted(reply: Reply<'_>) -> Result<bool> {
+    match reply {
+        Reply::Deleted => Ok(true),
+        Reply::NotFound => Ok(false),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn expect_ok(reply: Reply<'_>) -> Result<()> {
+    match reply {
+        Reply::Ok => Ok(()),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// The error for a reply the request did not expect, with the server's text.
+fn unexpected(reply: Reply<'_>) -> Error {
+    match reply {
+        Reply::ServerError(msg) => {
+            let text = String::from_utf8_lossy(msg);
+            let kind = if text.contains("too large") {
+                Kind::TooLarge
+            } else {
+                Kind::Server
+            };
+            Error::new(kind, format!("SERVER_ERROR {text}"))
+        }
+        Reply::ClientError(msg) => {
+            let text = String::from_utf8_lossy(msg);
+            let kind = if text.contains("non-numeric") {
+                Kind::NotNumeric
+            } else {
+                Kind::Client
+            };
+            Error::new(kind, format!("CLIENT_ERROR {text}"))
+        }
+        Reply::Error => Error::new(Kind::Client, "ERROR: the server does not know this command"),
+        other => Error::new(Kind::Protocol, format!("unexpected reply {other:?}")),
+    }
+}

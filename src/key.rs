@@ -1,0 +1,157 @@
+//! Keys: the one check every key passes before anything is sent, and
+//! automatically generated unique keys.
+//!
+//! A key that memcached's text protocol cannot carry must never reach the
+//! socket: a space splits it into two tokens and a CR/LF ends the command
+//! early, so the server would read the rest (or the value) as a new command
+//! and every later reply on that connection would answer the wrong request.
+
+use crate::error::{Error, Kind, Result};
+
+/// The longest key memcached accepts, in bytes.
+pub const MAX_LEN: usize = 250;
+
+/// Length in characters of a key made by [`unique`].
+pub const UNIQUE_LEN: usize = 32;
+
+/// Checks that `key` can be sent: 1 to 250 bytes, none of them a control
+/// character (0x00-0x1f, 0x7f) or a space. Bytes 0x80-0xff are allowed, so
+/// UTF-8 keys work (python-memcached's and pymemcache's rule).
+pub fn check(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::new(Kind::BadKey, "key is empty"));
+    }
+    if key.len() > MAX_LEN {
+        return Err(Error::new(
+            Kind::BadKey,
+            format!(
+                "key is {} bytes long, the limit is {MAX_LEN}: \"{}...\"",
+                key.len(),
+                show(&key[..40])
+            ),
+        ));
+    }
+    if let Some(pos) = key.iter().position(|&b| b <= b' ' || b == 0x7f) {
+        let what = if key[pos] == b' ' {
+            "a space".to_string()
+        } else {
+            format!("control character 0x{:02x}", key[pos])
+        };
+        return Err(Error::new(
+            Kind::BadKey,
+            format!(
+                "key \"{}\" contains {what} at byte {pos}: keys may not contain whitespace or control characters",
+                show(key)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A printable rendering of key bytes for error messages: control bytes as
+/// `\xNN`, invalid UTF-8 replaced.
+pub(crate) fn show(key: &[u8]) -> String {
+    let mut out = String::with_capacity(key.len());
+    for chunk in String::from_utf8_lossy(key).chars() {
+        if chunk.is_control() {
+            out.push_str(&format!("\\x{:02x}", chunk as u32));
+        } else {
+            out.push(chunk);
+        }
+    }
+    out
+}
+
+/// A new random key: 128 bits from the kernel's random source as 32
+/// lowercase hex digits, so two processes (or two forks of one) never make
+/// the same key.
+pub fn unique() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    // SAFETY: the pointer and length describe `bytes`. getrandom(2) returns
+    // requests of up to 256 bytes whole once the kernel pool is initialised;
+    // anything else (an old kernel, a seccomp filter) falls back to the device.
+    let n = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    if n != bytes.len() as isize {
+        use std::io::Read;
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .map_err(|e| {
+                Error::new(
+                    Kind::Io,
+                    format!("cannot read random bytes for a unique key: {e}"),
+                )
+            })?;
+    }
+    let mut out = String::with_capacity(UNIQUE_LEN);
+    for b in bytes {
+        out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        out.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_and_message(key: &[u8]) -> (Kind, String) {
+        let e = check(key).unwrap_err();
+        (e.kind(), e.message().to_string())
+    }
+
+    #[test]
+    fn good_keys() {
+        assert_eq!(check(b"a"), Ok(()));
+        assert_eq!(check(&[b'k'; 250]), Ok(()));
+        assert_eq!(check("schlüssel-€".as_bytes()), Ok(()));
+        assert_eq!(check(b"!~{}[]:/\\\"'"), Ok(()));
+    }
+
+    #[test]
+    fn bad_keys() {
+        assert_eq!(
+            kind_and_message(b""),
+            (Kind::BadKey, "key is empty".to_string())
+        );
+        let long = [b'x'; 251];
+        assert_eq!(
+            kind_and_message(&long),
+            (
+                Kind::BadKey,
+                format!(
+                    "key is 251 bytes long, the limit is 250: \"{}...\"",
+                    "x".repeat(40)
+                )
+            )
+        );
+        assert_eq!(
+            kind_and_message(b"a b"),
+            (
+                Kind::BadKey,
+                "key \"a b\" contains a space at byte 1: keys may not contain whitespace or control characters".to_string()
+            )
+        );
+        assert_eq!(
+            kind_and_message(b"a\r\nset"),
+            (
+                Kind::BadKey,
+                "key \"a\\x0d\\x0aset\" contains control character 0x0d at byte 1: keys may not contain whitespace or control characters".to_string()
+            )
+        );
+        for bad in [0u8, b'\t', b'\n', 0x1f, 0x7f] {
+            assert_eq!(check(&[b'a', bad]).unwrap_err().kind(), Kind::BadKey);
+        }
+    }
+
+    #[test]
+    fn unique_keys_are_valid_and_distinct() {
+        let a = unique().unwrap();
+        let b = unique().unwrap();
+        assert_eq!(a.len(), UNIQUE_LEN);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_eq!(check(a.as_bytes()), Ok(()));
+        assert_ne!(a, b);
+    }
+}

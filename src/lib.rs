@@ -1,0 +1,19 @@
+//! memcache: a memcached client for Rust, C and Tcl.
+//!
+//! The layers, from the wire up: [`protocol`] (pure encoding and parsing),
+//! [`connection`] (one socket), [`cluster`] (server choice and connection
+//! pools), [`client`] (operations on keys), [`registry`] (process-wide named
+//! handles shared by C and Tcl), and the C ABI in `capi`.
+
+pub mod capi;
+pub mod client;
+pub mod cluster;
+pub mod connection;
+pub mod error;
+pub mod key;
+pub mod protocol;
+pub mod registry;
+pub mod server;
+
+pub use client::{Client, Hit, Item, Options, Status};
+pub use error::{Error, Kind, Result};

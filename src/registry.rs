@@ -1,0 +1,135 @@
+//! The process-wide registry of handles: `memcache0`, `memcache1`, ... each
+//! naming one shared [`Client`].
+//!
+//! It is the only global state of the library. C programs hold a handle's
+//! number, Tcl scripts its name; both resolve it here on every call, so a
+//! deleted handle is an error (`Kind::BadHandle`), never a dangling pointer,
+//! and a handle made in one thread, interpreter or language is usable from
+//! all of them. Operations in flight keep their `Arc<Client>`: deleting a
+//! handle closes its connections once the last of them finishes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::client::Client;
+use crate::error::{Error, Kind, Result};
+
+/// Handle names are this prefix and the handle's number.
+pub const PREFIX: &str = "memcache";
+
+struct Registry {
+    next: u64,
+    handles: BTreeMap<u64, Arc<Client>>,
+}
+
+static REGISTRY: RwLock<Registry> = RwLock::new(Registry {
+    next: 0,
+    handles: BTreeMap::new(),
+});
+
+/// Registers `client`; returns its number. Numbers are never reused within
+/// a process, so a stale number cannot reach a newer handle.
+pub fn insert(client: Client) -> u64 {
+    let mut registry = REGISTRY.write();
+    let id = registry.next;
+    registry.next += 1;
+    registry.handles.insert(id, Arc::new(client));
+    id
+}
+
+/// The client of handle `id`.
+pub fn get(id: u64) -> Result<Arc<Client>> {
+    REGISTRY
+        .read()
+        .handles
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| bad_handle(&name(id)))
+}
+
+/// The client of the handle called `name` (`memcache7`).
+pub fn lookup(name: &str) -> Result<Arc<Client>> {
+    get(parse_name(name)?)
+}
+
+/// The number of the handle called `name`, if that is a handle name at all
+/// (whether or not it is registered).
+pub fn parse_name(name: &str) -> Result<u64> {
+    name.strip_prefix(PREFIX)
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|digits| digits.parse().ok())
+        .ok_or_else(|| bad_handle(name))
+}
+
+/// The name of handle `id`.
+pub fn name(id: u64) -> String {
+    format!("{PREFIX}{id}")
+}
+
+/// Deletes handle `id`; an error if there is none.
+pub fn remove(id: u64) -> Result<()> {
+    let client = REGISTRY.write().handles.remove(&id);
+    match client {
+        Some(client) => {
+            client.disconnect_all();
+            Ok(())
+        }
+        None => Err(bad_handle(&name(id))),
+    }
+}
+
+/// Deletes every handle; returns how many there were.
+pub fn clear() -> usize {
+    let handles = std::mem::take(&mut REGISTRY.write().handles);
+    let count = handles.len();
+    for client in handles.values() {
+        client.disconnect_all();
+    }
+    count
+}
+
+/// The numbers of all handles, oldest first.
+pub fn ids() -> Vec<u64> {
+    REGISTRY.read().handles.keys().copied().collect()
+}
+
+fn bad_handle(name: &str) -> Error {
+    Error::new(
+        Kind::BadHandle,
+        format!("invalid memcache handle \"{name}\": no such handle, or deleted"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(name(12), "memcache12");
+        assert_eq!(parse_name("memcache12"), Ok(12));
+        for bad in ["memcache", "memcache-1", "memcache1x", "x1", ""] {
+            let e = parse_name(bad).unwrap_err();
+            assert_eq!(e.kind(), Kind::BadHandle);
+            assert_eq!(
+                e.message(),
+                format!("invalid memcache handle \"{bad}\": no such handle, or deleted")
+            );
+        }
+    }
+
+    #[test]
+    fn insert_get_remove() {
+        let id = insert(Client::new(&["127.0.0.1:1"]).unwrap());
+        assert!(ids().contains(&id));
+        assert_eq!(lookup(&name(id)).unwrap().servers().count(), 1);
+        assert_eq!(remove(id), Ok(()));
+        assert_eq!(get(id).unwrap_err().kind(), Kind::BadHandle);
+        assert_eq!(remove(id).unwrap_err().kind(), Kind::BadHandle);
+        let next = insert(Client::new(&["127.0.0.1:1"]).unwrap());
+        assert!(next > id, "numbers are not reused");
+        remove(next).unwrap();
+    }
+}

@@ -1,0 +1,236 @@
+//! Server specs: what a user writes to name a memcached server, and the
+//! address it becomes.
+//!
+//! The rules are the ones of `memcache create` (seed 000): an argument is a
+//! socket file if it contains `/` or `\`, starts with `.`, or starts or ends
+//! with `|` or `=` (those marks are stripped); otherwise it is `host` or
+//! `host:port` with port 11211 by default, and IPv6 addresses are written
+//! `[addr]:port` (or bare, without a port). A host must resolve when the
+//! spec is parsed; nothing has to listen yet.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+
+use crate::error::{Error, Kind, Result};
+
+/// memcached's default TCP port.
+pub const DEFAULT_PORT: u16 = 11211;
+
+/// Where a server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// A TCP server: the host as written, its port, and the addresses it
+    /// resolved to when the spec was parsed (tried in order on connect).
+    Tcp {
+        host: String,
+        port: u16,
+        addrs: Vec<SocketAddr>,
+    },
+    /// A Unix socket file, made absolute when parsed so that a later `cd` of
+    /// the process does not change which daemon it talks to.
+    Unix(PathBuf),
+}
+
+/// One server of a handle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// The name used in messages and listings: `host:port` or the socket path
+    /// as given (marks stripped).
+    pub name: String,
+    pub address: Address,
+}
+
+impl fmt::Display for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// The longest Unix socket path the kernel takes (`sun_path` less the NUL).
+const MAX_SOCKET_PATH: usize = 107;
+
+/// Is `spec` a socket file by seed 000's rules?
+pub fn is_socket_spec(spec: &str) -> bool {
+    spec.contains('/')
+        || spec.contains('\\')
+        || spec.starts_with('.')
+        || spec.starts_with(['|', '='])
+        || spec.ends_with(['|', '='])
+}
+
+/// Parses and resolves one server spec.
+pub fn parse(spec: &str) -> Result<Server> {
+    let invalid = |why: &str| Error::new(Kind::Invalid, format!("bad server \"{spec}\": {why}"));
+    if spec.trim().is_empty() {
+        return Err(invalid("empty server name"));
+    }
+    if is_socket_spec(spec) {
+        let path = spec.trim_matches(['|', '=']);
+        if path.is_empty() {
+            return Err(invalid("empty socket path"));
+        }
+        let absolute = std::path::absolute(path)
+            .map_err(|e| invalid(&format!("cannot make the path absolute: {e}")))?;
+        if absolute.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(invalid(&format!(
+                "socket path \"{}\" is longer than {MAX_SOCKET_PATH} bytes",
+                absolute.display()
+            )));
+        }
+        return Ok(Server {
+            name: path.to_string(),
+            address: Address::Unix(absolute),
+        });
+    }
+    let (host, port) = split_host_port(spec).map_err(|why| invalid(&why))?;
+    let addrs: Vec<SocketAddr> = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| invalid(&format!("cannot resolve host \"{host}\": {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(invalid(&format!("host \"{host}\" has no address")));
+    }
+    let name = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    Ok(Server {
+        name,
+        address: Address::Tcp { host, port, addrs },
+    })
+}
+
+/// Splits `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address.
+fn split_host_port(spec: &str) -> std::result::Result<(String, u16), String> {
+    if let Some(rest) = spec.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "missing \"]\" after an IPv6 address".to_string())?;
+        let port = match after {
+            "" => DEFAULT_PORT,
+            _ => parse_port(
+                after
+                    .strip_prefix(':')
+                    .ok_or_else(|| format!("unexpected \"{after}\" after \"]\""))?,
+            )?,
+        };
+        return Ok((host.to_string(), port));
+    }
+    match spec.matches(':').count() {
+        0 => Ok((spec.to_string(), DEFAULT_PORT)),
+        1 => {
+            let (host, port) = spec.split_once(':').unwrap_or((spec, ""));
+            if host.is_empty() {
+                return Err("empty host name".to_string());
+            }
+            Ok((host.to_string(), parse_port(port)?))
+        }
+        // Two or more colons: an IPv6 address without brackets, so no port.
+        _ => Ok((spec.to_string(), DEFAULT_PORT)),
+    }
+}
+
+fn parse_port(text: &str) -> std::result::Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(port) if port > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
+        _ => Err(format!("port \"{text}\" is not a number from 1 to 65535")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(spec: &str) -> (String, String, u16) {
+        match parse(spec).unwrap() {
+            Server {
+                name,
+                address: Address::Tcp { host, port, addrs },
+            } => {
+                assert!(!addrs.is_empty());
+                assert!(addrs.iter().all(|a| a.port() == port));
+                (name, host, port)
+            }
+            other => panic!("{spec} parsed as {other:?}"),
+        }
+    }
+
+    fn unix(spec: &str) -> (String, PathBuf) {
+        match parse(spec).unwrap() {
+            Server {
+                name,
+                address: Address::Unix(path),
+            } => (name, path),
+            other => panic!("{spec} parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn tcp_specs() {
+        assert_eq!(
+            tcp("localhost"),
+            ("localhost:11211".into(), "localhost".into(), 11211)
+        );
+        assert_eq!(
+            tcp("127.0.0.1:22122"),
+            ("127.0.0.1:22122".into(), "127.0.0.1".into(), 22122)
+        );
+        assert_eq!(tcp("[::1]:5"), ("[::1]:5".into(), "::1".into(), 5));
+        assert_eq!(tcp("[::1]"), ("[::1]:11211".into(), "::1".into(), 11211));
+        assert_eq!(tcp("::1"), ("[::1]:11211".into(), "::1".into(), 11211));
+    }
+
+    #[test]
+    fn socket_specs() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(unix("./x.sock"), ("./x.sock".into(), cwd.join("x.sock")));
+        assert_eq!(unix(".hidden"), (".hidden".into(), cwd.join(".hidden")));
+        assert_eq!(
+            unix("/tmp/mc.sock"),
+            ("/tmp/mc.sock".into(), PathBuf::from("/tmp/mc.sock"))
+        );
+        assert_eq!(unix("|mc.sock|"), ("mc.sock".into(), cwd.join("mc.sock")));
+        assert_eq!(unix("=mc.sock"), ("mc.sock".into(), cwd.join("mc.sock")));
+        assert_eq!(unix("mc.sock="), ("mc.sock".into(), cwd.join("mc.sock")));
+        assert_eq!(unix("dir\\mc"), ("dir\\mc".into(), cwd.join("dir\\mc")));
+        assert!(is_socket_spec("a/b") && !is_socket_spec("a.b:1"));
+    }
+
+    #[test]
+    fn bad_specs() {
+        let err = |spec: &str| {
+            let e = parse(spec).unwrap_err();
+            assert_eq!(e.kind(), Kind::Invalid, "{spec}");
+            e.message().to_string()
+        };
+        assert_eq!(err(""), "bad server \"\": empty server name");
+        assert_eq!(err("||"), "bad server \"||\": empty socket path");
+        assert_eq!(
+            err("host:0"),
+            "bad server \"host:0\": port \"0\" is not a number from 1 to 65535"
+        );
+        assert_eq!(
+            err("host:+80"),
+            "bad server \"host:+80\": port \"+80\" is not a number from 1 to 65535"
+        );
+        assert_eq!(
+            err("host:99999"),
+            "bad server \"host:99999\": port \"99999\" is not a number from 1 to 65535"
+        );
+        assert_eq!(err(":80"), "bad server \":80\": empty host name");
+        assert_eq!(
+            err("[::1"),
+            "bad server \"[::1\": missing \"]\" after an IPv6 address"
+        );
+        assert!(err("no-such-host.invalid").starts_with(
+            "bad server \"no-such-host.invalid\": cannot resolve host \"no-such-host.invalid\": "
+        ));
+        let long = format!("/{}", "s".repeat(120));
+        assert_eq!(
+            err(&long),
+            format!("bad server \"{long}\": socket path \"{long}\" is longer than 107 bytes")
+        );
+    }
+}
