@@ -144,9 +144,11 @@ extern "C" {
 const char *mc_last_error(void);
 
 /**
- * The name of a result code, such as "MC_NOTFOUND"; a static string.
+ * The name of a result code, such as "MC_NOTFOUND"; "MC_UNKNOWN" for a
+ * number that is no result (from a newer library, or garbage). A static
+ * string.
  */
-const char *mc_result_name(mc_result result);
+const char *mc_result_name(uint32_t result);
 
 /**
  * Releases memory returned by this library (values, arrays, strings).
@@ -453,9 +455,10 @@ mc_result mc_verbosity(uint64_t handle, uint32_t level);
 
 /**
  * Every server's statistics (`group`: null for the general ones, or
- * "items", "slabs", "settings", ...): `*stats` receives an array of
- * `*count` entries, server by server in server order, in one block to
- * release with one `mc_free(*stats)`.
+ * "items", "slabs", "settings", ...; a group with a control character is
+ * `MC_INVALID`): `*stats` receives an array of `*count` entries, server by
+ * server in server order, in one block to release with one
+ * `mc_free(*stats)`.
  *
  * # Safety
  * `group` is null or a NUL-terminated string; `stats` and `count` are

@@ -135,7 +135,10 @@ thread_local! {
 
 fn set_last_error(message: &str) {
     let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
-    LAST_ERROR.with(|last| *last.borrow_mut() = text);
+    // `try_with`, not `with`: in a thread's exit (a TLS destructor calling
+    // into the library) the slot may be gone, and `with` would panic outside
+    // any guard, across the C boundary.
+    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = text);
 }
 
 /// Runs `body` inside the panic boundary and turns its outcome into a result
@@ -237,6 +240,32 @@ fn malloc_copy(data: &[u8]) -> Result<*mut u8> {
     Ok(p)
 }
 
+/// The result whose number is `code`, if there is one. A new result is
+/// added here too (the C test checks every number has its name).
+fn result_from_code(code: u32) -> Option<mc_result> {
+    use mc_result::*;
+    [
+        MC_OK,
+        MC_NOTFOUND,
+        MC_NOTSTORED,
+        MC_EXISTS,
+        MC_BADKEY,
+        MC_TOOLARGE,
+        MC_NOTNUMERIC,
+        MC_TIMEOUT,
+        MC_IO,
+        MC_SERVER,
+        MC_CLIENT,
+        MC_PROTOCOL,
+        MC_BADHANDLE,
+        MC_INVALID,
+        MC_DAEMON,
+        MC_PANIC,
+    ]
+    .into_iter()
+    .find(|r| *r as u32 == code)
+}
+
 fn status(s: Status) -> mc_result {
     match s {
         Status::Stored => mc_result::MC_OK,
@@ -259,12 +288,22 @@ fn found(yes: bool) -> mc_result {
 /// Valid until the next `mc_` call on this thread; never null.
 #[no_mangle]
 pub extern "C" fn mc_last_error() -> *const c_char {
-    LAST_ERROR.with(|last| last.borrow().as_ptr())
+    LAST_ERROR
+        .try_with(|last| last.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
 }
 
-/// The name of a result code, such as "MC_NOTFOUND"; a static string.
+/// The name of a result code, such as "MC_NOTFOUND"; "MC_UNKNOWN" for a
+/// number that is no result (from a newer library, or garbage). A static
+/// string.
 #[no_mangle]
-pub extern "C" fn mc_result_name(result: mc_result) -> *const c_char {
+pub extern "C" fn mc_result_name(result: u32) -> *const c_char {
+    // A C caller can pass any number (in C, `mc_result` is a `uint32_t`),
+    // and an enum with an undefined value is undefined behaviour in Rust:
+    // take the number and look it up.
+    let Some(result) = result_from_code(result) else {
+        return c"MC_UNKNOWN".as_ptr();
+    };
     let name: &'static CStr = match result {
         mc_result::MC_OK => c"MC_OK",
         mc_result::MC_NOTFOUND => c"MC_NOTFOUND",
@@ -649,7 +688,11 @@ pub unsafe extern "C" fn mc_set_multi(
             if code != mc_result::MC_OK {
                 all = mc_result::MC_NOTSTORED;
             }
-            put(statuses.wrapping_add(i), code);
+            if !statuses.is_null() {
+                // Not `put(statuses.wrapping_add(i), ..)`: a null pointer
+                // plus i is no longer null, and would be written through.
+                statuses.add(i).write(code);
+            }
         }
         Ok(all)
     })
@@ -858,7 +901,9 @@ pub unsafe extern "C" fn mc_remove_multi(
             if !yes {
                 all = mc_result::MC_NOTFOUND;
             }
-            put(statuses.wrapping_add(i), found(yes));
+            if !statuses.is_null() {
+                statuses.add(i).write(found(yes));
+            }
         }
         Ok(all)
     })
@@ -937,9 +982,10 @@ pub extern "C" fn mc_verbosity(handle: u64, level: u32) -> mc_result {
 }
 
 /// Every server's statistics (`group`: null for the general ones, or
-/// "items", "slabs", "settings", ...): `*stats` receives an array of
-/// `*count` entries, server by server in server order, in one block to
-/// release with one `mc_free(*stats)`.
+/// "items", "slabs", "settings", ...; a group with a control character is
+/// `MC_INVALID`): `*stats` receives an array of `*count` entries, server by
+/// server in server order, in one block to release with one
+/// `mc_free(*stats)`.
 ///
 /// # Safety
 /// `group` is null or a NUL-terminated string; `stats` and `count` are
@@ -958,7 +1004,21 @@ pub unsafe extern "C" fn mc_stats(
         let group = if group.is_null() {
             None
         } else {
-            Some(String::from_utf8_lossy(text(group, "group")?).into_owned())
+            let group = text(group, "group")?;
+            // The group ends the request line: a CR or LF in it would send
+            // the rest as a command of its own ("flush_all") and leave that
+            // command's reply for the next request to read.
+            if let Some(at) = group.iter().position(|&b| b < b' ' || b == 0x7f) {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    format!(
+                        "stats group \"{}\" contains control character 0x{:02x} at byte {at}",
+                        key::show(group),
+                        group[at]
+                    ),
+                ));
+            }
+            Some(String::from_utf8_lossy(group).into_owned())
         };
         let per_server = client(handle)?.stats(group.as_deref())?;
         let entries: Vec<(usize, &(String, String))> = per_server
@@ -1012,13 +1072,20 @@ pub unsafe extern "C" fn mc_version(
         if version.is_null() {
             return Err(null("version"));
         }
-        let versions = client(handle)?.version()?;
-        let v = versions.get(index).ok_or_else(|| {
+        let client = client(handle)?;
+        let out_of_range = || {
             Error::new(
                 Kind::Invalid,
                 format!("server index {index} is out of range"),
             )
-        })?;
+        };
+        // A bad index is the caller's mistake, told as such without asking
+        // (possibly unreachable) servers first.
+        if index >= client.servers().count() {
+            return Err(out_of_range());
+        }
+        let versions = client.version()?;
+        let v = versions.get(index).ok_or_else(out_of_range)?;
         version.write(malloc_copy(v.as_bytes())?.cast());
         Ok(mc_result::MC_OK)
     })

@@ -1,9 +1,9 @@
 //! The client: operations on keys over a handle's servers.
 //!
-//! A single-key operation is one request written with one `writev` and, for a
-//! small reply, one `read`. A multi-key operation groups its keys by server,
-//! writes each server's requests at once, and only then reads the replies
-//! (pipelining), so it costs one round trip per server, not per key.
+//! A single-key operation is one request written with one gathered `sendmsg`
+//! and, for a small reply, one `read`. A multi-key operation groups its keys
+//! by server, writes each server's requests at once, and only then reads the
+//! replies (pipelining), so it costs one round trip per server, not per key.
 //!
 //! A miss, a `NOT_STORED`, an `EXISTS` are results, not errors: only what
 //! leaves the caller unsure of the server's state is an `Err`.
@@ -23,8 +23,17 @@ use crate::server::{self, Server};
 pub const MAX_RELATIVE_TTL: u32 = 60 * 60 * 24 * 30;
 
 /// Values at least this long are written from the caller's memory with
-/// `writev` instead of being copied into the request buffer.
+/// one gathered write instead of being copied into the request buffer.
 const ZERO_COPY_VALUE: usize = 16 * 1024;
+
+/// The most storage or delete requests a multi-key operation writes to one
+/// server before reading their replies (see `Client::per_server`): their
+/// replies (at most ~50 bytes each, usually 8 to 11) then fit in the
+/// socket buffers even of a Unix socket, where 16,000 deletes did not.
+const PIPELINE_BATCH: usize = 1024;
+
+/// How often `append_or_add` retries after losing a race to other clients.
+const APPEND_RACES: usize = 100;
 
 /// Per-handle settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +46,10 @@ pub struct Options {
     /// Put in front of every key sent, and taken off every key returned
     /// (python-memcached's `key_prefix`): a namespace on a shared server.
     pub key_prefix: Vec<u8>,
+    /// The TTL in seconds of items stored without one by the Tcl commands
+    /// (`memcache put` and `memcache append`). Default 8 hours, as seed 000
+    /// specifies; 0 means no expiry. The Rust and C calls always take a TTL.
+    pub default_ttl: u32,
 }
 
 impl Default for Options {
@@ -45,6 +58,7 @@ impl Default for Options {
             connect_timeout: Duration::from_secs(2),
             io_timeout: Duration::from_secs(3),
             key_prefix: Vec::new(),
+            default_ttl: 8 * 60 * 60,
         }
     }
 }
@@ -178,6 +192,23 @@ impl Client {
         self.store(StoreVerb::Prepend, key, value, 0, 0)
     }
 
+    /// Appends `value` to the item under `key`, or stores it as a new item
+    /// with `flags` and `ttl` when there is none. Safe when several clients
+    /// do it at once: `append` then `add`, and if another client's `add` won
+    /// in between, `append` again, so no appended data is ever lost.
+    pub fn append_or_add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        // Each lost race means another client's write landed; a bound keeps
+        // a pathological add/delete storm from spinning here for ever.
+        for _ in 0..APPEND_RACES {
+            if self.append(key, value)? == Status::Stored
+                || self.add(key, value, flags, ttl)? == Status::Stored
+            {
+                return Ok(Status::Stored);
+            }
+        }
+        Ok(Status::NotStored)
+    }
+
     /// Stores only if the item's CAS value is still `cas` (from a get).
     pub fn cas(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32, cas: u64) -> Result<Status> {
         self.store(StoreVerb::Cas(cas), key, value, flags, ttl)
@@ -227,6 +258,7 @@ impl Client {
         let mut statuses = vec![Status::NotStored; items.len()];
         self.per_server(
             &keys,
+            PIPELINE_BATCH,
             |buf, indexes| {
                 for &i in indexes {
                     let (_, value, flags) = &items[i];
@@ -287,6 +319,8 @@ impl Client {
         let mut hits = Vec::with_capacity(keys.len());
         self.per_server(
             &full,
+            // One "gets" line: the server reads all of it before replying.
+            usize::MAX,
             |buf, indexes| {
                 let keys: Vec<&[u8]> = indexes.iter().map(|&i| full[i].as_slice()).collect();
                 protocol::retrieve(buf, RetrieveVerb::Gets, &keys);
@@ -389,6 +423,7 @@ impl Client {
         let mut found = vec![false; keys.len()];
         self.per_server(
             &full,
+            PIPELINE_BATCH,
             |buf, indexes| {
                 for &i in indexes {
                     protocol::delete(buf, &full[i], false);
@@ -469,6 +504,21 @@ impl Client {
     /// Each server's statistics (`stats` or `stats <group>`), as name/value
     /// pairs in the server's order, one list per server in server order.
     pub fn stats(&self, group: Option<&str>) -> Result<Vec<Vec<(String, String)>>> {
+        // A group may hold spaces ("cachedump 1 10"), but a CR or LF would
+        // end the request early and send the rest as a command of its own.
+        if let Some(group) = group {
+            let bytes = group.as_bytes();
+            if let Some(pos) = bytes.iter().position(|&b| b < b' ' || b == 0x7f) {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    format!(
+                        "stats group \"{}\" contains control character 0x{:02x} at byte {pos}",
+                        key::show(bytes),
+                        bytes[pos]
+                    ),
+                ));
+            }
+        }
         let mut request = Vec::new();
         protocol::stats(&mut request, group.map(str::as_bytes));
         self.each_server(&request, |conn, deadline| {
@@ -515,10 +565,10 @@ impl Client {
     }
 
     /// Sends `request` to node `n` and reads its reply with `read`. A pooled
-    /// connection the server closed while it was idle (it fails before a
-    /// byte of reply arrives, so the server never saw the request) is
-    /// replaced by a new one once; any other failure drops the connection
-    /// and is returned, naming the server.
+    /// connection the server closed while it was idle (found closed or
+    /// reset before a byte of reply arrived, so the server never saw the
+    /// request) is replaced by a new one once; any other failure, a timeout
+    /// included, drops the connection and is returned, naming the server.
     fn round_trip<T>(
         &self,
         n: usize,
@@ -529,7 +579,7 @@ impl Client {
         let node = &self.nodes[n];
         let (mut conn, reused) = node.checkout(connect_timeout, io_timeout)?;
         let mut result = exchange(&mut conn, request, &mut read);
-        if result.is_err() && reused && conn.nothing_received() {
+        if result.is_err() && reused && conn.closed_before_reply() {
             node.close_all();
             conn = Connection::open(&node.server.address, connect_timeout, io_timeout)
                 .map_err(|e| e.context(&node.server))?;
@@ -548,9 +598,16 @@ impl Client {
     /// its keys' requests into one buffer with `encode(buffer, key indexes)`
     /// and writes it, and once all are written reads each server's replies
     /// with `read(connection, deadline, that server's key indexes)`.
+    ///
+    /// At most `batch` keys of a server go in one write: a server answering
+    /// a pipeline it is still reading stops reading once its replies fill
+    /// the socket buffers, so a pipeline whose replies outgrow them would
+    /// leave both sides waiting for each other. Larger operations take one
+    /// round trip per `batch` keys.
     fn per_server(
         &self,
         keys: &[Vec<u8>],
+        batch: usize,
         mut encode: impl FnMut(&mut Vec<u8>, &[usize]),
         mut read: impl FnMut(&mut Connection, std::time::Instant, &[usize]) -> Result<()>,
     ) -> Result<()> {
@@ -558,21 +615,28 @@ impl Client {
         for (i, k) in keys.iter().enumerate() {
             groups[self.node_for(k)].push(i);
         }
-        let requests: Vec<(usize, Vec<u8>, &[usize])> = groups
+        let rounds = groups
             .iter()
-            .enumerate()
-            .filter(|(_, g)| !g.is_empty())
-            .map(|(n, g)| {
-                let mut buf = Vec::with_capacity(g.len() * 40);
-                encode(&mut buf, g);
-                (n, buf, g.as_slice())
-            })
-            .collect();
-        self.fan_out(
-            requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
-            |k, conn, deadline| read(conn, deadline, requests[k].2),
-        )
-        .map(drop)
+            .map(|g| g.len().div_ceil(batch))
+            .max()
+            .unwrap_or(0);
+        for round in 0..rounds {
+            let requests: Vec<(usize, Vec<u8>, &[usize])> = groups
+                .iter()
+                .enumerate()
+                .filter_map(|(n, g)| {
+                    let part = g.chunks(batch).nth(round)?;
+                    let mut buf = Vec::with_capacity(part.len() * 40);
+                    encode(&mut buf, part);
+                    Some((n, buf, part))
+                })
+                .collect();
+            self.fan_out(
+                requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
+                |k, conn, deadline| read(conn, deadline, requests[k].2),
+            )?;
+        }
+        Ok(())
     }
 
     /// Sends `request` to every server, then reads each one's reply.
@@ -604,7 +668,7 @@ impl Client {
                     Err(e) => Sent::Failed(e),
                     Ok((mut conn, reused)) => match conn.send(&[request]) {
                         Ok(()) => Sent::Waiting(conn, reused),
-                        Err(_) if reused => Sent::Stale,
+                        Err(_) if reused && conn.closed_before_reply() => Sent::Stale,
                         Err(e) => Sent::Failed(e.context(&node.server)),
                     },
                 };
@@ -623,7 +687,7 @@ impl Client {
                             node.checkin(conn);
                             Ok(v)
                         }
-                        Err(_) if reused && conn.nothing_received() => {
+                        Err(_) if reused && conn.closed_before_reply() => {
                             node.close_all();
                             self.round_trip(n, &[request], |c, d| read(k, c, d))
                         }

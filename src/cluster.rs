@@ -56,8 +56,12 @@ impl Node {
         Ok((conn, false))
     }
 
-    /// Returns a connection that finished its operation cleanly.
+    /// Returns a connection that finished its operation cleanly; one with
+    /// unread bytes is closed instead.
     pub fn checkin(&self, conn: Connection) {
+        if !conn.is_drained() {
+            return;
+        }
         let mut idle = self.idle.lock();
         if idle.len() < MAX_IDLE {
             idle.push(conn);

@@ -6,8 +6,9 @@
 //! again: after a timeout or a parse error the stream's position is unknown,
 //! and the next request would read the previous request's late reply.
 
-use std::io::{ErrorKind, IoSlice, Read, Write};
+use std::io::{ErrorKind, IoSlice, Read};
 use std::net::TcpStream;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
@@ -25,6 +26,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// differs from the armed one by more than this: it saves a `setsockopt` per
 /// request at the cost of a deadline this much late at worst.
 const TIMEOUT_SLACK: Duration = Duration::from_millis(5);
+
+/// The most slices one `sendmsg` takes (Linux's `IOV_MAX`); a longer list
+/// is sent in several calls.
+const MAX_IOV: usize = 1024;
 
 /// Incremented in every child right after `fork()`, so a connection can tell
 /// it was inherited without a `getpid` system call per request.
@@ -71,10 +76,30 @@ impl Stream {
         }
     }
 
-    fn write_vectored(&mut self, parts: &[IoSlice<'_>]) -> std::io::Result<usize> {
+    fn fd(&self) -> RawFd {
         match self {
-            Stream::Tcp(s) => s.write_vectored(parts),
-            Stream::Unix(s) => s.write_vectored(parts),
+            Stream::Tcp(s) => s.as_raw_fd(),
+            Stream::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
+    /// A gathered write by `sendmsg` with `MSG_NOSIGNAL`: `writev` (what
+    /// `write_vectored` does) raises SIGPIPE on a connection the peer
+    /// closed, which kills a C or Tcl host that has not ignored it. The
+    /// socket's send timeout applies as to `writev`.
+    fn write_vectored(&mut self, parts: &[IoSlice<'_>]) -> std::io::Result<usize> {
+        // SAFETY: an all-zero msghdr is valid (no address, no control data).
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        // IoSlice is ABI-compatible with iovec on Unix; sendmsg only reads it.
+        msg.msg_iov = parts.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = parts.len().min(MAX_IOV) as _;
+        // SAFETY: fd is an open socket owned by self; msg points to
+        // `parts`, which outlives the call.
+        let n = unsafe { libc::sendmsg(self.fd(), &msg, libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
         }
     }
 }
@@ -88,13 +113,16 @@ pub struct Connection {
     end: usize,
     /// The read timeout currently armed on the socket.
     armed: Duration,
+    /// The write timeout currently armed on the socket.
+    write_armed: Duration,
     /// The configured per-operation I/O timeout.
     io_timeout: Duration,
     fork_generation: u64,
-    /// Bytes received during the current operation: zero after a failure
-    /// means the server closed the connection before answering, so the
-    /// request was never processed.
+    /// Bytes received during the current operation.
     received: usize,
+    /// The server closed (or reset) the connection during the current
+    /// operation.
+    closed_by_peer: bool,
 }
 
 impl Connection {
@@ -129,7 +157,8 @@ impl Connection {
                 Stream::Tcp(stream)
             }
             Address::Unix(path) => Stream::Unix(
-                UnixStream::connect(path).map_err(|e| connect_error(&e, connect_timeout))?,
+                connect_unix(path, connect_timeout)
+                    .map_err(|e| connect_error(&e, connect_timeout))?,
             ),
         };
         stream
@@ -144,9 +173,11 @@ impl Connection {
             start: 0,
             end: 0,
             armed: io_timeout,
+            write_armed: io_timeout,
             io_timeout,
             fork_generation: generation,
             received: 0,
+            closed_by_peer: false,
         })
     }
 
@@ -157,10 +188,21 @@ impl Connection {
         self.fork_generation != FORK_GENERATION.load(Ordering::Relaxed)
     }
 
-    /// True when the current operation failed before the server sent a byte
-    /// (see `received`).
-    pub fn nothing_received(&self) -> bool {
-        self.received == 0
+    /// True when every byte read has been consumed by a reply. A connection
+    /// with bytes left over (a server that sent more than was asked) would
+    /// hand them to the next request as its reply, so it is not pooled.
+    pub fn is_drained(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// True when the current operation failed because the server had closed
+    /// the connection, before it sent a byte of reply: on a pooled
+    /// connection that means the server closed it while it was idle and
+    /// never saw the request, which can then be sent again on a new one.
+    /// A timeout is not such a failure: the server may hold the request and
+    /// act on it later.
+    pub fn closed_before_reply(&self) -> bool {
+        self.closed_by_peer && self.received == 0
     }
 
     /// The deadline of an operation starting now.
@@ -168,26 +210,53 @@ impl Connection {
         Instant::now() + self.io_timeout
     }
 
-    /// Writes all of `parts` (one `writev` unless the kernel takes less).
+    /// Writes all of `parts` (one `sendmsg` unless the kernel takes less).
+    ///
+    /// The I/O timeout bounds the whole write: the socket's send timeout
+    /// bounds one call, and a call that times out after taking part of the
+    /// data returns that part, so a request that needs more calls has the
+    /// timeout re-armed to what is left (only then: a request sent by one
+    /// call costs no extra system call).
     pub fn send(&mut self, parts: &[&[u8]]) -> Result<()> {
         self.received = 0;
+        self.closed_by_peer = false;
+        let deadline = Instant::now() + self.io_timeout;
+        if self.write_armed != self.io_timeout {
+            self.stream
+                .set_write_timeout(self.io_timeout)
+                .map_err(|e| io_error(&e))?;
+            self.write_armed = self.io_timeout;
+        }
         let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
         let mut slices = &mut slices[..];
         while !slices.is_empty() {
             match self.stream.write_vectored(slices) {
-                Ok(0) => return Err(Error::new(Kind::Io, "connection closed while sending")),
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => {
-                    return Err(Error::new(
-                        Kind::Timeout,
-                        format!(
-                            "server did not take the request within {} ms",
-                            self.io_timeout.as_millis()
-                        ),
-                    ))
+                Ok(0) => {
+                    self.closed_by_peer = true;
+                    return Err(Error::new(Kind::Io, "connection closed while sending"));
                 }
-                Err(e) => return Err(io_error(&e)),
+                Ok(n) => {
+                    IoSlice::advance_slices(&mut slices, n);
+                    if slices.is_empty() {
+                        break;
+                    }
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    if remaining.is_zero() {
+                        return Err(self.send_timeout());
+                    }
+                    if remaining + TIMEOUT_SLACK < self.write_armed {
+                        self.stream
+                            .set_write_timeout(remaining)
+                            .map_err(|e| io_error(&e))?;
+                        self.write_armed = remaining;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => return Err(self.send_timeout()),
+                Err(e) => {
+                    self.closed_by_peer = is_closed(&e);
+                    return Err(io_error(&e));
+                }
             }
         }
         Ok(())
@@ -243,6 +312,7 @@ impl Connection {
         loop {
             match self.stream.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
+                    self.closed_by_peer = true;
                     return Err(Error::new(
                         Kind::Io,
                         if self.received == 0 {
@@ -250,7 +320,7 @@ impl Connection {
                         } else {
                             "connection closed by the server in the middle of a reply"
                         },
-                    ))
+                    ));
                 }
                 Ok(n) => {
                     self.end += n;
@@ -259,9 +329,22 @@ impl Connection {
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if is_timeout(&e) => return Err(self.timeout()),
-                Err(e) => return Err(io_error(&e)),
+                Err(e) => {
+                    self.closed_by_peer = is_closed(&e);
+                    return Err(io_error(&e));
+                }
             }
         }
+    }
+
+    fn send_timeout(&self) -> Error {
+        Error::new(
+            Kind::Timeout,
+            format!(
+                "server did not take the request within {} ms",
+                self.io_timeout.as_millis()
+            ),
+        )
     }
 
     fn timeout(&self) -> Error {
@@ -276,8 +359,66 @@ fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
 
+/// The errors of a connection the peer closed or reset.
+fn is_closed(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+    )
+}
+
 fn io_error(e: &std::io::Error) -> Error {
     Error::new(Kind::Io, e.to_string())
+}
+
+/// Connects a Unix socket, waiting at most `timeout`. `UnixStream::connect`
+/// has no timeout, and a connect to a daemon whose accept queue is full
+/// (one that hangs) blocks until a place frees up, which may be never. The
+/// kernel bounds that wait by the socket's send timeout (then `EAGAIN`), so
+/// the socket is made by hand to set it before connecting.
+fn connect_unix(path: &std::path::Path, timeout: Duration) -> std::io::Result<UnixStream> {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: an all-zero sockaddr_un is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidInput,
+            "socket path too long or with a NUL byte",
+        ));
+    }
+    for (to, &from) in addr.sun_path.iter_mut().zip(bytes) {
+        *to = from as libc::c_char;
+    }
+    // SAFETY: socket(2) has no preconditions; the fd it returns is owned by
+    // a UnixStream at once, which closes it on every error path.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new socket that nothing else owns.
+    let stream = unsafe { UnixStream::from_raw_fd(fd) };
+    stream.set_write_timeout(Some(timeout))?;
+    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    loop {
+        // SAFETY: addr is a valid sockaddr_un of at least `len` bytes.
+        let rc = unsafe {
+            libc::connect(
+                fd,
+                (&addr as *const libc::sockaddr_un).cast(),
+                len as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return Ok(stream);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
 }
 
 fn connect_error(e: &std::io::Error, timeout: Duration) -> Error {

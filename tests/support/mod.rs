@@ -247,3 +247,255 @@ impl FakeServer {
         format!("127.0.0.1:{}", self.port)
     }
 }
+
+// ---------------------------------------------------------------------------
+// Added for tests/client.rs, tests/faults.rs and tests/multi.rs.
+// ---------------------------------------------------------------------------
+
+/// One step of a [`ScriptedServer`] connection.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Reads until what arrived ends with "\r\n" (one small request).
+    Read,
+    /// Writes these bytes.
+    Write(Vec<u8>),
+    /// Waits this long.
+    Sleep(Duration),
+    /// Closes the connection.
+    Close,
+}
+
+/// A fake server whose `n`-th accepted connection (from 0) plays
+/// `scripts[n]` (the last script for every later connection). After the
+/// last step of a script that does not close, the connection is kept open
+/// and read without an answer (a hang). It counts the connections it
+/// accepted, so a test can tell a reused connection from a new one.
+pub struct ScriptedServer {
+    pub port: u16,
+    accepted: std::sync::Arc<AtomicUsize>,
+}
+
+impl ScriptedServer {
+    pub fn start(scripts: Vec<Vec<Step>>) -> ScriptedServer {
+        assert!(!scripts.is_empty(), "a script per connection");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let n = count.fetch_add(1, Ordering::SeqCst);
+                let script = scripts[n.min(scripts.len() - 1)].clone();
+                thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    for step in script {
+                        match step {
+                            Step::Read => {
+                                let mut got = Vec::new();
+                                while !got.ends_with(b"\r\n") {
+                                    match stream.read(&mut buf) {
+                                        Ok(0) | Err(_) => return,
+                                        Ok(k) => got.extend_from_slice(&buf[..k]),
+                                    }
+                                }
+                            }
+                            Step::Write(bytes) => {
+                                if stream.write_all(&bytes).is_err() {
+                                    return;
+                                }
+                            }
+                            Step::Sleep(d) => thread::sleep(d),
+                            Step::Close => return,
+                        }
+                    }
+                    while let Ok(k) = stream.read(&mut buf) {
+                        if k == 0 {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        ScriptedServer { port, accepted }
+    }
+
+    pub fn spec(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// How many connections were accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+/// A loopback listener that never accepts, with its accept queue already
+/// full: a new connection attempt gets no answer (Linux drops the SYN), so
+/// connecting times out without any traffic leaving the machine.
+pub struct FullBacklog {
+    listener: TcpListener,
+    _queued: Vec<TcpStream>,
+}
+
+impl FullBacklog {
+    pub fn new() -> FullBacklog {
+        use std::os::fd::AsRawFd;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        // SAFETY: a valid listening socket; listen(2) again only changes
+        // its backlog (0: one queued connection at most).
+        let rc = unsafe { libc::listen(listener.as_raw_fd(), 0) };
+        assert_eq!(rc, 0, "listen");
+        let addr = listener.local_addr().expect("addr");
+        let mut queued = Vec::new();
+        loop {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Ok(s) => queued.push(s),
+                Err(_) => break,
+            }
+            assert!(queued.len() < 64, "the backlog never filled");
+        }
+        FullBacklog {
+            listener,
+            _queued: queued,
+        }
+    }
+
+    pub fn spec(&self) -> String {
+        format!("127.0.0.1:{}", self.port())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().expect("addr").port()
+    }
+}
+
+/// The version memcached reports of itself (`memcached -V`: "memcached X").
+pub fn memcached_version() -> String {
+    let out = Command::new(memcached_binary())
+        .arg("-V")
+        .output()
+        .expect("memcached -V");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    text.trim()
+        .strip_prefix("memcached ")
+        .expect("\"memcached <version>\"")
+        .to_string()
+}
+
+impl Memcached {
+    /// Like [`Memcached::tcp_with`], but also makes sure the daemon that
+    /// answers on the port is this one (its `stats` pid is our child's): a
+    /// port picked by [`free_port`] can be taken by a test running in
+    /// parallel before our daemon binds it, and then the readiness probe
+    /// connects to the other test's daemon.
+    pub fn tcp_checked(extra: &[&str]) -> Memcached {
+        for _ in 0..20 {
+            let mut m = Memcached::tcp_with(extra);
+            if m.answers_itself() {
+                return m;
+            }
+        }
+        panic!("could not start memcached on a port of its own");
+    }
+
+    fn answers_itself(&mut self) -> bool {
+        let Listen::Port(port) = self.listen else {
+            return true;
+        };
+        let Some(child) = self.child.as_mut() else {
+            return false;
+        };
+        if !matches!(child.try_wait(), Ok(None)) {
+            return false;
+        }
+        let pid = child.id();
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        if s.write_all(b"stats\r\n").is_err() {
+            return false;
+        }
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !reply.ends_with(b"END\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => reply.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&reply).contains(&format!("STAT pid {pid}\r\n"))
+    }
+}
+
+/// A Unix socket listener (in a new temporary directory) that never
+/// accepts, with its queue already full: a blocking connect waits.
+pub struct FullUnixBacklog {
+    path: PathBuf,
+    _listener: std::os::unix::net::UnixListener,
+    _queued: Vec<std::os::fd::OwnedFd>,
+    _dir: TempDir,
+}
+
+impl FullUnixBacklog {
+    pub fn new() -> FullUnixBacklog {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::net::UnixListener;
+        let dir = TempDir::new("full");
+        let path = dir.path().join("full.sock");
+        let listener = UnixListener::bind(&path).expect("bind");
+        // SAFETY: a valid listening socket; listen(2) again only changes
+        // its backlog.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        // SAFETY: an all-zero sockaddr_un is valid; the path is copied in
+        // within bounds (TempDir paths are short).
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        let bytes = path.as_os_str().as_bytes();
+        assert!(bytes.len() < addr.sun_path.len());
+        for (d, s) in addr.sun_path.iter_mut().zip(bytes) {
+            *d = *s as libc::c_char;
+        }
+        let mut queued = Vec::new();
+        loop {
+            // Non-blocking sockets: connect fails with EAGAIN once full.
+            // SAFETY: plain socket(2) and connect(2) on a fresh fd that an
+            // OwnedFd takes over at once.
+            let fd = unsafe {
+                libc::socket(
+                    libc::AF_UNIX,
+                    libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                    0,
+                )
+            };
+            assert!(fd >= 0, "socket");
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            let rc = unsafe {
+                libc::connect(
+                    fd,
+                    (&addr as *const libc::sockaddr_un).cast(),
+                    std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+                )
+            };
+            if rc != 0 {
+                let e = std::io::Error::last_os_error();
+                assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
+                break;
+            }
+            queued.push(owned);
+            assert!(queued.len() < 64, "the backlog never filled");
+        }
+        FullUnixBacklog {
+            path,
+            _listener: listener,
+            _queued: queued,
+            _dir: dir,
+        }
+    }
+
+    pub fn spec(&self) -> String {
+        self.path.display().to_string()
+    }
+}
