@@ -475,6 +475,32 @@ mc_result mc_stats(uint64_t handle, const char *group, struct mc_stat **stats, s
  */
 mc_result mc_version(uint64_t handle, size_t index, char **version);
 
+/**
+ * Starts memcached for every local server of the handle that nothing
+ * answers on (socket files, and TCP ports on this host's addresses), and
+ * waits until each answers. `*outcome` is 1 if daemons were started, -1 if
+ * every server was already served. `MC_DAEMON` if any could not be started
+ * (a remote server, a missing binary, a daemon that exited: the message
+ * says which and why). The binary is `$MEMCACHED` or `memcached` on PATH.
+ * Socket-file servers are also started by `mc_create` when needed.
+ *
+ * # Safety
+ * `outcome` is null or valid for a write.
+ */
+mc_result mc_start(uint64_t handle, int32_t *outcome);
+
+/**
+ * Stops the local memcached daemons serving the handle (SIGTERM to the pid
+ * their stats give, SIGKILL if one lingers) and closes the handle's
+ * connections; they reopen by themselves once a daemon is back. `*outcome`
+ * is 1 if daemons were stopped, -1 if none was running. `MC_DAEMON` if any
+ * could not be stopped (a remote daemon, no permission). Their data is gone.
+ *
+ * # Safety
+ * `outcome` is null or valid for a write.
+ */
+mc_result mc_stop(uint64_t handle, int32_t *outcome);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -25,11 +25,11 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{Client, Item, Status};
+use crate::client::{Client, Item, Options, Status};
 use crate::error::{Error, Kind, Result};
 use crate::key;
 use crate::protocol::StoreVerb;
-use crate::registry;
+use crate::{daemon, registry};
 
 /// The result of every `mc_` function. The numbers are stable: new results
 /// are only ever added at the end.
@@ -365,7 +365,7 @@ pub unsafe extern "C" fn mc_create(
                     .map_err(|_| Error::new(Kind::Invalid, "a server name is not UTF-8"))
             })
             .collect::<Result<Vec<_>>>()?;
-        let id = registry::insert(Client::new(&specs)?);
+        let id = registry::create(&specs, Options::default())?;
         handle.write(id);
         Ok(mc_result::MC_OK)
     })
@@ -468,13 +468,7 @@ pub unsafe extern "C" fn mc_server_name(
             return Err(null("name"));
         }
         let client = client(handle)?;
-        let server = client.servers().nth(index).ok_or_else(|| {
-            Error::new(
-                Kind::Invalid,
-                format!("server index {index} is out of range"),
-            )
-        })?;
-        name.write(malloc_copy(server.name.as_bytes())?.cast());
+        name.write(malloc_copy(client.server(index)?.name.as_bytes())?.cast());
         Ok(mc_result::MC_OK)
     })
 }
@@ -1072,21 +1066,53 @@ pub unsafe extern "C" fn mc_version(
         if version.is_null() {
             return Err(null("version"));
         }
-        let client = client(handle)?;
-        let out_of_range = || {
-            Error::new(
-                Kind::Invalid,
-                format!("server index {index} is out of range"),
-            )
-        };
-        // A bad index is the caller's mistake, told as such without asking
-        // (possibly unreachable) servers first.
-        if index >= client.servers().count() {
-            return Err(out_of_range());
-        }
-        let versions = client.version()?;
-        let v = versions.get(index).ok_or_else(out_of_range)?;
+        let v = client(handle)?.server_version(index)?;
         version.write(malloc_copy(v.as_bytes())?.cast());
         Ok(mc_result::MC_OK)
     })
+}
+
+// ----- local daemons -----
+
+/// Reports a daemon outcome: `MC_OK` with 1 (done) or -1 (nothing needed)
+/// in `*outcome`, or `MC_DAEMON` with every problem in the message.
+///
+/// # Safety
+/// `outcome` is null or valid for a write.
+unsafe fn report(done: daemon::Outcome, outcome: *mut i32) -> Result<mc_result> {
+    match done {
+        daemon::Outcome::Failed(problems) => Err(Error::new(Kind::Daemon, problems.join("; "))),
+        other => {
+            put(outcome, other.code());
+            Ok(mc_result::MC_OK)
+        }
+    }
+}
+
+/// Starts memcached for every local server of the handle that nothing
+/// answers on (socket files, and TCP ports on this host's addresses), and
+/// waits until each answers. `*outcome` is 1 if daemons were started, -1 if
+/// every server was already served. `MC_DAEMON` if any could not be started
+/// (a remote server, a missing binary, a daemon that exited: the message
+/// says which and why). The binary is `$MEMCACHED` or `memcached` on PATH.
+/// Socket-file servers are also started by `mc_create` when needed.
+///
+/// # Safety
+/// `outcome` is null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_start(handle: u64, outcome: *mut i32) -> mc_result {
+    guard(|| report(daemon::start(&*client(handle)?), outcome))
+}
+
+/// Stops the local memcached daemons serving the handle (SIGTERM to the pid
+/// their stats give, SIGKILL if one lingers) and closes the handle's
+/// connections; they reopen by themselves once a daemon is back. `*outcome`
+/// is 1 if daemons were stopped, -1 if none was running. `MC_DAEMON` if any
+/// could not be stopped (a remote daemon, no permission). Their data is gone.
+///
+/// # Safety
+/// `outcome` is null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_stop(handle: u64, outcome: *mut i32) -> mc_result {
+    guard(|| report(daemon::stop(&*client(handle)?), outcome))
 }

@@ -8,12 +8,14 @@
 //! A miss, a `NOT_STORED`, an `EXISTS` are results, not errors: only what
 //! leaves the caller unsure of the server's state is an `Err`.
 
+use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 
 use crate::cluster::{self, Node};
 use crate::connection::Connection;
+use crate::daemon::DaemonOptions;
 use crate::error::{Error, Kind, Result};
 use crate::key;
 use crate::protocol::{self, Arith, MetaCode, Reply, RetrieveVerb, StoreVerb};
@@ -50,6 +52,8 @@ pub struct Options {
     /// (`memcache put` and `memcache append`). Default 8 hours, as seed 000
     /// specifies; 0 means no expiry. The Rust and C calls always take a TTL.
     pub default_ttl: u32,
+    /// How local daemons are started for this handle (autostart, `start`).
+    pub daemon: DaemonOptions,
 }
 
 impl Default for Options {
@@ -59,6 +63,7 @@ impl Default for Options {
             io_timeout: Duration::from_secs(3),
             key_prefix: Vec::new(),
             default_ttl: 8 * 60 * 60,
+            daemon: DaemonOptions::default(),
         }
     }
 }
@@ -132,6 +137,14 @@ impl Client {
     /// The servers, in the order given.
     pub fn servers(&self) -> impl Iterator<Item = &Server> {
         self.nodes.iter().map(|n| &n.server)
+    }
+
+    /// Server `n` (in the order given), or an `Invalid` error.
+    pub fn server(&self, n: usize) -> Result<&Server> {
+        self.nodes
+            .get(n)
+            .map(|node| &node.server)
+            .ok_or_else(|| Error::new(Kind::Invalid, format!("server index {n} is out of range")))
     }
 
     pub fn options(&self) -> Options {
@@ -485,7 +498,7 @@ impl Client {
     pub fn flush_all(&self, delay: Option<u32>) -> Result<()> {
         let mut request = Vec::new();
         protocol::flush_all(&mut request, delay, false);
-        self.each_server(&request, |conn, deadline| {
+        self.on_servers(0..self.nodes.len(), &request, |conn, deadline| {
             conn.read_reply(deadline, expect_ok)?
         })
         .map(drop)
@@ -495,7 +508,7 @@ impl Client {
     pub fn verbosity(&self, level: u32) -> Result<()> {
         let mut request = Vec::new();
         protocol::verbosity(&mut request, level, false);
-        self.each_server(&request, |conn, deadline| {
+        self.on_servers(0..self.nodes.len(), &request, |conn, deadline| {
             conn.read_reply(deadline, expect_ok)?
         })
         .map(drop)
@@ -504,6 +517,19 @@ impl Client {
     /// Each server's statistics (`stats` or `stats <group>`), as name/value
     /// pairs in the server's order, one list per server in server order.
     pub fn stats(&self, group: Option<&str>) -> Result<Vec<Vec<(String, String)>>> {
+        self.stats_of(0..self.nodes.len(), group)
+    }
+
+    /// The statistics of server `n` alone (in [`Client::servers`] order).
+    pub fn server_stats(&self, n: usize, group: Option<&str>) -> Result<Vec<(String, String)>> {
+        Ok(self.stats_of(self.one_server(n)?, group)?.remove(0))
+    }
+
+    fn stats_of(
+        &self,
+        servers: Range<usize>,
+        group: Option<&str>,
+    ) -> Result<Vec<Vec<(String, String)>>> {
         // A group may hold spaces ("cachedump 1 10"), but a CR or LF would
         // end the request early and send the rest as a command of its own.
         if let Some(group) = group {
@@ -521,7 +547,7 @@ impl Client {
         }
         let mut request = Vec::new();
         protocol::stats(&mut request, group.map(str::as_bytes));
-        self.each_server(&request, |conn, deadline| {
+        self.on_servers(servers, &request, |conn, deadline| {
             let mut stats = Vec::new();
             loop {
                 let done = conn.read_reply(deadline, |reply| match reply {
@@ -544,9 +570,18 @@ impl Client {
 
     /// Each server's version string, in server order.
     pub fn version(&self) -> Result<Vec<String>> {
+        self.version_of(0..self.nodes.len())
+    }
+
+    /// The version string of server `n` alone.
+    pub fn server_version(&self, n: usize) -> Result<String> {
+        Ok(self.version_of(self.one_server(n)?)?.remove(0))
+    }
+
+    fn version_of(&self, servers: Range<usize>) -> Result<Vec<String>> {
         let mut request = Vec::new();
         protocol::version(&mut request);
-        self.each_server(&request, |conn, deadline| {
+        self.on_servers(servers, &request, |conn, deadline| {
             conn.read_reply(deadline, |reply| match reply {
                 Reply::Version(v) => Ok(String::from_utf8_lossy(v).into_owned()),
                 other => Err(unexpected(other)),
@@ -639,16 +674,21 @@ impl Client {
         Ok(())
     }
 
-    /// Sends `request` to every server, then reads each one's reply.
-    fn each_server<T>(
+    /// Sends `request` to each of `servers`, then reads each one's reply.
+    fn on_servers<T>(
         &self,
+        servers: Range<usize>,
         request: &[u8],
         mut read: impl FnMut(&mut Connection, std::time::Instant) -> Result<T>,
     ) -> Result<Vec<T>> {
-        self.fan_out(
-            (0..self.nodes.len()).map(|n| (n, request)),
-            |_, conn, deadline| read(conn, deadline),
-        )
+        self.fan_out(servers.map(|n| (n, request)), |_, conn, deadline| {
+            read(conn, deadline)
+        })
+    }
+
+    /// The range of just server `n`, or an error if there is none.
+    fn one_server(&self, n: usize) -> Result<Range<usize>> {
+        self.server(n).map(|_| n..n + 1)
     }
 
     /// Writes each `(node, request)` first, then reads the replies in the

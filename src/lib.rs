@@ -9,6 +9,7 @@ pub mod capi;
 pub mod client;
 pub mod cluster;
 pub mod connection;
+pub mod daemon;
 pub mod error;
 pub mod key;
 pub mod protocol;

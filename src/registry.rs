@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use crate::client::Client;
+use crate::client::{Client, Options};
+use crate::daemon;
 use crate::error::{Error, Kind, Result};
 
 /// Handle names are this prefix and the handle's number.
@@ -28,6 +29,17 @@ static REGISTRY: RwLock<Registry> = RwLock::new(Registry {
     next: 0,
     handles: BTreeMap::new(),
 });
+
+/// Creates a handle for the servers named by `specs` with `options`:
+/// parses them, starts a daemon behind every socket-file server nothing
+/// answers on (seed 000: a named socket is set up if it does not exist),
+/// and registers the client. What `mc_create` and `memcache create` do.
+pub fn create<S: AsRef<str>>(specs: &[S], options: Options) -> Result<u64> {
+    let client = Client::new(specs)?;
+    client.set_options(options)?;
+    daemon::autostart(&client)?;
+    Ok(insert(client))
+}
 
 /// Registers `client`; returns its number. Numbers are never reused within
 /// a process, so a stale number cannot reach a newer handle.

@@ -1,0 +1,432 @@
+//! Local memcached daemons: find, start and stop the ones serving a handle.
+//!
+//! A socket-file server that nothing answers on is started when its handle
+//! is created (autostart), so `memcache create ./state.sock` just works for
+//! a CGI program. Daemons are detached (new session, reparented to init, no
+//! inherited descriptors, stdio on /dev/null once started), so they outlive
+//! the short-lived process that started them. Processes that race to start
+//! the same socket serialise on a lock file beside it: exactly one daemon.
+//! The binary is executed with an argument list, never through a shell.
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::client::Client;
+use crate::error::{Error, Kind, Result};
+use crate::server::{Address, Server};
+
+/// How daemons are started. Part of a handle's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonOptions {
+    /// The memcached binary: a path, or a name looked up on `PATH`. The
+    /// default is `$MEMCACHED` if set, else `memcached`.
+    pub binary: OsString,
+    /// Item memory in megabytes (`-m`). Default 64, memcached's own.
+    pub memory_mb: u32,
+    /// Permission mask of a socket file (`-a`, octal). Default 0700: only
+    /// the owner can connect, so other users of the host cannot read or
+    /// change the cache.
+    pub socket_mode: u32,
+    /// More arguments for memcached, appended as given.
+    pub args: Vec<String>,
+    /// How long to wait for a started daemon to answer. Default 5 s.
+    pub start_timeout: Duration,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> DaemonOptions {
+        DaemonOptions {
+            binary: std::env::var_os("MEMCACHED").unwrap_or_else(|| "memcached".into()),
+            memory_mb: 64,
+            socket_mode: 0o700,
+            args: Vec::new(),
+            start_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What `start` or `stop` did, as seed 000's `memcache start`/`stop` report
+/// it: 1, 0 or -1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything that needed doing was done (1).
+    Done,
+    /// Something could not be done (0); the reasons, one per server.
+    Failed(Vec<String>),
+    /// Nothing needed doing (-1).
+    Nothing,
+}
+
+impl Outcome {
+    /// The seed's number: 1, 0 or -1.
+    pub fn code(&self) -> i32 {
+        match self {
+            Outcome::Done => 1,
+            Outcome::Failed(_) => 0,
+            Outcome::Nothing => -1,
+        }
+    }
+}
+
+/// How long a liveness probe waits for a connection.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How often to probe a starting or stopping daemon.
+const POLL: Duration = Duration::from_millis(5);
+
+/// How long a stopping daemon gets after SIGTERM before SIGKILL, and after.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Does something accept connections at `address`?
+pub fn answers(address: &Address) -> bool {
+    match address {
+        Address::Unix(path) => UnixStream::connect(path).is_ok(),
+        Address::Tcp { addrs, .. } => addrs
+            .iter()
+            .any(|a| TcpStream::connect_timeout(a, PROBE_TIMEOUT).is_ok()),
+    }
+}
+
+/// Is `address` on this host (so a daemon for it can be started here)? A
+/// socket file always is; a TCP address is if this host can bind it.
+pub fn is_local(address: &Address) -> bool {
+    match address {
+        Address::Unix(_) => true,
+        Address::Tcp { addrs, .. } => addrs.iter().any(|a| {
+            a.ip().is_loopback()
+                || a.ip().is_unspecified()
+                || TcpListener::bind((a.ip(), 0)).is_ok()
+        }),
+    }
+}
+
+/// Starts a daemon for every socket-file server of `client` that nothing
+/// answers on: what creating a handle does. Fails with the reason of the
+/// first server that could not be started.
+pub fn autostart(client: &Client) -> Result<()> {
+    let options = client.options().daemon;
+    for server in client.servers() {
+        if let Address::Unix(path) = &server.address {
+            ensure_unix(server, path, &options)?;
+        }
+    }
+    Ok(())
+}
+
+/// `memcache start`: starts a daemon for every local server of `client`
+/// that nothing answers on.
+pub fn start(client: &Client) -> Outcome {
+    let options = client.options().daemon;
+    let mut needed = false;
+    let mut problems = Vec::new();
+    for server in client.servers() {
+        if answers(&server.address) {
+            continue;
+        }
+        needed = true;
+        let started = match &server.address {
+            Address::Unix(path) => ensure_unix(server, path, &options),
+            Address::Tcp { .. } if !is_local(&server.address) => Err(Error::new(
+                Kind::Daemon,
+                format!("{server}: not a local address, cannot start a daemon for it"),
+            )),
+            Address::Tcp { .. } => start_daemon(server, &options),
+        };
+        if let Err(e) = started {
+            problems.push(e.message().to_string());
+        }
+    }
+    client.disconnect_all();
+    outcome(needed, problems)
+}
+
+/// `memcache stop`: terminates the local daemons serving `client` (pid
+/// from `stats`, SIGTERM, SIGKILL if it lingers) and closes the handle's
+/// connections, which reopen by themselves once a daemon is back.
+pub fn stop(client: &Client) -> Outcome {
+    let mut needed = false;
+    let mut problems = Vec::new();
+    for (n, server) in client.servers().enumerate() {
+        if !answers(&server.address) {
+            continue;
+        }
+        needed = true;
+        if let Err(e) = stop_one(client, n, server) {
+            problems.push(e.message().to_string());
+        }
+    }
+    client.disconnect_all();
+    outcome(needed, problems)
+}
+
+fn outcome(needed: bool, problems: Vec<String>) -> Outcome {
+    match (needed, problems.is_empty()) {
+        (false, _) => Outcome::Nothing,
+        (true, true) => Outcome::Done,
+        (true, false) => Outcome::Failed(problems),
+    }
+}
+
+fn stop_one(client: &Client, n: usize, server: &Server) -> Result<()> {
+    if !is_local(&server.address) {
+        return Err(Error::new(
+            Kind::Daemon,
+            format!("{server}: a remote daemon, not stopped"),
+        ));
+    }
+    let stats = client.server_stats(n, None)?;
+    let pid = stats
+        .iter()
+        .find(|(name, _)| name == "pid")
+        .and_then(|(_, v)| v.parse::<libc::pid_t>().ok())
+        .filter(|&pid| pid > 1)
+        .ok_or_else(|| Error::new(Kind::Daemon, format!("{server}: its stats give no pid")))?;
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        // SAFETY: kill has no memory preconditions.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ESRCH) {
+                return Ok(());
+            }
+            return Err(Error::new(
+                Kind::Daemon,
+                format!("{server}: cannot signal memcached (pid {pid}): {e}"),
+            ));
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if exited(pid) {
+                return Ok(());
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+    Err(Error::new(
+        Kind::Daemon,
+        format!("{server}: memcached (pid {pid}) did not exit"),
+    ))
+}
+
+/// Has process `pid` exited? Its pid is free, or it is a zombie (a daemon
+/// some other program started as its child stays one until reaped).
+fn exited(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks the pid.
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return true;
+    }
+    // /proc/<pid>/stat: "pid (comm) S ...": the state follows the last ')'.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+/// Makes sure a daemon answers on socket file `path`: under the lock file
+/// beside it, checks again, removes a stale socket file, starts one.
+fn ensure_unix(server: &Server, path: &Path, options: &DaemonOptions) -> Result<()> {
+    let address = &server.address;
+    if answers(address) {
+        return Ok(());
+    }
+    let _lock = lock_beside(server, path)?;
+    if answers(address) {
+        return Ok(()); // another process started it while we waited
+    }
+    if path.exists() {
+        std::fs::remove_file(path).map_err(|e| {
+            Error::new(
+                Kind::Daemon,
+                format!(
+                    "{server}: cannot remove the stale socket file {}: {e}",
+                    path.display()
+                ),
+            )
+        })?;
+    }
+    start_daemon(server, options)
+}
+
+/// Takes an exclusive lock on `<socket>.lock` (released when the file
+/// closes, also if the process dies).
+fn lock_beside(server: &Server, path: &Path) -> Result<File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            Error::new(
+                Kind::Daemon,
+                format!(
+                    "{server}: cannot open the lock file {}: {e}",
+                    lock_path.display()
+                ),
+            )
+        })?;
+    // SAFETY: the descriptor is open for the duration of the call.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(Error::new(
+            Kind::Daemon,
+            format!(
+                "{server}: cannot lock {}: {}",
+                lock_path.display(),
+                std::io::Error::last_os_error()
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// The argument list for a daemon serving `server`.
+fn arguments(server: &Server, options: &DaemonOptions) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    match &server.address {
+        Address::Unix(path) => {
+            args.extend(["-s".into(), path.into()]);
+            args.extend(["-a".into(), format!("{:o}", options.socket_mode).into()]);
+        }
+        Address::Tcp { port, addrs, .. } => {
+            let ip: IpAddr = addrs[0].ip();
+            args.extend(["-l".into(), ip.to_string().into()]);
+            args.extend([
+                "-p".into(),
+                port.to_string().into(),
+                "-U".into(),
+                "0".into(),
+            ]);
+        }
+    }
+    args.extend(["-m".into(), options.memory_mb.to_string().into()]);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // memcached refuses to run as root unless told which user to be.
+        args.extend(["-u".into(), "root".into()]);
+    }
+    args.extend(options.args.iter().map(OsString::from));
+    args
+}
+
+/// Starts memcached for `server`, detached, and waits until it answers.
+///
+/// The daemon is a grandchild: the child makes a new session, forks, and
+/// exits, so the daemon is reparented to init (never a zombie of ours) and
+/// survives this process. Until it answers, its stderr is a pipe to us, so
+/// a daemon that exits at once (bad option, address in use) is reported with
+/// its own message.
+fn start_daemon(server: &Server, options: &DaemonOptions) -> Result<()> {
+    let binary = options.binary.to_string_lossy().into_owned();
+    let mut command = Command::new(&options.binary);
+    command
+        .args(arguments(server, options))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .current_dir("/");
+    // SAFETY: the closure only makes async-signal-safe system calls
+    // (setsid, fork, _exit, fcntl), as code between fork and exec must.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            match libc::fork() {
+                -1 => return Err(std::io::Error::last_os_error()),
+                0 => {}
+                _ => libc::_exit(0),
+            }
+            mark_descriptors_close_on_exec();
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::NotFound {
+            " (install memcached, or set MEMCACHED to its path)"
+        } else {
+            ""
+        };
+        Error::new(
+            Kind::Daemon,
+            format!("{server}: cannot run {binary}: {e}{hint}"),
+        )
+    })?;
+    let _ = child.wait(); // the intermediate child, which exits at once
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    set_nonblocking(&stderr);
+    let mut said = Vec::new();
+    let deadline = Instant::now() + options.start_timeout;
+    loop {
+        if answers(&server.address) {
+            return Ok(());
+        }
+        let mut chunk = [0u8; 4096];
+        match stderr.read(&mut chunk) {
+            // EOF: every copy of the pipe is closed, so the daemon exited.
+            Ok(0) => {
+                let text = String::from_utf8_lossy(&said);
+                let text = text.trim();
+                return Err(Error::new(
+                    Kind::Daemon,
+                    if text.is_empty() {
+                        format!("{server}: {binary} exited at once without a message")
+                    } else {
+                        format!("{server}: {binary} exited at once: {text}")
+                    },
+                ));
+            }
+            Ok(n) => said.extend_from_slice(&chunk[..n]),
+            Err(_) => {}
+        }
+        if Instant::now() > deadline {
+            return Err(Error::new(
+                Kind::Daemon,
+                format!(
+                    "{server}: {binary} did not answer within {} ms",
+                    options.start_timeout.as_millis()
+                ),
+            ));
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+fn set_nonblocking(file: &impl AsRawFd) {
+    // SAFETY: fcntl on an open descriptor.
+    unsafe {
+        let fd = file.as_raw_fd();
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}
+
+/// Marks every descriptor above stderr close-on-exec, so the daemon
+/// inherits none of its starter's files, sockets or locks (a descriptor the
+/// host program opened without O_CLOEXEC would otherwise live on in it).
+///
+/// # Safety
+/// Only async-signal-safe calls: it runs between fork and exec.
+unsafe fn mark_descriptors_close_on_exec() {
+    // close_range(3, ~0, CLOSE_RANGE_CLOEXEC), Linux 5.11; else one by one.
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) == 0 {
+        return;
+    }
+    let max = match libc::sysconf(libc::_SC_OPEN_MAX) {
+        n if n > 0 => n.min(65536) as libc::c_int,
+        _ => 1024,
+    };
+    for fd in 3..max {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    }
+}

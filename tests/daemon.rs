@@ -1,0 +1,265 @@
+//! Local daemons: autostart on socket files, start, stop, stale sockets,
+//! races between processes, daemons outliving their starter.
+
+mod support;
+
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use memcache::daemon::{self, Outcome};
+use memcache::{registry, Client, Kind, Options, Status};
+use support::{free_port, TempDir};
+
+/// The pid of the daemon serving server 0 of `client`.
+fn daemon_pid(client: &Client) -> u32 {
+    client
+        .server_stats(0, None)
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == "pid")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap()
+}
+
+/// Is process `pid` running? A zombie is not: a daemon reparented to init
+/// stays one until init gets round to reaping it.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .trim_start()
+            .starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Stops whatever daemon serves `spec` when dropped, so no test leaves one.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Ok(c) = Client::new(&[&self.0]) {
+            daemon::stop(&c);
+        }
+    }
+}
+
+fn create(spec: &str) -> Client {
+    let id = registry::create(&[spec], Options::default()).unwrap();
+    let client = registry::get(id).unwrap();
+    registry::remove(id).unwrap();
+    std::sync::Arc::try_unwrap(client).unwrap()
+}
+
+#[test]
+fn autostart_on_absolute_and_marked_socket_names() {
+    let dir = TempDir::new("auto");
+    for spec in [
+        dir.path().join("abs.sock").display().to_string(),
+        format!("|{}|", dir.path().join("bar.sock").display()),
+        format!("={}", dir.path().join("eq.sock").display()),
+    ] {
+        let path = spec.trim_matches(['|', '=']).to_string();
+        let _cleanup = Cleanup(path.clone());
+        assert!(!Path::new(&path).exists());
+        let c = create(&spec);
+        assert!(Path::new(&path).exists(), "{path} made");
+        assert_eq!(c.set(b"k", b"v", 0, 0).unwrap(), Status::Stored);
+        assert_eq!(c.get(b"k").unwrap().unwrap().value, b"v");
+        // A second handle finds the running daemon and its data.
+        let again = create(&spec);
+        assert_eq!(again.get(b"k").unwrap().unwrap().value, b"v");
+        assert_eq!(daemon_pid(&again), daemon_pid(&c));
+        // Owner-only socket by default.
+        let mode = std::fs::metadata(&path).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(mode.permissions().mode() & 0o777, 0o700, "{path}");
+    }
+}
+
+#[test]
+fn autostart_on_a_relative_name_in_a_child_process() {
+    // A relative name is relative to the working directory; the test runs
+    // it in a child (re-executing this test binary) started in a temp dir.
+    if let Ok(dir) = std::env::var("MC_DAEMON_CHILD_RELATIVE") {
+        std::env::set_current_dir(dir).unwrap();
+        let c = create("./rel.sock");
+        c.set(b"from-child", b"yes", 0, 0).unwrap();
+        return;
+    }
+    let dir = TempDir::new("rel");
+    let path = dir.path().join("rel.sock");
+    let _cleanup = Cleanup(path.display().to_string());
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "autostart_on_a_relative_name_in_a_child_process",
+            "--nocapture",
+        ])
+        .env("MC_DAEMON_CHILD_RELATIVE", dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // The child has exited; its daemon and data live on.
+    let c = Client::new(&[path.display().to_string()]).unwrap();
+    assert_eq!(c.get(b"from-child").unwrap().unwrap().value, b"yes");
+    let pid = daemon_pid(&c);
+    assert!(alive(pid));
+    assert_eq!(daemon::stop(&c), Outcome::Done);
+    assert!(!alive(pid));
+}
+
+#[test]
+fn four_processes_racing_to_autostart_one_socket_share_one_daemon() {
+    if let Ok(path) = std::env::var("MC_DAEMON_CHILD_RACE") {
+        let c = create(&path);
+        let me = std::process::id().to_string();
+        c.set(me.as_bytes(), b"here", 0, 0).unwrap();
+        println!("PID {}", daemon_pid(&c));
+        return;
+    }
+    let dir = TempDir::new("race");
+    let path = dir.path().join("race.sock").display().to_string();
+    let _cleanup = Cleanup(path.clone());
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "four_processes_racing_to_autostart_one_socket_share_one_daemon",
+                    "--nocapture",
+                ])
+                .env("MC_DAEMON_CHILD_RACE", &path)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut pids = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let pid = text
+            .lines()
+            .find_map(|l| l.strip_prefix("PID "))
+            .unwrap_or_else(|| panic!("no PID line in {text}"));
+        pids.push(pid.to_string());
+    }
+    pids.dedup();
+    assert_eq!(pids.len(), 1, "one daemon for all four: {pids:?}");
+    let c = Client::new(&[&path]).unwrap();
+    let stats = c.server_stats(0, None).unwrap();
+    let items = stats.iter().find(|(k, _)| k == "curr_items").unwrap();
+    assert_eq!(items.1, "4");
+}
+
+#[test]
+fn a_stale_socket_file_is_replaced() {
+    let dir = TempDir::new("stale");
+    let path = dir.path().join("stale.sock");
+    drop(UnixListener::bind(&path).unwrap()); // leaves the file, no listener
+    assert!(path.exists());
+    let _cleanup = Cleanup(path.display().to_string());
+    let c = create(&path.display().to_string());
+    assert_eq!(c.set(b"k", b"v", 0, 0).unwrap(), Status::Stored);
+}
+
+#[test]
+fn start_and_stop_report_what_they_did() {
+    let dir = TempDir::new("startstop");
+    let path = dir.path().join("ss.sock").display().to_string();
+    let _cleanup = Cleanup(path.clone());
+    let c = create(&path);
+    c.set(b"k", b"v", 0, 0).unwrap();
+    assert_eq!(daemon::start(&c).code(), -1, "already served");
+    let pid = daemon_pid(&c);
+    assert_eq!(daemon::stop(&c).code(), 1);
+    assert!(!alive(pid));
+    assert_eq!(daemon::stop(&c).code(), -1, "nothing running");
+    let e = c.stats(None).unwrap_err();
+    assert_eq!(e.kind(), Kind::Io);
+    assert!(
+        e.message()
+            .starts_with(&format!("{path}: cannot connect: ")),
+        "{}",
+        e.message()
+    );
+    assert_eq!(daemon::start(&c).code(), 1);
+    // The same handle works again; the new daemon has none of the old data.
+    assert_eq!(c.get(b"k").unwrap(), None);
+    assert_ne!(daemon_pid(&c), pid);
+}
+
+#[test]
+fn a_local_tcp_port_is_started_and_stopped() {
+    let spec = format!("127.0.0.1:{}", free_port());
+    let _cleanup = Cleanup(spec.clone());
+    let c = Client::new(&[&spec]).unwrap();
+    assert_eq!(c.get(b"k").unwrap_err().kind(), Kind::Io);
+    assert_eq!(daemon::start(&c), Outcome::Done);
+    assert_eq!(c.set(b"k", b"v", 0, 0).unwrap(), Status::Stored);
+    let pid = daemon_pid(&c);
+    assert_eq!(daemon::stop(&c), Outcome::Done);
+    assert!(!alive(pid));
+    assert_eq!(daemon::stop(&c), Outcome::Nothing);
+}
+
+#[test]
+fn start_fails_with_the_daemons_own_message() {
+    let spec = format!("127.0.0.1:{}", free_port());
+    let c = Client::new(&[&spec]).unwrap();
+    let mut options = c.options();
+    options.daemon.args = vec!["-c".into(), "notanumber".into()];
+    options.daemon.start_timeout = Duration::from_secs(2);
+    c.set_options(options).unwrap();
+    let started = Instant::now();
+    match daemon::start(&c) {
+        Outcome::Failed(problems) => {
+            assert_eq!(problems.len(), 1);
+            assert!(
+                problems[0].starts_with(&format!("{spec}: memcached exited at once: ")),
+                "{problems:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn autostart_fails_clearly_without_the_binary() {
+    let dir = TempDir::new("nobin");
+    let path = dir.path().join("x.sock").display().to_string();
+    let mut options = Options::default();
+    options.daemon.binary = "/nonexistent/memcached".into();
+    let e = registry::create(&[&path], options).unwrap_err();
+    assert_eq!(e.kind(), Kind::Daemon);
+    assert_eq!(
+        e.message(),
+        format!(
+            "{path}: cannot run /nonexistent/memcached: No such file or directory (os error 2) \
+             (install memcached, or set MEMCACHED to its path)"
+        )
+    );
+}
+
+#[test]
+fn autostart_fails_clearly_in_a_missing_directory() {
+    let dir = TempDir::new("nodir");
+    let path = dir.path().join("missing/x.sock").display().to_string();
+    let e = registry::create(&[&path], Options::default()).unwrap_err();
+    assert_eq!(e.kind(), Kind::Daemon);
+    assert!(
+        e.message()
+            .starts_with(&format!("{path}: cannot open the lock file {path}.lock: ")),
+        "{}",
+        e.message()
+    );
+}
