@@ -215,21 +215,27 @@ fn stop_one(client: &Client, n: usize, server: &Server) -> Result<()> {
     ))
 }
 
-/// Has process `pid` exited? Its pid is free, or it is a zombie (a daemon
-/// some other program started as its child stays one until reaped).
+/// Has process `pid` exited? Its pid is free, or it is a zombie whose
+/// threads are all gone (a daemon reparented to init stays a zombie until
+/// init reaps it; a thread-group leader that exited before its other
+/// threads shows as a zombie while they still run and hold its sockets).
 fn exited(pid: libc::pid_t) -> bool {
     // SAFETY: signal 0 only checks the pid.
     if unsafe { libc::kill(pid, 0) } != 0 {
         return true;
     }
-    // /proc/<pid>/stat: "pid (comm) S ...": the state follows the last ')'.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            stat.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return true;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("")
+            .to_string()
+    };
+    field("State:").starts_with('Z') && field("Threads:").parse::<u32>().unwrap_or(0) <= 1
 }
 
 /// Makes sure a daemon answers on socket file `path`: under the lock file

@@ -25,18 +25,20 @@ fn daemon_pid(client: &Client) -> u32 {
         .unwrap()
 }
 
-/// Is process `pid` running? A zombie is not: a daemon reparented to init
-/// stays one until init gets round to reaping it.
+/// Is process `pid` running? A zombie with no threads left is not: a
+/// daemon reparented to init stays one until init gets round to reaping it.
 fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .unwrap()
-            .1
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let zombie = status
+        .lines()
+        .any(|l| l.starts_with("State:") && l.contains('Z'));
+    let threads: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .map_or(0, |t| t.trim().parse().unwrap());
+    !(zombie && threads <= 1)
 }
 
 /// Stops whatever daemon serves `spec` when dropped, so no test leaves one.
@@ -103,6 +105,7 @@ fn autostart_on_a_relative_name_in_a_child_process() {
             "--nocapture",
         ])
         .env("MC_DAEMON_CHILD_RELATIVE", dir.path())
+        .stdout(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
@@ -166,6 +169,13 @@ fn a_stale_socket_file_is_replaced() {
     let path = dir.path().join("stale.sock");
     drop(UnixListener::bind(&path).unwrap()); // leaves the file, no listener
     assert!(path.exists());
+    // A child forked by a parallel test may hold the listener until it
+    // execs: wait until the file is really stale.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        assert!(Instant::now() < deadline, "listener still open");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let _cleanup = Cleanup(path.display().to_string());
     let c = create(&path.display().to_string());
     assert_eq!(c.set(b"k", b"v", 0, 0).unwrap(), Status::Stored);
