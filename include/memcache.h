@@ -101,6 +101,37 @@ typedef uint32_t mc_result;
 #endif // __cplusplus
 
 /**
+ * How local memcached daemons are started for a handle (by `mc_create_with`
+ * for socket files, and by `mc_start`). Zero or NULL fields take the
+ * defaults.
+ */
+typedef struct mc_daemon_options {
+  /**
+   * The memcached binary, a path or a name on PATH. Default: the
+   * MEMCACHED environment variable, else "memcached".
+   */
+  const char *binary;
+  /**
+   * Item memory in megabytes (memcached -m). Default 64.
+   */
+  uint32_t memory_mb;
+  /**
+   * Permission bits of a socket file (memcached -a). Default 0700: only
+   * this user can connect.
+   */
+  uint32_t socket_mode;
+  /**
+   * More arguments for memcached: `arg_count` strings.
+   */
+  const char *const *args;
+  size_t arg_count;
+  /**
+   * How long to wait for a started daemon to answer. Default 5000.
+   */
+  uint32_t start_timeout_ms;
+} mc_daemon_options;
+
+/**
  * One item for `mc_set_multi`.
  */
 typedef struct mc_entry {
@@ -163,12 +194,28 @@ void mc_free(void *p);
  * Creates a handle for `count` servers: "host", "host:port" (11211 by
  * default), "[v6addr]:port", or a Unix socket path (a name that contains
  * "/", starts with ".", or is marked with "|" or "=" at either end). Hosts
- * must resolve now; servers need not be up yet.
+ * must resolve now; servers need not be up yet. A socket file that nothing
+ * answers on gets a memcached daemon started behind it (and waited for):
+ * `MC_DAEMON` with the reason if that fails. Same as `mc_create_with` with
+ * default daemon settings.
  *
  * # Safety
- * `servers` points to `count` NUL-terminated strings.
+ * `servers` points to `count` NUL-terminated strings; `handle` is valid
+ * for a write.
  */
 mc_result mc_create(const char *const *servers, size_t count, uint64_t *handle);
+
+/**
+ * As `mc_create`, with daemon settings (`daemon` may be NULL: defaults).
+ *
+ * # Safety
+ * As `mc_create`; `daemon` is NULL or points to settings whose strings are
+ * NUL-terminated.
+ */
+mc_result mc_create_with(const char *const *servers,
+                         size_t count,
+                         const struct mc_daemon_options *daemon,
+                         uint64_t *handle);
 
 /**
  * Deletes a handle and closes its connections (operations in flight on
@@ -317,9 +364,11 @@ mc_result mc_cas(uint64_t handle,
 
 /**
  * Stores `count` items, pipelined (one write per server). `statuses`, if
- * not null, receives each item's result (`MC_OK` or `MC_NOTSTORED`); the
- * call returns `MC_OK` when all were stored, `MC_NOTSTORED` when some were
- * not. A bad key fails the whole call before anything is sent.
+ * not null, receives each item's result: `MC_OK`, `MC_NOTSTORED`, or the
+ * server's error for that item alone (`MC_TOOLARGE`, `MC_SERVER`), which
+ * does not stop the others. The call returns `MC_OK` when all were stored;
+ * else the first item's error with its message if an item had one; else
+ * `MC_NOTSTORED`. A bad key fails the whole call before anything is sent.
  *
  * # Safety
  * `entries` points to `count` entries; `statuses` is null or has room for

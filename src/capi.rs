@@ -340,14 +340,53 @@ pub unsafe extern "C" fn mc_free(p: *mut c_void) {
 /// Creates a handle for `count` servers: "host", "host:port" (11211 by
 /// default), "[v6addr]:port", or a Unix socket path (a name that contains
 /// "/", starts with ".", or is marked with "|" or "=" at either end). Hosts
-/// must resolve now; servers need not be up yet.
+/// must resolve now; servers need not be up yet. A socket file that nothing
+/// answers on gets a memcached daemon started behind it (and waited for):
+/// `MC_DAEMON` with the reason if that fails. Same as `mc_create_with` with
+/// default daemon settings.
 ///
 /// # Safety
-/// `servers` points to `count` NUL-terminated strings.
+/// `servers` points to `count` NUL-terminated strings; `handle` is valid
+/// for a write.
 #[no_mangle]
 pub unsafe extern "C" fn mc_create(
     servers: *const *const c_char,
     count: usize,
+    handle: *mut u64,
+) -> mc_result {
+    mc_create_with(servers, count, ptr::null(), handle)
+}
+
+/// How local memcached daemons are started for a handle (by `mc_create_with`
+/// for socket files, and by `mc_start`). Zero or NULL fields take the
+/// defaults.
+#[repr(C)]
+pub struct mc_daemon_options {
+    /// The memcached binary, a path or a name on PATH. Default: the
+    /// MEMCACHED environment variable, else "memcached".
+    pub binary: *const c_char,
+    /// Item memory in megabytes (memcached -m). Default 64.
+    pub memory_mb: u32,
+    /// Permission bits of a socket file (memcached -a). Default 0700: only
+    /// this user can connect.
+    pub socket_mode: u32,
+    /// More arguments for memcached: `arg_count` strings.
+    pub args: *const *const c_char,
+    pub arg_count: usize,
+    /// How long to wait for a started daemon to answer. Default 5000.
+    pub start_timeout_ms: u32,
+}
+
+/// As `mc_create`, with daemon settings (`daemon` may be NULL: defaults).
+///
+/// # Safety
+/// As `mc_create`; `daemon` is NULL or points to settings whose strings are
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn mc_create_with(
+    servers: *const *const c_char,
+    count: usize,
+    daemon: *const mc_daemon_options,
     handle: *mut u64,
 ) -> mc_result {
     guard(|| {
@@ -357,15 +396,37 @@ pub unsafe extern "C" fn mc_create(
         if handle.is_null() {
             return Err(null("handle"));
         }
+        let utf8 = |p: *const c_char, what: &str| {
+            std::str::from_utf8(text(p, what)?)
+                .map(str::to_owned)
+                .map_err(|_| Error::new(Kind::Invalid, format!("{what} is not UTF-8")))
+        };
         let specs = (0..count)
-            .map(|i| {
-                let spec = text(*servers.add(i), "a server name")?;
-                std::str::from_utf8(spec)
-                    .map(str::to_owned)
-                    .map_err(|_| Error::new(Kind::Invalid, "a server name is not UTF-8"))
-            })
+            .map(|i| utf8(*servers.add(i), "a server name"))
             .collect::<Result<Vec<_>>>()?;
-        let id = registry::create(&specs, Options::default())?;
+        let mut options = Options::default();
+        if let Some(d) = daemon.as_ref() {
+            let o = &mut options.daemon;
+            if !d.binary.is_null() {
+                o.binary = utf8(d.binary, "the daemon binary")?.into();
+            }
+            if d.memory_mb > 0 {
+                o.memory_mb = d.memory_mb;
+            }
+            if d.socket_mode > 0 {
+                o.socket_mode = d.socket_mode;
+            }
+            if d.args.is_null() && d.arg_count > 0 {
+                return Err(null("args"));
+            }
+            o.args = (0..d.arg_count)
+                .map(|i| utf8(*d.args.add(i), "a daemon argument"))
+                .collect::<Result<Vec<_>>>()?;
+            if d.start_timeout_ms > 0 {
+                o.start_timeout = Duration::from_millis(d.start_timeout_ms.into());
+            }
+        }
+        let id = registry::create(&specs, options)?;
         handle.write(id);
         Ok(mc_result::MC_OK)
     })
@@ -478,11 +539,11 @@ pub unsafe extern "C" fn mc_server_name(
 #[no_mangle]
 pub extern "C" fn mc_set_timeouts(handle: u64, connect_ms: u32, io_ms: u32) -> mc_result {
     guard(|| {
-        let client = client(handle)?;
-        let mut options = client.options();
-        options.connect_timeout = Duration::from_millis(connect_ms.into());
-        options.io_timeout = Duration::from_millis(io_ms.into());
-        client.set_options(options)?;
+        client(handle)?.update_options(|options| {
+            options.connect_timeout = Duration::from_millis(connect_ms.into());
+            options.io_timeout = Duration::from_millis(io_ms.into());
+            Ok::<(), Error>(())
+        })?;
         Ok(mc_result::MC_OK)
     })
 }
@@ -496,10 +557,10 @@ pub extern "C" fn mc_set_timeouts(handle: u64, connect_ms: u32, io_ms: u32) -> m
 pub unsafe extern "C" fn mc_set_key_prefix(handle: u64, prefix: *const c_char) -> mc_result {
     guard(|| {
         let prefix = text(prefix, "prefix")?;
-        let client = client(handle)?;
-        let mut options = client.options();
-        options.key_prefix = prefix.to_vec();
-        client.set_options(options)?;
+        client(handle)?.update_options(|options| {
+            options.key_prefix = prefix.to_vec();
+            Ok::<(), Error>(())
+        })?;
         Ok(mc_result::MC_OK)
     })
 }
@@ -646,9 +707,11 @@ pub unsafe extern "C" fn mc_cas(
 }
 
 /// Stores `count` items, pipelined (one write per server). `statuses`, if
-/// not null, receives each item's result (`MC_OK` or `MC_NOTSTORED`); the
-/// call returns `MC_OK` when all were stored, `MC_NOTSTORED` when some were
-/// not. A bad key fails the whole call before anything is sent.
+/// not null, receives each item's result: `MC_OK`, `MC_NOTSTORED`, or the
+/// server's error for that item alone (`MC_TOOLARGE`, `MC_SERVER`), which
+/// does not stop the others. The call returns `MC_OK` when all were stored;
+/// else the first item's error with its message if an item had one; else
+/// `MC_NOTSTORED`. A bad key fails the whole call before anything is sent.
 ///
 /// # Safety
 /// `entries` points to `count` entries; `statuses` is null or has room for
@@ -677,8 +740,16 @@ pub unsafe extern "C" fn mc_set_multi(
             .collect::<Result<Vec<_>>>()?;
         let results = client(handle)?.set_many(&items, ttl)?;
         let mut all = mc_result::MC_OK;
-        for (i, s) in results.into_iter().enumerate() {
-            let code = status(s);
+        let mut first_error = None;
+        for (i, outcome) in results.into_iter().enumerate() {
+            let code = match outcome {
+                Ok(s) => status(s),
+                Err(e) => {
+                    let code = e.kind().into();
+                    first_error.get_or_insert(e);
+                    code
+                }
+            };
             if code != mc_result::MC_OK {
                 all = mc_result::MC_NOTSTORED;
             }
@@ -688,7 +759,10 @@ pub unsafe extern "C" fn mc_set_multi(
                 statuses.add(i).write(code);
             }
         }
-        Ok(all)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(all),
+        }
     })
 }
 

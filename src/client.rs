@@ -154,20 +154,33 @@ impl Client {
     /// Replaces the settings; connections already open keep their timeouts
     /// until they are next opened.
     pub fn set_options(&self, options: Options) -> Result<()> {
+        self.update_options(|o| {
+            *o = options;
+            Ok::<(), Error>(())
+        })
+    }
+
+    /// Changes some settings in place: `change` sees the current ones under
+    /// the lock, so two threads changing different settings both land. The
+    /// result is checked before it replaces the old settings; an error from
+    /// `change` or from the check changes nothing.
+    pub fn update_options<E: From<Error>>(
+        &self,
+        change: impl FnOnce(&mut Options) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut current = self.options.write();
+        let mut options = current.clone();
+        change(&mut options)?;
         if options.connect_timeout.is_zero() || options.io_timeout.is_zero() {
-            return Err(Error::new(Kind::Invalid, "timeouts must be at least 1 ms"));
+            return Err(Error::new(Kind::Invalid, "timeouts must be at least 1 ms").into());
         }
-        key::check(&options.key_prefix).or_else(|e| {
-            if options.key_prefix.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::new(Kind::Invalid, format!("bad key prefix: {e}")))
-            }
-        })?;
-        *self.options.write() = options;
-        for node in &self.nodes {
-            node.close_all();
+        if !options.key_prefix.is_empty() {
+            key::check(&options.key_prefix)
+                .map_err(|e| Error::new(Kind::Invalid, format!("bad key prefix: {e}")))?;
         }
+        *current = options;
+        drop(current);
+        self.disconnect_all();
         Ok(())
     }
 
@@ -256,19 +269,21 @@ impl Client {
     }
 
     /// Stores many items, pipelined: one write per server. Returns each
-    /// item's status, in input order.
+    /// item's outcome, in input order: its status, or the error the server
+    /// gave for that item alone (`SERVER_ERROR`: too large, out of memory),
+    /// which does not stop the others. Any other failure fails the call.
     pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
         items: &[(K, V, u32)],
         ttl: u32,
-    ) -> Result<Vec<Status>> {
+    ) -> Result<Vec<Result<Status>>> {
         let prefix = self.options.read().key_prefix.clone();
         let exptime = exptime(ttl);
         let keys = items
             .iter()
             .map(|(k, _, _)| full_key(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
-        let mut statuses = vec![Status::NotStored; items.len()];
+        let mut outcomes: Vec<Result<Status>> = vec![Ok(Status::NotStored); items.len()];
         self.per_server(
             &keys,
             PIPELINE_BATCH,
@@ -288,12 +303,23 @@ impl Client {
             },
             |conn, deadline, indexes| {
                 for &i in indexes {
-                    statuses[i] = conn.read_reply(deadline, store_status)??;
+                    outcomes[i] = match conn.read_reply(deadline, store_status)? {
+                        // The server read and dropped that item's data:
+                        // the stream is still in step for the next reply.
+                        Err(e) if matches!(e.kind(), Kind::Server | Kind::TooLarge) => Err(e),
+                        Err(e) => return Err(e),
+                        Ok(status) => Ok(status),
+                    };
                 }
                 Ok(())
             },
         )?;
-        Ok(statuses)
+        for (outcome, key) in outcomes.iter_mut().zip(&keys) {
+            if let Err(e) = outcome {
+                *e = e.clone().context(&self.nodes[self.node_for(key)].server);
+            }
+        }
+        Ok(outcomes)
     }
 
     // ----- retrieval -----
@@ -404,6 +430,31 @@ impl Client {
                     .and_then(|t| std::str::from_utf8(t).ok()?.parse::<i64>().ok())
                     .map(Some)
                     .ok_or_else(|| Error::new(Kind::Protocol, "meta get reply without a TTL")),
+                Reply::Meta {
+                    code: MetaCode::En, ..
+                } => Ok(None),
+                other => Err(unexpected(other)),
+            })?
+        })
+    }
+
+    /// The flags stored with `key`'s item, or `None`, without fetching the
+    /// value (meta get; memcached 1.6.10 or later).
+    pub fn flags(&self, key: &[u8]) -> Result<Option<u32>> {
+        let prefix = self.options.read().key_prefix.clone();
+        let full = full_key(&prefix, key)?;
+        let mut request = Vec::with_capacity(full.len() + 8);
+        protocol::meta_get(&mut request, &full, &[b"f"]);
+        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+            conn.read_reply(deadline, |reply| match reply {
+                Reply::Meta {
+                    code: MetaCode::Hd,
+                    flags,
+                    ..
+                } => protocol::meta_flag(flags, b'f')
+                    .and_then(|f| std::str::from_utf8(f).ok()?.parse::<u32>().ok())
+                    .map(Some)
+                    .ok_or_else(|| Error::new(Kind::Protocol, "meta get reply without flags")),
                 Reply::Meta {
                     code: MetaCode::En, ..
                 } => Ok(None),

@@ -221,6 +221,20 @@ fn threads() {
     run_c("threads", &[tcp.spec(), unix.spec()], &[]);
 }
 
+#[test]
+fn fork() {
+    let tcp = Memcached::tcp();
+    run_c("fork", &[tcp.spec()], &[]);
+    let unix = Memcached::unix();
+    run_c("fork", &[unix.spec()], &[]);
+}
+
+#[test]
+fn daemon() {
+    let dir = TempDir::new("c-daemon-socks");
+    run_c("daemon", &[dir.path().display().to_string()], &[]);
+}
+
 /// `api.c` again under valgrind, when it is installed: no invalid read or
 /// write across the C boundary, and nothing the library returns is lost
 /// after `mc_free` (one block per call).

@@ -217,13 +217,16 @@ fn set_many_returns_statuses_in_input_order() {
             )
         })
         .collect();
-    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Status::Stored; 50]);
+    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Ok(Status::Stored); 50]);
     for (k, v, f) in &items {
         assert_eq!(vf(c.get(k).unwrap()), some(v, *f));
     }
     // set_many's TTL is applied to every item.
     let short = [(b"t1".as_slice(), b"x".as_slice(), 0u32), (b"t2", b"y", 0)];
-    assert_eq!(c.set_many(&short, 100).unwrap(), vec![Status::Stored; 2]);
+    assert_eq!(
+        c.set_many(&short, 100).unwrap(),
+        vec![Ok(Status::Stored); 2]
+    );
     for k in [b"t1", b"t2"] {
         let ttl = c.ttl(k).unwrap().unwrap();
         assert!((99..=100).contains(&ttl), "ttl {ttl}");
@@ -312,7 +315,7 @@ fn key_prefix_is_added_on_the_wire_and_stripped_from_get_many() {
     assert_eq!(c.set(b"k1", b"v1", 0, 0).unwrap(), Status::Stored);
     assert_eq!(
         c.set_many(&[(b"k2", b"v2", 2u32)], 0).unwrap(),
-        vec![Status::Stored]
+        vec![Ok(Status::Stored)]
     );
     // On the server the keys carry the prefix.
     assert_eq!(vf(plain.get(b"ns:k1").unwrap()), some(b"v1", 0));
@@ -582,7 +585,7 @@ fn empty_value() {
     assert_eq!(vf(c.get(b"e").unwrap()), some(b"now", 16));
     assert_eq!(
         c.set_many(&[(b"e1", b"", 0u32)], 0).unwrap(),
-        vec![Status::Stored]
+        vec![Ok(Status::Stored)]
     );
     let hits = c.get_many(&[b"e1"]).unwrap();
     assert_eq!(hits.len(), 1);
@@ -617,15 +620,20 @@ fn value_size_limits(m: &Memcached) {
     assert_eq!(vf(c.get(b"after").unwrap()), some(b"ok", 1));
     assert_eq!(c.get(b"x").unwrap(), None);
     assert_eq!(vf(c.get(b"k").unwrap()), some(&exact, 0));
-    // In a pipeline: the error is returned, the item before it (whose
-    // STORED was read) is stored, and no reply is left over for the next
-    // operation. Whether the item after it was stored is unknown: the
-    // connection was dropped while the server may still have been reading.
+    // In a pipeline: the oversized item gets the server's error, alone;
+    // the items before and after it are stored (the server read and
+    // dropped its data, so the stream stays in step), and no reply is left
+    // over for the next operation.
     let items: [(&[u8], &[u8], u32); 3] =
         [(b"p1", b"one", 0), (b"p2", &huge, 0), (b"p3", b"three", 0)];
-    assert_eq!(fail(c.set_many(&items, 0)), too_large);
+    let outcomes = c.set_many(&items, 0).unwrap();
+    assert_eq!(outcomes.len(), 3);
+    assert_eq!(outcomes[0], Ok(Status::Stored));
+    assert_eq!(fail(outcomes[1].clone()), too_large);
+    assert_eq!(outcomes[2], Ok(Status::Stored));
     assert_eq!(vf(c.get(b"p1").unwrap()), some(b"one", 0));
     assert_eq!(c.get(b"p2").unwrap(), None);
+    assert_eq!(vf(c.get(b"p3").unwrap()), some(b"three", 0));
     assert_eq!(vf(c.get(b"after").unwrap()), some(b"ok", 1));
 }
 
@@ -913,7 +921,7 @@ fn unix_socket_basic_operations() {
     assert_eq!(
         c.set_many(&[(b"a", b"1", 0u32), (b"b", b"2", 0)], 0)
             .unwrap(),
-        vec![Status::Stored, Status::Stored]
+        vec![Ok(Status::Stored), Ok(Status::Stored)]
     );
     let mut hits = c.get_many(&[b"a", b"b", b"c"]).unwrap();
     hits.sort_by(|x, y| x.key.cmp(&y.key));
@@ -1018,7 +1026,7 @@ fn big_pipelines_do_not_deadlock() {
         .iter()
         .map(|k| (k.as_bytes(), &k.as_bytes()[3..], 0))
         .collect();
-    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Status::Stored; N]);
+    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Ok(Status::Stored); N]);
     assert_eq!(stat_u64(&c, "curr_items"), N as u64);
     let hits = c.get_many(&keys).unwrap();
     assert_eq!(hits.len(), N);

@@ -197,7 +197,7 @@ fn first_operation_after_restart_succeeds(mut m: Memcached) {
     let c = client(&m.spec());
     assert_eq!(c.set(b"k", b"v", 0, 0).unwrap(), Status::Stored);
     let items = [(b"a", b"1", 1u32), (b"b", b"2", 2)];
-    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Status::Stored; 2]);
+    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Ok(Status::Stored); 2]);
     m.restart();
     assert_eq!(c.add(b"k", b"new", 3, 0).unwrap(), Status::Stored);
     // Sent exactly once to the new daemon.
@@ -205,12 +205,12 @@ fn first_operation_after_restart_succeeds(mut m: Memcached) {
     assert_eq!(c.get(b"k").unwrap(), item(b"new", 3, 1));
     // The same for a pipelined operation.
     m.restart();
-    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Status::Stored; 2]);
+    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Ok(Status::Stored); 2]);
     assert_eq!(stat_u64(&c, "cmd_set"), 2);
     m.restart();
     let mut hits = c.get_many(&[b"a", b"b"]).unwrap();
     assert_eq!(hits, vec![]);
-    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Status::Stored; 2]);
+    assert_eq!(c.set_many(&items, 0).unwrap(), vec![Ok(Status::Stored); 2]);
     hits = c.get_many(&[b"a", b"b"]).unwrap();
     hits.sort_by(|x, y| x.key.cmp(&y.key));
     assert_eq!(hits.len(), 2);
@@ -280,7 +280,7 @@ fn dead_unix_socket_daemon_does_not_raise_sigpipe() {
         assert_eq!(c.set(b"k", b"v", 0, 0).unwrap(), Status::Stored);
         assert_eq!(
             c.set_many(&[(b"k", b"v", 0u32)], 0).unwrap(),
-            vec![Status::Stored]
+            vec![Ok(Status::Stored)]
         );
         m.kill();
         let gone = (

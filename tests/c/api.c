@@ -1219,9 +1219,16 @@ static void test_too_large(void) {
     entries[2].value = "b";
     entries[2].value_len = 1;
     entries[2].flags = 0;
-    CHECK_RC(mc_set_multi(hs, entries, 3, 0, NULL), MC_TOOLARGE);
+    mc_result statuses[3] = { MC_PANIC, MC_PANIC, MC_PANIC };
+    CHECK_RC(mc_set_multi(hs, entries, 3, 0, statuses), MC_TOOLARGE);
     CHECK_ERROR(message);
+    CHECK_RC(statuses[0], MC_OK);
+    CHECK_RC(statuses[1], MC_TOOLARGE);
+    CHECK_RC(statuses[2], MC_OK);
     CHECK_MISSING(hs, "m-huge");
+    /* the items around it were stored: only the big one was refused */
+    CHECK_VALUE(hs, "m-a", "a", 1, 0);
+    CHECK_VALUE(hs, "m-b", "b", 1, 0);
     CHECK_RC(mc_set(hs, "small", "still", 5, 0, 0), MC_OK);
     CHECK_VALUE(hs, "small", "still", 5, 0);
     CHECK_RC(mc_delete(hs), MC_OK);
