@@ -1,18 +1,31 @@
-# memcache: build, test and install the library, its C header and (later)
-# its Tcl package. `make` builds the release library; `make test` is the
-# project's test command; `make install PREFIX=/usr/local` installs.
+# memcache: build, test and install the library, its C header and its Tcl
+# package. `make` builds the release library; `make test` is the project's
+# test command; `make install PREFIX=/usr/local` installs.
 
 CARGO      ?= cargo
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# The Tcl package goes in $(TCLDIR)/memcache<version>/. The default,
+# /usr/local/lib/tcltk for PREFIX=/usr/local, is on the auto_path of
+# Debian's tclsh; for another TCLDIR, put it on auto_path (TCLLIBPATH).
+TCLDIR     ?= $(PREFIX)/lib/tcltk
 DESTDIR    ?=
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RELEASE := target/release
+TCLPKGDIR = $(TCLDIR)/memcache$(VERSION)
 
-.PHONY: all build test header-check install uninstall clean
+# The line of $(TCLDIR)/tclIndex that makes Tcl's `unknown` load the package
+# the first time a script calls `memcache`, with no `package require`
+# (auto_load reads the tclIndex of each auto_path directory). It is merged
+# into an existing index, and found again by its trailing mark.
+TCLINDEX_HEADER := \# Tcl autoload index file, version 2.0
+TCLINDEX_MARK   := ;\# memcache: auto-load, added by make install
+TCLINDEX_LINE   := set auto_index(memcache) {package require memcache} $(TCLINDEX_MARK)
+
+.PHONY: all build test header-check install install-tcl uninstall uninstall-tcl clean
 
 all: build
 
@@ -31,18 +44,54 @@ header-check:
 test: header-check
 	$(CARGO) test
 
-install: build
+install: build install-tcl
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 0755 $(RELEASE)/libmemcache.so $(DESTDIR)$(LIBDIR)/libmemcache.so
 	install -m 0644 $(RELEASE)/libmemcache.a $(DESTDIR)$(LIBDIR)/libmemcache.a
 	install -m 0644 include/memcache.h $(DESTDIR)$(INCLUDEDIR)/memcache.h
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(VERSION)|' \
 	  memcache.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/memcache.pc
-	-[ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null && ldconfig
+	if [ -z "$(DESTDIR)" ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
-uninstall:
+uninstall: uninstall-tcl
 	rm -f $(DESTDIR)$(LIBDIR)/libmemcache.so $(DESTDIR)$(LIBDIR)/libmemcache.a \
 	  $(DESTDIR)$(INCLUDEDIR)/memcache.h $(DESTDIR)$(PKGCONFIGDIR)/memcache.pc
+
+# The Tcl package: a self-contained directory (its own copy of the library),
+# and the auto-load line in the tclIndex beside it.
+install-tcl: build
+	@grep -q '^package ifneeded memcache $(VERSION) ' tcl/pkgIndex.tcl \
+	  || { echo "tcl/pkgIndex.tcl does not provide memcache $(VERSION) (Cargo.toml's version)" >&2; exit 1; }
+	install -d $(DESTDIR)$(TCLPKGDIR)
+	install -m 0755 $(RELEASE)/libmemcache.so $(DESTDIR)$(TCLPKGDIR)/libmemcache.so
+	install -m 0644 tcl/pkgIndex.tcl tcl/memcache.tcl $(DESTDIR)$(TCLPKGDIR)/
+	@index='$(DESTDIR)$(TCLDIR)/tclIndex'; \
+	if [ -f "$$index" ]; then \
+	  head -n 1 "$$index" | grep -qxF '$(TCLINDEX_HEADER)' || { \
+	    echo "$$index is not a version 2.0 Tcl index: not changed; memcache will need 'package require memcache'" >&2; \
+	    exit 0; }; \
+	  grep -vF '$(TCLINDEX_MARK)' "$$index" > "$$index.new" || true; \
+	else \
+	  printf '%s\n' '$(TCLINDEX_HEADER)' > "$$index.new"; \
+	fi; \
+	printf '%s\n' '$(TCLINDEX_LINE)' >> "$$index.new"; \
+	chmod 0644 "$$index.new" && mv -f "$$index.new" "$$index" && echo "auto-load entry in $$index"
+
+uninstall-tcl:
+	rm -f $(DESTDIR)$(TCLPKGDIR)/libmemcache.so $(DESTDIR)$(TCLPKGDIR)/pkgIndex.tcl \
+	  $(DESTDIR)$(TCLPKGDIR)/memcache.tcl
+	rmdir $(DESTDIR)$(TCLPKGDIR) 2>/dev/null || true
+	@index='$(DESTDIR)$(TCLDIR)/tclIndex'; \
+	if [ -f "$$index" ] && grep -qF '$(TCLINDEX_MARK)' "$$index"; then \
+	  grep -vF '$(TCLINDEX_MARK)' "$$index" > "$$index.new" || true; \
+	  if grep -qvxF -e '$(TCLINDEX_HEADER)' -e '' "$$index.new"; then \
+	    chmod 0644 "$$index.new" && mv -f "$$index.new" "$$index"; \
+	  else \
+	    rm -f "$$index.new" "$$index"; \
+	  fi; \
+	  echo "auto-load entry removed from $$index"; \
+	fi
+	rmdir $(DESTDIR)$(TCLDIR) 2>/dev/null || true
 
 clean:
 	$(CARGO) clean

@@ -785,6 +785,32 @@ unsafe fn give_item(
     Ok(mc_result::MC_OK)
 }
 
+/// The body of `mc_get` and `mc_get_and_touch`: checks the arguments, reads
+/// the item with `read`, and hands it out.
+///
+/// # Safety
+/// As `mc_get`.
+unsafe fn fetch(
+    handle: u64,
+    key: *const c_char,
+    value: *mut *mut c_void,
+    len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+    read: impl FnOnce(&Client, &[u8]) -> Result<Option<Item>>,
+) -> mc_result {
+    guard(|| {
+        let key = text(key, "key")?;
+        if value.is_null() || len.is_null() {
+            return Err(null(if value.is_null() { "value" } else { "len" }));
+        }
+        match read(&*client(handle)?, key)? {
+            Some(item) => give_item(item, value, len, flags, cas),
+            None => Ok(mc_result::MC_NOTFOUND),
+        }
+    })
+}
+
 /// Reads the item under `key`: `*value` receives a new buffer of `*len`
 /// bytes (plus a NUL not counted) to release with `mc_free`; `flags` and
 /// `cas` may be null. `MC_NOTFOUND` on a miss.
@@ -801,16 +827,7 @@ pub unsafe extern "C" fn mc_get(
     flags: *mut u32,
     cas: *mut u64,
 ) -> mc_result {
-    guard(|| {
-        let key = text(key, "key")?;
-        if value.is_null() || len.is_null() {
-            return Err(null(if value.is_null() { "value" } else { "len" }));
-        }
-        match client(handle)?.get(key)? {
-            Some(item) => give_item(item, value, len, flags, cas),
-            None => Ok(mc_result::MC_NOTFOUND),
-        }
-    })
+    fetch(handle, key, value, len, flags, cas, |c, key| c.get(key))
 }
 
 /// As `mc_get`, and gives the item a new TTL in the same request.
@@ -827,15 +844,8 @@ pub unsafe extern "C" fn mc_get_and_touch(
     flags: *mut u32,
     cas: *mut u64,
 ) -> mc_result {
-    guard(|| {
-        let key = text(key, "key")?;
-        if value.is_null() || len.is_null() {
-            return Err(null(if value.is_null() { "value" } else { "len" }));
-        }
-        match client(handle)?.get_and_touch(key, ttl)? {
-            Some(item) => give_item(item, value, len, flags, cas),
-            None => Ok(mc_result::MC_NOTFOUND),
-        }
+    fetch(handle, key, value, len, flags, cas, |c, key| {
+        c.get_and_touch(key, ttl)
     })
 }
 

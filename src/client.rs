@@ -249,8 +249,7 @@ impl Client {
         flags: u32,
         ttl: u32,
     ) -> Result<Status> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
+        let full = self.full_key(key)?;
         let exptime = exptime(ttl);
         let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
         let parts: [&[u8]; 3];
@@ -281,7 +280,7 @@ impl Client {
         let exptime = exptime(ttl);
         let keys = items
             .iter()
-            .map(|(k, _, _)| full_key(&prefix, k.as_ref()))
+            .map(|(k, _, _)| prefixed(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let mut outcomes: Vec<Result<Status>> = vec![Ok(Status::NotStored); items.len()];
         self.per_server(
@@ -326,8 +325,7 @@ impl Client {
 
     /// The item under `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Item>> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
+        let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 8);
         protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&full]);
         self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
@@ -338,8 +336,7 @@ impl Client {
     /// The item under `key`, giving it a new TTL in the same request
     /// (`gats`), or `None`.
     pub fn get_and_touch(&self, key: &[u8], ttl: u32) -> Result<Option<Item>> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
+        let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 24);
         protocol::get_and_touch(&mut request, true, exptime(ttl), &[&full]);
         self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
@@ -353,7 +350,7 @@ impl Client {
         let prefix = self.options.read().key_prefix.clone();
         let full = keys
             .iter()
-            .map(|k| full_key(&prefix, k.as_ref()))
+            .map(|k| prefixed(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let mut hits = Vec::with_capacity(keys.len());
         self.per_server(
@@ -396,65 +393,50 @@ impl Client {
     /// Is there an item under `key`? Asks with a meta get that returns no
     /// value (memcached 1.6.10 or later).
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
-        let mut request = Vec::with_capacity(full.len() + 8);
-        protocol::meta_get(&mut request, &full, &[]);
-        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
-            conn.read_reply(deadline, |reply| match reply {
-                Reply::Meta {
-                    code: MetaCode::Hd, ..
-                } => Ok(true),
-                Reply::Meta {
-                    code: MetaCode::En, ..
-                } => Ok(false),
-                other => Err(unexpected(other)),
-            })?
-        })
+        Ok(self.meta_probe(key, None)?.is_some())
     }
 
     /// The seconds `key` has left to live (`None`: no item; `Some(-1)`: no
     /// expiry), by a meta get (memcached 1.6.10 or later).
     pub fn ttl(&self, key: &[u8]) -> Result<Option<i64>> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
-        let mut request = Vec::with_capacity(full.len() + 8);
-        protocol::meta_get(&mut request, &full, &[b"t"]);
-        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
-            conn.read_reply(deadline, |reply| match reply {
-                Reply::Meta {
-                    code: MetaCode::Hd,
-                    flags,
-                    ..
-                } => protocol::meta_flag(flags, b't')
-                    .and_then(|t| std::str::from_utf8(t).ok()?.parse::<i64>().ok())
-                    .map(Some)
-                    .ok_or_else(|| Error::new(Kind::Protocol, "meta get reply without a TTL")),
-                Reply::Meta {
-                    code: MetaCode::En, ..
-                } => Ok(None),
-                other => Err(unexpected(other)),
-            })?
-        })
+        self.meta_probe(key, Some(b't'))?
+            .map(|t| parse_meta(&t, "a TTL"))
+            .transpose()
     }
 
     /// The flags stored with `key`'s item, or `None`, without fetching the
     /// value (meta get; memcached 1.6.10 or later).
     pub fn flags(&self, key: &[u8]) -> Result<Option<u32>> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
+        self.meta_probe(key, Some(b'f'))?
+            .map(|f| parse_meta(&f, "flags"))
+            .transpose()
+    }
+
+    /// A meta get of `key` that returns no value: `None` if there is no
+    /// item, else the value of meta flag `flag` (empty when none is asked).
+    fn meta_probe(&self, key: &[u8], flag: Option<u8>) -> Result<Option<Vec<u8>>> {
+        let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 8);
-        protocol::meta_get(&mut request, &full, &[b"f"]);
+        let token = flag.map(|f| [f]);
+        let tokens: Vec<&[u8]> = token.iter().map(|t| &t[..]).collect();
+        protocol::meta_get(&mut request, &full, &tokens);
         self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
             conn.read_reply(deadline, |reply| match reply {
                 Reply::Meta {
                     code: MetaCode::Hd,
                     flags,
                     ..
-                } => protocol::meta_flag(flags, b'f')
-                    .and_then(|f| std::str::from_utf8(f).ok()?.parse::<u32>().ok())
-                    .map(Some)
-                    .ok_or_else(|| Error::new(Kind::Protocol, "meta get reply without flags")),
+                } => match flag {
+                    None => Ok(Some(Vec::new())),
+                    Some(f) => protocol::meta_flag(flags, f)
+                        .map(|v| Some(v.to_vec()))
+                        .ok_or_else(|| {
+                            Error::new(
+                                Kind::Protocol,
+                                format!("meta get reply without its {} flag", char::from(f)),
+                            )
+                        }),
+                },
                 Reply::Meta {
                     code: MetaCode::En, ..
                 } => Ok(None),
@@ -467,8 +449,7 @@ impl Client {
 
     /// Deletes `key`; false if it had no item.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
+        let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 10);
         protocol::delete(&mut request, &full, false);
         self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
@@ -482,7 +463,7 @@ impl Client {
         let prefix = self.options.read().key_prefix.clone();
         let full = keys
             .iter()
-            .map(|k| full_key(&prefix, k.as_ref()))
+            .map(|k| prefixed(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let mut found = vec![false; keys.len()];
         self.per_server(
@@ -505,8 +486,7 @@ impl Client {
 
     /// Gives `key` a new TTL; false if it has no item.
     pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
+        let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 24);
         protocol::touch(&mut request, &full, exptime(ttl), false);
         self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
@@ -530,8 +510,7 @@ impl Client {
     }
 
     fn arith(&self, verb: Arith, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        let prefix = self.options.read().key_prefix.clone();
-        let full = full_key(&prefix, key)?;
+        let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 32);
         protocol::arith(&mut request, verb, &full, delta, false);
         self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
@@ -641,6 +620,11 @@ impl Client {
     }
 
     // ----- plumbing -----
+
+    /// The key prefix + `key`, checked.
+    fn full_key(&self, key: &[u8]) -> Result<Vec<u8>> {
+        prefixed(&self.options.read().key_prefix, key)
+    }
 
     fn node_for(&self, full_key: &[u8]) -> usize {
         if self.nodes.len() == 1 {
@@ -833,7 +817,7 @@ fn exchange<T>(
 }
 
 /// `prefix` + `key`, checked.
-fn full_key(prefix: &[u8], key: &[u8]) -> Result<Vec<u8>> {
+fn prefixed(prefix: &[u8], key: &[u8]) -> Result<Vec<u8>> {
     let mut full = Vec::with_capacity(prefix.len() + key.len());
     full.extend_from_slice(prefix);
     full.extend_from_slice(key);
@@ -855,6 +839,19 @@ pub fn exptime(ttl: u32) -> u32 {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     u32::try_from(now + u64::from(ttl)).unwrap_or(u32::MAX)
+}
+
+/// A meta flag's value as a number.
+fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Result<T> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            Error::new(
+                Kind::Protocol,
+                format!("meta get reply with a bad {what}: \"{}\"", key::show(value)),
+            )
+        })
 }
 
 /// Reads the reply to a one-key `gets`/`gats`: a VALUE and END, or END.
