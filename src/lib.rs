@@ -15,6 +15,7 @@ pub mod key;
 pub mod protocol;
 pub mod registry;
 pub mod server;
+mod tcl;
 
 pub use client::{Client, Hit, Item, Options, Status};
 pub use error::{Error, Kind, Result};

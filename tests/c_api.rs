@@ -9,13 +9,11 @@
 
 mod support;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use support::{Memcached, TempDir};
+use support::{library_path, run_with_limit, Memcached, Output, TempDir};
 
 /// The crate's root: the C sources and the header are taken from here.
 const CRATE: &str = env!("CARGO_MANIFEST_DIR");
@@ -23,31 +21,12 @@ const CRATE: &str = env!("CARGO_MANIFEST_DIR");
 /// How long one C program may run before it is killed.
 const TIME_LIMIT: Duration = Duration::from_secs(180);
 
-/// The directory holding the `libmemcache.so` to test. This test binary is
-/// `target/<profile>/deps/c_api-HASH`. The library that the same `cargo
-/// test` built is next to it, in `deps/`: cargo compiles the library's
-/// cdylib, staticlib and rlib in one go, but only `cargo build` copies them
-/// up to `target/<profile>/`, so the copy there can be older than the code
-/// under test. It is the fallback.
+/// The directory holding the `libmemcache.so` that this `cargo test` built.
 fn library_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the path of the test binary");
-    let deps = exe
-        .parent()
-        .expect("the test binary lives in target/<profile>/deps");
-    let profile = deps
-        .parent()
-        .expect("the test binary lives in target/<profile>/deps");
-    let found = [deps, profile]
-        .into_iter()
-        .find(|dir| dir.join("libmemcache.so").is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "libmemcache.so is missing from {} (and {}): run `cargo build` first",
-                profile.display(),
-                deps.display()
-            )
-        });
-    found.to_path_buf()
+    let lib = library_path();
+    lib.parent()
+        .expect("the library is in a directory")
+        .to_path_buf()
 }
 
 /// Compiles `tests/c/<program>.c` into `out`; any warning fails the test.
@@ -84,62 +63,16 @@ fn compile(program: &str, out: &Path) -> PathBuf {
     exe
 }
 
-/// What a finished program said.
-struct Run {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
 /// Runs `command` with the library on `LD_LIBRARY_PATH`, killing it after
 /// `TIME_LIMIT`.
-fn run(mut command: Command) -> Run {
-    let lib = library_dir();
-    let mut path = lib.into_os_string();
+fn run(mut command: Command) -> Output {
+    let mut path = library_dir().into_os_string();
     if let Some(old) = std::env::var_os("LD_LIBRARY_PATH").filter(|p| !p.is_empty()) {
         path.push(":");
         path.push(old);
     }
-    let mut child = command
-        .env("LD_LIBRARY_PATH", path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    // Both pipes are drained while the program runs, so that a program
-    // with much to say cannot block on a full pipe.
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        thread::spawn(move || {
-            let mut text = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut text);
-            }
-            String::from_utf8_lossy(&text).into_owned()
-        })
-    };
-    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let deadline = Instant::now() + TIME_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waiting for the C program") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{command:?} did not finish within {} s; killed",
-                TIME_LIMIT.as_secs()
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
+    command.env("LD_LIBRARY_PATH", path);
+    run_with_limit(command, TIME_LIMIT)
 }
 
 /// The first lines of `text`, enough to read.
@@ -156,7 +89,7 @@ fn head(text: &str) -> String {
 
 /// Checks a run: exit status 0, and "ok N checks" (N > 0) as the last line.
 /// Returns N.
-fn expect_ok(what: &str, run: &Run) -> u64 {
+fn expect_ok(what: &str, run: &Output) -> u64 {
     let checks = run
         .stdout
         .lines()

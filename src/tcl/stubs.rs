@@ -43,7 +43,7 @@
 
 #![allow(non_snake_case, non_camel_case_types)]
 
-use std::ffi::{c_char, c_int, c_uint, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
@@ -58,8 +58,8 @@ pub const TCL_EVAL_GLOBAL: c_int = 0x20000;
 /// `Tcl_CreateEnsemble` flag: accept unique prefixes of subcommand names,
 /// as `namespace ensemble create` does by default.
 pub const TCL_ENSEMBLE_PREFIX: c_int = 0x02;
-/// `<Prefix>_Unload` flags.
-pub const TCL_UNLOAD_DETACH_FROM_INTERPRETER: c_int = 1;
+/// `<Prefix>_Unload` flag: the last interpreter unloads the library (else
+/// `TCL_UNLOAD_DETACH_FROM_INTERPRETER`, 1).
 pub const TCL_UNLOAD_DETACH_FROM_PROCESS: c_int = 2;
 
 /// An interpreter (opaque; only its public head is ever read, see [`init`]).
@@ -207,7 +207,10 @@ unsafe fn slot_in(table: *const StubsHead, n: usize) -> *const c_void {
 /// The caller must transmute the result to the slot's exact C signature.
 unsafe fn slot(n: usize) -> *const c_void {
     let table = STUBS.load(Ordering::Acquire);
-    assert!(!table.is_null(), "Tcl stubs table used before Memcache_Init");
+    assert!(
+        !table.is_null(),
+        "Tcl stubs table used before Memcache_Init"
+    );
     slot_in(table, n)
 }
 
@@ -238,29 +241,20 @@ macro_rules! tcl_stubs {
 
 tcl_stubs! {
     0 => Tcl_PkgProvideEx(interp: *mut Tcl_Interp, name: *const c_char, version: *const c_char, clientData: *const c_void) -> c_int;
-    1 => Tcl_PkgRequireEx(interp: *mut Tcl_Interp, name: *const c_char, version: *const c_char, exact: c_int, clientDataPtr: *mut c_void) -> *const c_char;
-    3 => Tcl_Alloc(size: c_uint) -> *mut c_char;
-    4 => Tcl_Free(ptr: *mut c_char);
     29 => Tcl_DuplicateObj(objPtr: *mut Tcl_Obj) -> *mut Tcl_Obj;
     30 => TclFreeObj(objPtr: *mut Tcl_Obj);
-    32 => Tcl_GetBooleanFromObj(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, intPtr: *mut c_int) -> c_int;
     33 => Tcl_GetByteArrayFromObj(objPtr: *mut Tcl_Obj, lengthPtr: *mut c_int) -> *mut u8;
-    38 => Tcl_GetIntFromObj(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, intPtr: *mut c_int) -> c_int;
     40 => Tcl_GetObjType(typeName: *const c_char) -> *const Tcl_ObjType;
     41 => Tcl_GetStringFromObj(objPtr: *mut Tcl_Obj, lengthPtr: *mut c_int) -> *mut c_char;
-    44 => Tcl_ListObjAppendElement(interp: *mut Tcl_Interp, listPtr: *mut Tcl_Obj, objPtr: *mut Tcl_Obj) -> c_int;
     45 => Tcl_ListObjGetElements(interp: *mut Tcl_Interp, listPtr: *mut Tcl_Obj, objcPtr: *mut c_int, objvPtr: *mut *mut *mut Tcl_Obj) -> c_int;
     50 => Tcl_NewByteArrayObj(bytes: *const u8, length: c_int) -> *mut Tcl_Obj;
     52 => Tcl_NewIntObj(intValue: c_int) -> *mut Tcl_Obj;
     53 => Tcl_NewListObj(objc: c_int, objv: *const *mut Tcl_Obj) -> *mut Tcl_Obj;
     56 => Tcl_NewStringObj(bytes: *const c_char, length: c_int) -> *mut Tcl_Obj;
-    66 => Tcl_AddErrorInfo(interp: *mut Tcl_Interp, message: *const c_char);
     93 => Tcl_CreateExitHandler(proc_: Tcl_ExitProc, clientData: ClientData);
     96 => Tcl_CreateObjCommand(interp: *mut Tcl_Interp, cmdName: *const c_char, proc_: Tcl_ObjCmdProc, clientData: ClientData, deleteProc: Option<Tcl_CmdDeleteProc>) -> Tcl_Command;
-    104 => Tcl_DeleteCommandFromToken(interp: *mut Tcl_Interp, command: Tcl_Command) -> c_int;
     107 => Tcl_DeleteExitHandler(proc_: Tcl_ExitProc, clientData: ClientData);
     166 => Tcl_GetObjResult(interp: *mut Tcl_Interp) -> *mut Tcl_Obj;
-    184 => Tcl_InterpDeleted(interp: *mut Tcl_Interp) -> c_int;
     217 => Tcl_ResetResult(interp: *mut Tcl_Interp);
     234 => Tcl_SetObjErrorCode(interp: *mut Tcl_Interp, errorObjPtr: *mut Tcl_Obj);
     235 => Tcl_SetObjResult(interp: *mut Tcl_Interp, resultObjPtr: *mut Tcl_Obj);
@@ -314,7 +308,41 @@ pub unsafe fn Tcl_IsShared(obj: *mut Tcl_Obj) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::SLOTS;
+    use super::*;
+    use std::ffi::CStr;
+
+    /// A Tcl 9 (or unknown) table is refused with Tcl's own message, set
+    /// the way Tcl_InitStubs sets it, without calling through the table.
+    #[test]
+    fn refuses_a_foreign_stubs_table() {
+        for magic in [0xFCA3_BAD3_u32, 0] {
+            let table = StubsHead {
+                magic: magic as c_int,
+                hooks: ptr::null(),
+            };
+            let mut head = InterpHead {
+                result: c"".as_ptr(),
+                free_proc: std::ptr::NonNull::<c_void>::dangling().as_ptr(),
+                error_line: 0,
+                stub_table: &table,
+            };
+            let rc = unsafe { init((&mut head as *mut InterpHead).cast()) };
+            assert!(rc.is_err());
+            assert_eq!(unsafe { CStr::from_ptr(head.result) }, INCOMPATIBLE);
+            assert!(head.free_proc.is_null());
+        }
+        let mut head = InterpHead {
+            result: c"".as_ptr(),
+            free_proc: ptr::null(),
+            error_line: 0,
+            stub_table: ptr::null(),
+        };
+        assert!(unsafe { init((&mut head as *mut InterpHead).cast()) }.is_err());
+        assert_eq!(
+            unsafe { CStr::from_ptr(head.result) }.to_str().unwrap(),
+            "interpreter uses an incompatible stubs mechanism"
+        );
+    }
 
     /// Every slot number used here matches the `/* N */` comment of the
     /// member in `struct TclStubs` of the installed `tclDecls.h`.
@@ -325,8 +353,13 @@ mod tests {
             eprintln!("{path} not installed: slot check skipped");
             return;
         };
-        let start = header.find("typedef struct TclStubs {").expect("struct TclStubs");
-        let end = start + header[start..].find("} TclStubs;").expect("end of TclStubs");
+        let start = header
+            .find("typedef struct TclStubs {")
+            .expect("struct TclStubs");
+        let end = start
+            + header[start..]
+                .find("} TclStubs;")
+                .expect("end of TclStubs");
         let body = &header[start..end];
         for &(name, slot) in SLOTS {
             // Member names are `tcl_` + the name without its `Tcl_` prefix,

@@ -499,3 +499,99 @@ impl FullUnixBacklog {
         self.path.display().to_string()
     }
 }
+
+// ---------------------------------------------------------------------------
+// Added for tests/tcl.rs and tests/python_interop.rs.
+// ---------------------------------------------------------------------------
+
+/// The `libmemcache.so` to test: the one the running `cargo test` built.
+///
+/// A test binary is `target/<profile>/deps/NAME-HASH`. cargo builds the
+/// library's cdylib into `deps/` next to it, but only `cargo build` copies
+/// it up to `target/<profile>/`, so the copy there can be older than the
+/// code under test: `deps/` first, `target/<profile>/` as the fallback (the
+/// rule of `tests/c_api.rs`).
+pub fn library_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of the test binary");
+    let deps = exe
+        .parent()
+        .expect("the test binary lives in target/<profile>/deps");
+    let profile = deps
+        .parent()
+        .expect("the test binary lives in target/<profile>/deps");
+    let found = [deps, profile]
+        .into_iter()
+        .map(|dir| dir.join("libmemcache.so"))
+        .find(|lib| lib.is_file());
+    found.unwrap_or_else(|| {
+        panic!(
+            "libmemcache.so is missing from {} (and {}): run `cargo build` first",
+            deps.display(),
+            profile.display()
+        )
+    })
+}
+
+/// What a finished child process said.
+pub struct Output {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` (stdin from /dev/null, stdout and stderr captured while
+/// it runs), killing it after `limit`: then it panics with what the
+/// command had printed so far.
+pub fn run_with_limit(mut command: Command, limit: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<String> {
+        thread::spawn(move || {
+            let mut text = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for a child process") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{command:?} did not finish within {} s; killed\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                limit.as_secs(),
+                stdout.join().unwrap_or_default(),
+                stderr.join().unwrap_or_default()
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// `path` as one element of a Tcl list (for `TCLLIBPATH`).
+pub fn tcl_list_element(path: &Path) -> String {
+    let mut out = String::new();
+    for c in path.display().to_string().chars() {
+        if c.is_whitespace() || "{}\\\"[]$;".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

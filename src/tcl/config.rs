@@ -1,0 +1,174 @@
+//! The options of `memcache configure` and `memcache create`: conversions
+//! between option words and the fields of [`Options`].
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::ptr;
+use std::time::Duration;
+
+use super::args::{invalid, key_bytes, list_of, positive_u32, seconds, tcl_invalid};
+use super::interp::{CmdError, Interp};
+use super::obj::{IndexTable, Obj, ObjRef};
+use crate::client::Options;
+
+/// The option names, in the order `configure` lists them.
+static NAMES: IndexTable = IndexTable::new(&[
+    c"-ttl".as_ptr(),
+    c"-timeout".as_ptr(),
+    c"-connecttimeout".as_ptr(),
+    c"-prefix".as_ptr(),
+    c"-memcached".as_ptr(),
+    c"-memory".as_ptr(),
+    c"-socketmode".as_ptr(),
+    c"-daemonargs".as_ptr(),
+    ptr::null(),
+]);
+
+/// One option; the discriminant is its position in [`NAMES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opt {
+    Ttl,
+    Timeout,
+    ConnectTimeout,
+    Prefix,
+    Memcached,
+    Memory,
+    SocketMode,
+    DaemonArgs,
+}
+
+/// Every option, in [`NAMES`] order.
+pub const ALL: [Opt; 8] = [
+    Opt::Ttl,
+    Opt::Timeout,
+    Opt::ConnectTimeout,
+    Opt::Prefix,
+    Opt::Memcached,
+    Opt::Memory,
+    Opt::SocketMode,
+    Opt::DaemonArgs,
+];
+
+/// The highest socket permission mask.
+const MAX_MODE: u32 = 0o777;
+
+impl Opt {
+    /// The option named by `word` (a unique prefix will do); else Tcl's
+    /// `bad option "-x": must be -ttl, -timeout, ...`.
+    pub fn from_word(interp: Interp, word: ObjRef<'_>) -> Result<Opt, CmdError> {
+        let i = word
+            .get_index(interp, &NAMES, c"option", false)
+            .map_err(|e| tcl_invalid(interp, e))?;
+        Ok(ALL[i])
+    }
+
+    /// The option's name, `-ttl`.
+    pub fn name(self) -> Obj {
+        Obj::new_text(&NAMES.name(self as usize))
+    }
+
+    /// The option's value in `options`.
+    pub fn get(self, options: &Options) -> Obj {
+        let millis = |d: Duration| Obj::new_int(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let daemon = &options.daemon;
+        match self {
+            Opt::Ttl => Obj::new_int(i64::from(options.default_ttl)),
+            Opt::Timeout => millis(options.io_timeout),
+            Opt::ConnectTimeout => millis(options.connect_timeout),
+            Opt::Prefix => Obj::new_text_utf8(&options.key_prefix),
+            Opt::Memcached => Obj::new_text_utf8(daemon.binary.as_encoded_bytes()),
+            Opt::Memory => Obj::new_int(i64::from(daemon.memory_mb)),
+            Opt::SocketMode => Obj::new_text(&format!("{:04o}", daemon.socket_mode)),
+            Opt::DaemonArgs => Obj::new_list(daemon.args.iter().map(|a| Obj::new_text(a))),
+        }
+    }
+
+    /// Sets the option in `options` to `value`, checked; the key prefix
+    /// is checked by [`crate::Client::set_options`] (or `registry::create`).
+    pub fn set(
+        self,
+        interp: Interp,
+        options: &mut Options,
+        value: ObjRef<'_>,
+    ) -> Result<(), CmdError> {
+        let daemon = &mut options.daemon;
+        match self {
+            Opt::Ttl => options.default_ttl = seconds(value, "ttl")?,
+            Opt::Timeout => {
+                let ms = positive_u32(value, "timeout", "milliseconds")?;
+                options.io_timeout = Duration::from_millis(u64::from(ms));
+            }
+            Opt::ConnectTimeout => {
+                let ms = positive_u32(value, "connect timeout", "milliseconds")?;
+                options.connect_timeout = Duration::from_millis(u64::from(ms));
+            }
+            Opt::Prefix => options.key_prefix = key_bytes(value).into_owned(),
+            Opt::Memcached => {
+                let program = key_bytes(value).into_owned();
+                if program.is_empty() || program.contains(&0) {
+                    return Err(invalid(format!(
+                        "bad memcached \"{}\": must be the name or path of the memcached program",
+                        value.to_string_lossy()
+                    )));
+                }
+                daemon.binary = OsString::from_vec(program);
+            }
+            Opt::Memory => daemon.memory_mb = positive_u32(value, "memory", "megabytes")?,
+            Opt::SocketMode => daemon.socket_mode = socket_mode(value)?,
+            Opt::DaemonArgs => {
+                let words = list_of(interp, value)?;
+                let mut args = Vec::with_capacity(words.len());
+                for word in &words {
+                    let arg = word.as_obj().to_string_lossy().into_owned();
+                    if arg.contains('\0') {
+                        return Err(invalid(format!(
+                            "bad daemon argument \"{}\": contains a NUL character",
+                            arg.replace('\0', "\\0")
+                        )));
+                    }
+                    args.push(arg);
+                }
+                daemon.args = args;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A permission mask in octal, `0700` (a leading `0o` is allowed too).
+fn socket_mode(word: ObjRef<'_>) -> Result<u32, CmdError> {
+    let text = word.tcl_string().trim_ascii();
+    let digits = text.strip_prefix(b"0o").unwrap_or(text);
+    let mode = (!digits.is_empty() && digits.iter().all(|b| (b'0'..=b'7').contains(b)))
+        .then(|| std::str::from_utf8(digits).ok())
+        .flatten()
+        .and_then(|d| u32::from_str_radix(d, 8).ok())
+        .filter(|&m| m <= MAX_MODE);
+    mode.ok_or_else(|| {
+        invalid(format!(
+            "bad socket mode \"{}\": must be an octal permission mask from 0000 to 0777",
+            word.to_string_lossy()
+        ))
+    })
+}
+
+/// Applies `-option value ...` pairs (`words`, even in number) to
+/// `options`: every name and value is checked before the caller uses the
+/// result, so a bad one changes nothing.
+pub fn apply(interp: Interp, options: &mut Options, words: &[ObjRef<'_>]) -> Result<(), CmdError> {
+    let mut parsed = Vec::with_capacity(words.len() / 2);
+    for pair in words.chunks(2) {
+        let opt = Opt::from_word(interp, pair[0])?;
+        let Some(&value) = pair.get(1) else {
+            return Err(invalid(format!(
+                "value for \"{}\" missing",
+                pair[0].to_string_lossy()
+            )));
+        };
+        parsed.push((opt, value));
+    }
+    for (opt, value) in parsed {
+        opt.set(interp, options, value)?;
+    }
+    Ok(())
+}

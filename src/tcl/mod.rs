@@ -1,0 +1,327 @@
+//! The Tcl binding: `libmemcache.so` is also a stubs-enabled Tcl 8.6
+//! extension, with no C code and no link to libtcl.
+//!
+//! - [`stubs`]: finding Tcl's function table at `Memcache_Init` time, one
+//!   Rust function per slot used.
+//! - [`obj`]: [`Obj`] (an owned `Tcl_Obj` reference) and [`ObjRef`] (a
+//!   borrowed one: the words of a command), with Tcl's own parsers.
+//! - [`utf`]: real UTF-8 <-> Tcl's internal "modified UTF-8".
+//! - [`interp`]: [`Interp`]: results, errors (`MEMCACHE <KIND>`), `wrong #
+//!   args`.
+//! - [`args`]: words to the core's arguments (keys, data, numbers, list
+//!   indexes) and results to values.
+//! - [`config`]: the options of `memcache configure` and `create`.
+//! - [`commands`]: the table of subcommands and their implementations.
+//!
+//! `Memcache_Init` creates the namespace `::memcache`, one command
+//! `::memcache::<name>` per entry of [`commands::SUBCOMMANDS`] (exported),
+//! and the ensemble `::memcache` over the namespace's exports, so
+//! `memcache put ...` calls `::memcache::put`. Every command runs inside
+//! `catch_unwind`: a panic becomes a Tcl error with errorCode
+//! `MEMCACHE PANIC`, never an unwind into Tcl.
+//!
+//! There is deliberately no `Memcache_SafeInit`: the extension starts and
+//! stops local daemons and opens sockets to any host, which a safe
+//! interpreter must not be able to do, so `load` refuses it in a safe
+//! interpreter ("can't use package in a safe interpreter: no
+//! Memcache_SafeInit procedure").
+
+pub mod args;
+pub mod commands;
+pub mod config;
+pub mod interp;
+pub mod obj;
+pub mod stubs;
+pub mod utf;
+
+use std::any::Any;
+use std::ffi::{c_int, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Mutex;
+
+pub use interp::{CmdError, CmdResult, Interp};
+pub use obj::ObjRef;
+
+use stubs::{ClientData, Tcl_Interp, Tcl_Obj, TCL_ERROR, TCL_OK};
+
+/// The implementation of one subcommand. `objv[0]` is the command's own
+/// name (`::memcache::put`), `objv[1..]` its arguments; on `Ok` the
+/// interpreter's result is the command's result.
+pub type CmdFn = fn(Interp, &[ObjRef<'_>]) -> CmdResult;
+
+/// One entry of [`commands::SUBCOMMANDS`].
+pub struct Subcommand {
+    /// The subcommand's name: lower-case ASCII letters, digits, `_`.
+    pub name: &'static str,
+    pub run: CmdFn,
+}
+
+/// The namespace, and the ensemble command over it.
+const NAMESPACE: &str = "::memcache";
+const NAMESPACE_C: &CStr = c"::memcache";
+const PACKAGE: &CStr = c"memcache";
+/// The package version: the crate's.
+const VERSION: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => panic!("CARGO_PKG_VERSION contains a NUL"),
+    };
+
+/// Entry point of `load libmemcache.so Memcache`, once per interpreter.
+///
+/// # Safety
+/// Called by Tcl with a live interpreter.
+#[no_mangle]
+pub unsafe extern "C" fn Memcache_Init(interp: *mut Tcl_Interp) -> c_int {
+    boundary(interp, "load", || unsafe { init(interp) })
+}
+
+/// Entry point of `unload`: `flags` is `TCL_UNLOAD_DETACH_FROM_INTERPRETER`
+/// when other interpreters still use the library, else
+/// `TCL_UNLOAD_DETACH_FROM_PROCESS` (the library is unmapped afterwards).
+///
+/// # Safety
+/// Called by Tcl with a live interpreter.
+#[no_mangle]
+pub unsafe extern "C" fn Memcache_Unload(interp: *mut Tcl_Interp, flags: c_int) -> c_int {
+    boundary(interp, "unload", || unsafe { unload(interp, flags) })
+}
+
+unsafe fn init(raw: *mut Tcl_Interp) -> c_int {
+    if raw.is_null() || stubs::init(raw).is_err() {
+        return TCL_ERROR;
+    }
+    obj::init_types();
+    let interp = Interp::from_raw(raw);
+    match create_ensemble(interp, commands::SUBCOMMANDS) {
+        Ok(()) => {}
+        Err(CmdError::Reported) => return TCL_ERROR,
+        Err(CmdError::Memcache(e)) => {
+            interp.set_error(&e);
+            return TCL_ERROR;
+        }
+    }
+    register_exit_handler();
+    stubs::Tcl_PkgProvideEx(raw, PACKAGE.as_ptr(), VERSION.as_ptr(), ptr::null())
+}
+
+/// Creates `::memcache`, its commands, their exports and the ensemble.
+unsafe fn create_ensemble(interp: Interp, table: &'static [Subcommand]) -> CmdResult {
+    let raw = interp.as_ptr();
+    let mut ns = stubs::Tcl_FindNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), 0);
+    if ns.is_null() {
+        ns = stubs::Tcl_CreateNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), None);
+        if ns.is_null() {
+            return Err(CmdError::Reported);
+        }
+    }
+    for sub in table {
+        let name = CString::new(sub.name).expect("subcommand name without NUL");
+        let full = CString::new(format!("{NAMESPACE}::{}", sub.name)).expect("no NUL");
+        let client_data: ClientData = (sub as *const Subcommand).cast_mut().cast();
+        let token = stubs::Tcl_CreateObjCommand(raw, full.as_ptr(), dispatch, client_data, None);
+        if token.is_null() || stubs::Tcl_Export(raw, ns, name.as_ptr(), 0) != TCL_OK {
+            return Err(CmdError::Reported);
+        }
+    }
+    // Subcommands = the namespace's exports; unique prefixes accepted, as
+    // with `namespace ensemble create`.
+    let ensemble =
+        stubs::Tcl_CreateEnsemble(raw, NAMESPACE_C.as_ptr(), ns, stubs::TCL_ENSEMBLE_PREFIX);
+    if ensemble.is_null() {
+        return Err(CmdError::Reported);
+    }
+    Ok(())
+}
+
+/// The `Tcl_ObjCmdProc` of every subcommand; `client_data` is its
+/// `&'static Subcommand`.
+unsafe extern "C" fn dispatch(
+    client_data: ClientData,
+    raw: *mut Tcl_Interp,
+    objc: c_int,
+    objv: *const *mut Tcl_Obj,
+) -> c_int {
+    // SAFETY: registered by `create_ensemble` with a `&'static Subcommand`.
+    let sub = unsafe { &*client_data.cast::<Subcommand>() };
+    boundary(raw, sub.name, || unsafe {
+        let interp = Interp::from_raw(raw);
+        let args = ObjRef::slice_from_raw(objc, objv);
+        match (sub.run)(interp, args) {
+            Ok(()) => TCL_OK,
+            Err(CmdError::Reported) => TCL_ERROR,
+            Err(CmdError::Memcache(e)) => {
+                interp.set_error(&e);
+                TCL_ERROR
+            }
+        }
+    })
+}
+
+/// Runs `f`, turning a panic into a Tcl error (`MEMCACHE PANIC`) so that
+/// it never unwinds into Tcl. `what` names the command for the message.
+fn boundary(raw: *mut Tcl_Interp, what: &str, f: impl FnOnce() -> c_int) -> c_int {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(rc) => rc,
+        Err(payload) => {
+            // Reporting must not unwind either (a panicking payload Drop, a
+            // failing allocation): then just fail.
+            let reported = catch_unwind(AssertUnwindSafe(|| report_panic(raw, what, payload)));
+            if let Err(again) = reported {
+                std::mem::forget(again);
+            }
+            TCL_ERROR
+        }
+    }
+}
+
+fn report_panic(raw: *mut Tcl_Interp, what: &str, payload: Box<dyn Any + Send>) {
+    let detail = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    };
+    drop(payload);
+    if raw.is_null() || !stubs::initialised() {
+        return;
+    }
+    // SAFETY: the live interpreter of the call being reported.
+    let interp = unsafe { Interp::from_raw(raw) };
+    let message = if what == "load" || what == "unload" {
+        format!("internal error in memcache {what}: {detail}")
+    } else {
+        format!("internal error in \"memcache {what}\": {detail}")
+    };
+    interp.set_error_parts(crate::Kind::Panic.word(), &message);
+}
+
+unsafe fn unload(raw: *mut Tcl_Interp, flags: c_int) -> c_int {
+    if raw.is_null() || !stubs::initialised() {
+        return TCL_ERROR;
+    }
+    let interp = Interp::from_raw(raw);
+    // Deleting the namespace deletes its commands and the ensemble bound
+    // to it.
+    let ns = stubs::Tcl_FindNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), 0);
+    if !ns.is_null() {
+        stubs::Tcl_DeleteNamespace(ns);
+    }
+    // So that a later `package require memcache` loads it again (the
+    // package index is read again by `package unknown`).
+    stubs::Tcl_EvalEx(
+        raw,
+        c"package forget memcache".as_ptr(),
+        -1,
+        stubs::TCL_EVAL_GLOBAL,
+    );
+    interp.reset_result();
+    let detach = if flags == stubs::TCL_UNLOAD_DETACH_FROM_PROCESS {
+        Detach::Process
+    } else {
+        Detach::Interp
+    };
+    on_unload(detach);
+    if detach == Detach::Process {
+        // The library is unmapped next: Tcl must not call into it at exit.
+        unregister_exit_handler();
+    }
+    TCL_OK
+}
+
+/// What [`on_unload`] is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detach {
+    /// One interpreter unloaded the extension; others (maybe in other
+    /// threads) still use it.
+    Interp,
+    /// The last interpreter unloaded it, or the process is exiting
+    /// (`Tcl_Finalize` runs the exit handler): the library goes away.
+    Process,
+}
+
+/// Called by `Memcache_Unload` (after this interpreter's commands are
+/// gone) and by the exit handler.
+///
+/// On [`Detach::Process`] every handle is deleted, closing its
+/// connections: seed 000 says `memcache delete all` "is automatically
+/// executed if the memcache command extension is unloaded". Running daemons
+/// are left alone, and so is the data on the servers.
+///
+/// On [`Detach::Interp`] nothing is deleted: handles belong to the process,
+/// not to an interpreter (`memcache create` in one interpreter or thread
+/// makes a handle every other one, and C code using the library, can use),
+/// and the library stays loaded for those other users.
+fn on_unload(detach: Detach) {
+    if detach == Detach::Process {
+        crate::registry::clear();
+    }
+}
+
+/// Whether our exit handler is registered with Tcl (once per process).
+static EXIT_HANDLER: Mutex<bool> = Mutex::new(false);
+
+fn register_exit_handler() {
+    let mut registered = EXIT_HANDLER.lock().unwrap_or_else(|e| e.into_inner());
+    if !*registered {
+        // SAFETY: stubs initialised by the caller (Init).
+        unsafe { stubs::Tcl_CreateExitHandler(exit_handler, ptr::null_mut()) };
+        *registered = true;
+    }
+}
+
+fn unregister_exit_handler() {
+    let mut registered = EXIT_HANDLER.lock().unwrap_or_else(|e| e.into_inner());
+    if *registered {
+        // SAFETY: same handler and client data as registered.
+        unsafe { stubs::Tcl_DeleteExitHandler(exit_handler, ptr::null_mut()) };
+        *registered = false;
+    }
+}
+
+unsafe extern "C" fn exit_handler(_client_data: ClientData) {
+    let result = catch_unwind(|| {
+        *EXIT_HANDLER.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        on_unload(Detach::Process);
+    });
+    if let Err(payload) = result {
+        std::mem::forget(payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::commands::SUBCOMMANDS;
+
+    /// Names are plain words (they are also `Tcl_Export` glob patterns),
+    /// unique and sorted.
+    #[test]
+    fn subcommand_table_is_well_formed() {
+        for sub in SUBCOMMANDS {
+            assert!(
+                !sub.name.is_empty()
+                    && sub
+                        .name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "bad subcommand name {:?}",
+                sub.name
+            );
+        }
+        for pair in SUBCOMMANDS.windows(2) {
+            assert!(
+                pair[0].name < pair[1].name,
+                "{} before {}",
+                pair[0].name,
+                pair[1].name
+            );
+        }
+    }
+
+    #[test]
+    fn version_is_the_crate_version() {
+        assert_eq!(super::VERSION.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
+    }
+}

@@ -1,0 +1,465 @@
+//! A small, as-safe-as-possible API over `Tcl_Obj`.
+//!
+//! - [`Obj`] owns one reference: it increments the reference count when made
+//!   and decrements it (freeing through `TclFreeObj` at zero, as the C macro
+//!   does) when dropped. It is neither `Send` nor `Sync`: a Tcl value belongs
+//!   to the thread that made it.
+//! - [`ObjRef`] borrows a value for the length of a command call (the
+//!   `objv` words); the borrowed data it returns lives as long as the call.
+//!
+//! Values cross the boundary by the rule of the design ("Values, keys,
+//! time"): a *pure* bytearray (bytearray type, no string representation) is
+//! binary data and is used as its bytes; any other value is text and is used
+//! as the real UTF-8 of its string ([`super::utf`]).
+//!
+//! Soundness note: the bytes of a pure bytearray live in its internal
+//! representation, which Tcl frees when the value is converted to another
+//! type ("shimmering", e.g. by `Tcl_GetWideIntFromObj` when the same value is
+//! also passed as a number). So every parser here works on a duplicate when
+//! given a bytearray, and this module offers no way to run Tcl code: a
+//! borrowed `&[u8]` stays valid for the whole command.
+
+use std::borrow::Cow;
+use std::ffi::{c_char, c_int, CStr};
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, Ordering};
+
+use super::interp::{CmdError, Interp};
+use super::stubs::{self as s, Tcl_Obj, Tcl_ObjType};
+use super::utf;
+
+/// `Tcl_GetObjType("bytearray")`, looked up once per process by
+/// [`init_types`] (object types are process-wide statics of libtcl).
+static BYTEARRAY_TYPE: AtomicPtr<Tcl_ObjType> = AtomicPtr::new(ptr::null_mut());
+
+/// Looks up the object types this module compares against.
+///
+/// # Safety
+/// The stubs table must be initialised.
+pub(crate) unsafe fn init_types() {
+    let t = s::Tcl_GetObjType(c"bytearray".as_ptr());
+    BYTEARRAY_TYPE.store(t.cast_mut(), Ordering::Release);
+}
+
+fn bytearray_type() -> *const Tcl_ObjType {
+    BYTEARRAY_TYPE.load(Ordering::Acquire)
+}
+
+/// A length as Tcl 8.6's `int`. Tcl 8.6 values are limited to 2 GiB; a
+/// longer one is a bug of the caller (memcached items are at most 1 GiB).
+fn c_len(n: usize) -> c_int {
+    c_int::try_from(n).expect("value over 2 GiB: too large for a Tcl 8.6 value")
+}
+
+/// A slice from a pointer and a Tcl length; empty when the length is 0.
+///
+/// # Safety
+/// When `len > 0`, `p` must point to `len` readable bytes that live for `'a`.
+unsafe fn bytes_of<'a>(p: *const u8, len: c_int) -> &'a [u8] {
+    match usize::try_from(len) {
+        Ok(n) if n > 0 && !p.is_null() => std::slice::from_raw_parts(p, n),
+        _ => &[],
+    }
+}
+
+/// One reference to a Tcl value.
+pub struct Obj {
+    ptr: NonNull<Tcl_Obj>,
+}
+
+impl Obj {
+    /// Takes a new reference to `ptr` (a fresh object, refCount 0, or any
+    /// live one).
+    ///
+    /// # Safety
+    /// `ptr` must be a live object of the calling thread.
+    pub unsafe fn from_raw(ptr: *mut Tcl_Obj) -> Obj {
+        let ptr = NonNull::new(ptr).expect("Tcl returned a NULL Tcl_Obj");
+        s::Tcl_IncrRefCount(ptr.as_ptr());
+        Obj { ptr }
+    }
+
+    /// A string value from a Rust string.
+    pub fn new_text(text: &str) -> Obj {
+        Obj::new_tcl_string(&utf::str_to_tcl(text))
+    }
+
+    /// A string value from UTF-8 bytes (as read from the wire); malformed
+    /// input is read as Tcl's `encoding convertfrom utf-8` reads it.
+    pub fn new_text_utf8(bytes: &[u8]) -> Obj {
+        Obj::new_tcl_string(&utf::utf8_to_tcl(bytes))
+    }
+
+    /// A string value from bytes already in Tcl's internal form.
+    fn new_tcl_string(tcl: &[u8]) -> Obj {
+        // SAFETY: Tcl copies `tcl` (exact length given, no NUL needed).
+        unsafe { Obj::from_raw(s::Tcl_NewStringObj(tcl.as_ptr().cast(), c_len(tcl.len()))) }
+    }
+
+    /// A (pure) bytearray value.
+    pub fn new_bytes(bytes: &[u8]) -> Obj {
+        // SAFETY: Tcl copies the bytes.
+        unsafe { Obj::from_raw(s::Tcl_NewByteArrayObj(bytes.as_ptr(), c_len(bytes.len()))) }
+    }
+
+    /// A value read back from storage: text (from UTF-8) when `text`, else
+    /// a bytearray. The inverse of [`ObjRef::value`].
+    pub fn new_value(bytes: &[u8], text: bool) -> Obj {
+        if text {
+            Obj::new_text_utf8(bytes)
+        } else {
+            Obj::new_bytes(bytes)
+        }
+    }
+
+    /// An integer value (a Tcl wide int).
+    pub fn new_int(value: i64) -> Obj {
+        // SAFETY: plain constructor.
+        unsafe { Obj::from_raw(s::Tcl_NewWideIntObj(value)) }
+    }
+
+    /// A boolean value, 0 or 1 (what `Tcl_NewBooleanObj` makes in 8.6).
+    pub fn new_bool(value: bool) -> Obj {
+        // SAFETY: plain constructor.
+        unsafe { Obj::from_raw(s::Tcl_NewIntObj(c_int::from(value))) }
+    }
+
+    /// A list of `items`.
+    pub fn new_list<I: IntoIterator<Item = Obj>>(items: I) -> Obj {
+        let items: Vec<Obj> = items.into_iter().collect();
+        let ptrs: Vec<*mut Tcl_Obj> = items.iter().map(Obj::as_ptr).collect();
+        // SAFETY: the list takes its own reference to each element; ours are
+        // dropped afterwards.
+        unsafe { Obj::from_raw(s::Tcl_NewListObj(c_len(ptrs.len()), ptrs.as_ptr())) }
+    }
+
+    /// A dict of `pairs`, in order (a later duplicate key replaces the value).
+    pub fn new_dict<I: IntoIterator<Item = (Obj, Obj)>>(pairs: I) -> Obj {
+        // SAFETY: plain constructor.
+        let mut dict = unsafe { Obj::from_raw(s::Tcl_NewDictObj()) };
+        for (key, value) in pairs {
+            dict.dict_put(key, value);
+        }
+        dict
+    }
+
+    /// Sets `key` to `value` in this dict (copying it first if shared).
+    ///
+    /// # Panics
+    /// If this value is not a dict.
+    pub fn dict_put(&mut self, key: Obj, value: Obj) {
+        self.make_unshared();
+        // SAFETY: unshared object of this thread; Tcl takes its own references.
+        let rc = unsafe {
+            s::Tcl_DictObjPut(ptr::null_mut(), self.as_ptr(), key.as_ptr(), value.as_ptr())
+        };
+        assert_eq!(rc, s::TCL_OK, "Obj::dict_put on a value that is not a dict");
+    }
+
+    /// Replaces a shared value by a private copy, as Tcl requires before any
+    /// change (Tcl panics, aborting the process, on a shared one).
+    fn make_unshared(&mut self) {
+        // SAFETY: our reference keeps the object alive.
+        unsafe {
+            if s::Tcl_IsShared(self.as_ptr()) {
+                *self = Obj::from_raw(s::Tcl_DuplicateObj(self.as_ptr()));
+            }
+        }
+    }
+
+    /// Borrows this value, for the readers of [`ObjRef`].
+    pub fn as_obj(&self) -> ObjRef<'_> {
+        ObjRef {
+            ptr: self.ptr,
+            _life: PhantomData,
+        }
+    }
+
+    /// The raw pointer; the reference stays owned by `self`.
+    pub fn as_ptr(&self) -> *mut Tcl_Obj {
+        self.ptr.as_ptr()
+    }
+}
+
+impl Clone for Obj {
+    fn clone(&self) -> Obj {
+        // SAFETY: live object; takes one more reference.
+        unsafe { Obj::from_raw(self.as_ptr()) }
+    }
+}
+
+impl Drop for Obj {
+    fn drop(&mut self) {
+        // SAFETY: we hold one reference.
+        unsafe { s::Tcl_DecrRefCount(self.as_ptr()) }
+    }
+}
+
+impl std::fmt::Debug for Obj {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_obj().fmt(f)
+    }
+}
+
+/// A Tcl value borrowed for `'a` (typically one command call).
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct ObjRef<'a> {
+    ptr: NonNull<Tcl_Obj>,
+    _life: PhantomData<&'a Tcl_Obj>,
+}
+
+/// A value as bytes, by the design's rule (see [`ObjRef::value`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value<'a> {
+    /// A pure bytearray: stored as is, without the text flag.
+    Binary(&'a [u8]),
+    /// Anything else: the real UTF-8 of its string, stored with the text flag.
+    Text(Cow<'a, [u8]>),
+}
+
+impl Value<'_> {
+    /// The bytes to store.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Value::Binary(b) => b,
+            Value::Text(t) => t,
+        }
+    }
+
+    /// Whether the value is text (to be stored with the text flag).
+    pub fn is_text(&self) -> bool {
+        matches!(self, Value::Text(_))
+    }
+}
+
+impl<'a> ObjRef<'a> {
+    /// The words of a command call as a slice.
+    ///
+    /// # Safety
+    /// `objv` must hold `objc` non-NULL objects that live for `'a` (Tcl
+    /// guarantees this for a command's arguments during the call).
+    pub(crate) unsafe fn slice_from_raw(
+        objc: c_int,
+        objv: *const *mut Tcl_Obj,
+    ) -> &'a [ObjRef<'a>] {
+        match usize::try_from(objc) {
+            // ObjRef is a transparent NonNull<Tcl_Obj>, same layout as the
+            // (non-NULL) `Tcl_Obj *` entries of objv.
+            Ok(n) if n > 0 && !objv.is_null() => std::slice::from_raw_parts(objv.cast(), n),
+            _ => &[],
+        }
+    }
+
+    /// The raw pointer (borrowed).
+    pub fn as_ptr(self) -> *mut Tcl_Obj {
+        self.ptr.as_ptr()
+    }
+
+    /// Takes an owned reference to the same value.
+    pub fn to_obj(self) -> Obj {
+        // SAFETY: live object of this thread.
+        unsafe { Obj::from_raw(self.as_ptr()) }
+    }
+
+    fn raw(&self) -> &Tcl_Obj {
+        // SAFETY: live for 'a; only plain fields are read.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Whether this is a pure bytearray: bytearray type and no string
+    /// representation, i.e. binary data that was never used as a string.
+    pub fn is_pure_bytearray(self) -> bool {
+        let o = self.raw();
+        !o.typePtr.is_null() && o.typePtr == bytearray_type() && o.bytes.is_null()
+    }
+
+    /// The bytes of a pure bytearray, or `None` for any other value.
+    /// (`Tcl_GetByteArrayFromObj` on text would silently keep only the low
+    /// byte of each character, so it is never offered for other values.)
+    pub fn pure_bytearray(self) -> Option<&'a [u8]> {
+        if !self.is_pure_bytearray() {
+            return None;
+        }
+        let mut len: c_int = 0;
+        // SAFETY: already a bytearray, so no conversion happens; the bytes
+        // live in the internal representation, which nothing here changes
+        // during 'a (see the module's soundness note).
+        unsafe {
+            let p = s::Tcl_GetByteArrayFromObj(self.as_ptr(), &mut len);
+            Some(bytes_of(p, len))
+        }
+    }
+
+    /// The string representation in Tcl's internal form (modified UTF-8),
+    /// generating it if needed.
+    pub fn tcl_string(self) -> &'a [u8] {
+        let mut len: c_int = 0;
+        // SAFETY: a string representation, once made, lasts until the value
+        // is modified, and borrowed values are not modified.
+        unsafe {
+            let p = s::Tcl_GetStringFromObj(self.as_ptr(), &mut len);
+            bytes_of(p.cast(), len)
+        }
+    }
+
+    /// The string as real UTF-8 (`encoding convertto utf-8`).
+    pub fn to_utf8(self) -> Cow<'a, [u8]> {
+        utf::tcl_to_utf8(self.tcl_string())
+    }
+
+    /// The string as a Rust string, for names and messages; anything that is
+    /// not valid UTF-8 after conversion (an unpaired surrogate) becomes
+    /// U+FFFD.
+    pub fn to_string_lossy(self) -> Cow<'a, str> {
+        match self.to_utf8() {
+            Cow::Borrowed(b) => String::from_utf8_lossy(b),
+            Cow::Owned(v) => match String::from_utf8(v) {
+                Ok(s) => Cow::Owned(s),
+                Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            },
+        }
+    }
+
+    /// The value as bytes to store: a pure bytearray as its bytes, anything
+    /// else as the UTF-8 of its string.
+    pub fn value(self) -> Value<'a> {
+        match self.pure_bytearray() {
+            Some(bytes) => Value::Binary(bytes),
+            None => Value::Text(self.to_utf8()),
+        }
+    }
+
+    /// Runs a Tcl parser that may change the internal representation. A
+    /// bytearray is parsed through a duplicate, so bytes borrowed from it by
+    /// [`pure_bytearray`](Self::pure_bytearray) stay valid.
+    fn parse<T>(self, f: impl FnOnce(*mut Tcl_Obj) -> T) -> T {
+        if self.raw().typePtr == bytearray_type() {
+            // SAFETY: live object; the duplicate is ours until dropped.
+            let dup = unsafe { Obj::from_raw(s::Tcl_DuplicateObj(self.as_ptr())) };
+            f(dup.as_ptr())
+        } else {
+            f(self.as_ptr())
+        }
+    }
+
+    /// A wide integer in Tcl's syntax, or `None` (no error message is made).
+    pub fn quiet_wide(self) -> Option<i64> {
+        let mut v: i64 = 0;
+        // SAFETY: live object; a NULL interp is allowed and gets no message.
+        let rc = self.parse(|o| unsafe { s::Tcl_GetWideIntFromObj(ptr::null_mut(), o, &mut v) });
+        (rc == s::TCL_OK).then_some(v)
+    }
+
+    /// The position of this word in `table` (`Tcl_GetIndexFromObjStruct`):
+    /// unique prefixes are accepted unless `exact`; otherwise Tcl's error
+    /// (`bad option "x": must be -a, -b, or -c` for `what` = `"option"`,
+    /// errorCode `TCL LOOKUP INDEX option x`) is left in `interp`.
+    pub fn get_index(
+        self,
+        interp: Interp,
+        table: &'static IndexTable,
+        what: &CStr,
+        exact: bool,
+    ) -> Result<usize, CmdError> {
+        let mut index: c_int = 0;
+        let flags = if exact { s::TCL_EXACT } else { 0 };
+        // SAFETY: `table` is a static NULL-terminated array of C strings
+        // (Tcl caches its address in the object, hence `'static`).
+        let rc = self.parse(|o| unsafe {
+            s::Tcl_GetIndexFromObjStruct(
+                interp.as_ptr(),
+                o,
+                table.entries.as_ptr().cast(),
+                std::mem::size_of::<*const c_char>() as c_int,
+                what.as_ptr(),
+                flags,
+                &mut index,
+            )
+        });
+        if rc == s::TCL_OK {
+            Ok(usize::try_from(index).expect("Tcl index is non-negative"))
+        } else {
+            Err(CmdError::Reported)
+        }
+    }
+
+    /// The elements of a list, each as an owned reference, with Tcl's error
+    /// (`unmatched open brace in list`) left in `interp`.
+    pub fn list_elements(self, interp: Interp) -> Result<Vec<Obj>, CmdError> {
+        self.parse(|o| {
+            let mut n: c_int = 0;
+            let mut elems: *mut *mut Tcl_Obj = ptr::null_mut();
+            // SAFETY: live interp and object; the element array is read at
+            // once, before anything can change the list.
+            unsafe {
+                if s::Tcl_ListObjGetElements(interp.as_ptr(), o, &mut n, &mut elems) != s::TCL_OK {
+                    return Err(CmdError::Reported);
+                }
+                let n = usize::try_from(n).unwrap_or(0);
+                if n == 0 || elems.is_null() {
+                    return Ok(Vec::new());
+                }
+                Ok(std::slice::from_raw_parts(elems, n)
+                    .iter()
+                    .map(|&e| Obj::from_raw(e))
+                    .collect())
+            }
+        })
+    }
+}
+
+impl std::fmt::Debug for ObjRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pure_bytearray() {
+            Some(b) => write!(f, "Obj(bytearray, {} bytes)", b.len()),
+            None => write!(f, "Obj({:?})", self.to_string_lossy()),
+        }
+    }
+}
+
+/// A static, NULL-terminated table of names for [`ObjRef::get_index`]:
+///
+/// ```text
+/// static OPTIONS: IndexTable =
+///     IndexTable::new(&[c"-ttl".as_ptr(), c"-flags".as_ptr(), std::ptr::null()]);
+/// let i = word.get_index(interp, &OPTIONS, c"option", false)?; // 0 or 1
+/// ```
+///
+/// It must be a `static`: Tcl caches the table's address in the word.
+pub struct IndexTable {
+    entries: &'static [*const c_char],
+}
+
+// SAFETY: the entries point to immutable static C strings.
+unsafe impl Sync for IndexTable {}
+
+impl IndexTable {
+    /// `entries`: pointers to static C strings (`c"..."` literals), then one
+    /// NULL. Checked at compile time when used in a `static`.
+    pub const fn new(entries: &'static [*const c_char]) -> IndexTable {
+        assert!(
+            !entries.is_empty() && entries[entries.len() - 1].is_null(),
+            "IndexTable must end with NULL"
+        );
+        let mut i = 0;
+        while i + 1 < entries.len() {
+            assert!(!entries[i].is_null(), "IndexTable has NULL before its end");
+            i += 1;
+        }
+        IndexTable { entries }
+    }
+
+    /// The number of names.
+    const fn len(&self) -> usize {
+        self.entries.len() - 1
+    }
+
+    /// The name at `index`, lossily as a Rust string.
+    pub fn name(&self, index: usize) -> Cow<'static, str> {
+        assert!(index < self.len(), "index {index} out of range");
+        // SAFETY: entries before the NULL are static C strings.
+        unsafe { CStr::from_ptr(self.entries[index]) }.to_string_lossy()
+    }
+}
