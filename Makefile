@@ -2,6 +2,7 @@
 # package. `make` builds the release library; `make test` is the project's
 # test command; `make install PREFIX=/usr/local` installs.
 
+SHELL      := /bin/bash
 CARGO      ?= cargo
 PREFIX     ?= /usr/local
 LIBDIR     ?= $(PREFIX)/lib
@@ -41,8 +42,12 @@ header-check:
 	    || { echo "include/memcache.h is out of date: commit the regenerated header"; exit 1; }; \
 	fi
 
+# Every test binary runs (--no-fail-fast); the last line adds up cargo's
+# per-binary results into one.
 test: header-check
-	$(CARGO) test
+	@set -o pipefail; $(CARGO) test --no-fail-fast 2>&1 | tee target/test.log; status=$$?; \
+	awk '/^test result:/ { p += $$4; f += $$6 } END { printf "total: %d passed, %d failed\n", p, f }' \
+	  target/test.log; exit $$status
 
 install: build install-tcl
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
