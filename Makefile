@@ -26,7 +26,7 @@ TCLINDEX_HEADER := \# Tcl autoload index file, version 2.0
 TCLINDEX_MARK   := ;\# memcache: auto-load, added by make install
 TCLINDEX_LINE   := set auto_index(memcache) {package require memcache} $(TCLINDEX_MARK)
 
-.PHONY: all build test header-check install install-tcl uninstall uninstall-tcl clean
+.PHONY: all build test header-check demo install install-tcl uninstall uninstall-tcl clean
 
 all: build
 
@@ -48,6 +48,29 @@ test: header-check
 	@set -o pipefail; $(CARGO) test --no-fail-fast 2>&1 | tee target/test.log; status=$$?; \
 	awk '/^test result:/ { p += $$4; f += $$6 } END { printf "total: %d passed, %d failed\n", p, f }' \
 	  target/test.log; exit $$status
+
+# `make demo`: separate tclsh processes and a C program share state through
+# a memcached that the first of them starts on a socket file; a last process
+# stops it (examples/demo.sh, in a temporary directory). Nothing is
+# installed: a missing tool stops it with a message saying how to get it.
+TCLSH ?= tclsh
+DEMODIR := target/demo
+
+demo:
+	@missing=0; \
+	need() { command -v "$$1" >/dev/null 2>&1 || { echo "make demo: $$1 not found: $$2" >&2; missing=1; }; }; \
+	need '$(CARGO)' 'install Rust (https://rustup.rs, or apt-get install cargo)'; \
+	need '$(CC)' 'install a C compiler (apt-get install gcc)'; \
+	need '$(TCLSH)' 'install Tcl 8.6 (apt-get install tcl), or set TCLSH to a tclsh'; \
+	need "$${MEMCACHED:-memcached}" 'install memcached (apt-get install memcached), or set MEMCACHED to its path'; \
+	exit $$missing
+	$(CARGO) build --release
+	@mkdir -p $(DEMODIR)
+	$(CC) -std=c11 -Wall -Wextra -Wpedantic -Werror -Iinclude examples/report.c \
+	  -L$(RELEASE) -lmemcache -o $(DEMODIR)/report
+	@TCLLIBPATH='$(CURDIR)/tcl' \
+	  LD_LIBRARY_PATH='$(CURDIR)/$(RELEASE)'$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
+	  TCLSH='$(TCLSH)' REPORT='$(CURDIR)/$(DEMODIR)/report' sh examples/demo.sh
 
 install: build install-tcl
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)

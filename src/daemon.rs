@@ -3,16 +3,18 @@
 //! A socket-file server that nothing answers on is started when its handle
 //! is created (autostart), so `memcache create ./state.sock` just works for
 //! a CGI program. Daemons are detached (new session, reparented to init, no
-//! inherited descriptors, stdio on /dev/null once started), so they outlive
-//! the short-lived process that started them. Processes that race to start
+//! inherited descriptors, stdin and stdout on /dev/null; stderr is a pipe
+//! to the starter until the daemon answers, then a closed pipe, which
+//! memcached ignores), so they outlive the process that started them. Processes that race to start
 //! the same socket serialise on a lock file beside it: exactly one daemon.
 //! The binary is executed with an argument list, never through a shell.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::Read;
+use std::io::{ErrorKind, Read};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -189,6 +191,17 @@ fn stop_one(client: &Client, n: usize, server: &Server) -> Result<()> {
         .and_then(|(_, v)| v.parse::<libc::pid_t>().ok())
         .filter(|&pid| pid > 1)
         .ok_or_else(|| Error::new(Kind::Daemon, format!("{server}: its stats give no pid")))?;
+    // The kernel knows who listens; the stats are only what the server says.
+    let serves = match &server.address {
+        Address::Unix(path) => peer_pid(path) == Some(pid),
+        Address::Tcp { port, .. } => listens_on(pid, *port),
+    };
+    if !serves {
+        return Err(Error::new(
+            Kind::Daemon,
+            format!("{server}: not stopped: its stats name pid {pid}, which does not serve it"),
+        ));
+    }
     for signal in [libc::SIGTERM, libc::SIGKILL] {
         // SAFETY: kill has no memory preconditions.
         if unsafe { libc::kill(pid, signal) } != 0 {
@@ -213,6 +226,53 @@ fn stop_one(client: &Client, n: usize, server: &Server) -> Result<()> {
         Kind::Daemon,
         format!("{server}: memcached (pid {pid}) did not exit"),
     ))
+}
+
+/// The pid of the process listening on socket file `path` (SO_PEERCRED).
+fn peer_pid(path: &Path) -> Option<libc::pid_t> {
+    let stream = UnixStream::connect(path).ok()?;
+    // SAFETY: ucred is plain data; getsockopt writes at most `len` bytes.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && cred.pid > 0).then_some(cred.pid)
+}
+
+/// Does process `pid` hold the socket listening on TCP `port`? The
+/// listener's inode is in /proc/net/tcp{,6}, a process's sockets in
+/// /proc/<pid>/fd.
+fn listens_on(pid: libc::pid_t, port: u16) -> bool {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 10 || f[3] != "0A" {
+                continue; // not a listener
+            }
+            let local = f[1].rsplit_once(':').map(|(_, p)| p);
+            if local.and_then(|p| u16::from_str_radix(p, 16).ok()) == Some(port) {
+                inodes.push(format!("socket:[{}]", f[9]));
+            }
+        }
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|link| inodes.iter().any(|i| link.as_os_str() == i.as_str()))
+    })
 }
 
 /// Has process `pid` exited? Its pid is free, or it is a zombie whose
@@ -246,10 +306,26 @@ fn ensure_unix(server: &Server, path: &Path, options: &DaemonOptions) -> Result<
         return Ok(());
     }
     let _lock = lock_beside(server, path)?;
-    if answers(address) {
-        return Ok(()); // another process started it while we waited
+    // Only a socket that refuses (or no file at all) is stale: one that
+    // denies us (another user's, say) is not ours to replace.
+    match UnixStream::connect(path) {
+        Ok(_) => return Ok(()), // another process started it while we waited
+        Err(e) if matches!(e.kind(), ErrorKind::ConnectionRefused | ErrorKind::NotFound) => {}
+        Err(e) => {
+            return Err(Error::new(
+                Kind::Daemon,
+                format!("{server}: cannot connect to {}: {e}", path.display()),
+            ))
+        }
     }
-    if path.exists() {
+    let meta = std::fs::symlink_metadata(path).ok();
+    if meta.as_ref().is_some_and(|m| !m.file_type().is_socket()) {
+        return Err(Error::new(
+            Kind::Daemon,
+            format!("{server}: {} exists and is not a socket", path.display()),
+        ));
+    }
+    if meta.is_some() {
         std::fs::remove_file(path).map_err(|e| {
             Error::new(
                 Kind::Daemon,
