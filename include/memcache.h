@@ -101,6 +101,35 @@ typedef uint32_t mc_result;
 #endif // __cplusplus
 
 /**
+ * How a handle spreads keys over its servers (`mc_set_distribution`).
+ */
+enum mc_distribution
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Consistent hashing exactly as libmemcached's KETAMA_WEIGHTED (PHP's
+   * Memcached with OPT_LIBKETAMA_COMPATIBLE, pylibmc's ketama_weighted):
+   * adding a server moves few keys. The default.
+   */
+  MC_DISTRIBUTION_KETAMA = 0,
+  /**
+   * python-memcached's: crc32 of the key modulo the weighted server
+   * list. The same server for every key as python-memcached with the
+   * same server list and weights.
+   */
+  MC_DISTRIBUTION_MODULA = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mc_distribution mc_distribution;
+#else
+typedef uint32_t mc_distribution;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How local memcached daemons are started for a handle (by `mc_create_with`
  * for socket files, and by `mc_start`). Zero or NULL fields take the
  * defaults.
@@ -193,7 +222,10 @@ void mc_free(void *p);
 /**
  * Creates a handle for `count` servers: "host", "host:port" (11211 by
  * default), "[v6addr]:port", or a Unix socket path (a name that contains
- * "/", starts with ".", or is marked with "|" or "=" at either end). Hosts
+ * "/", starts with ".", or is marked with "|" or "=" at either end). Any
+ * of them may end with "*N", the server's weight from 1 to 10000 (default
+ * 1): "cache1:11211*3" gets three times the keys of a server of weight 1.
+ * Keys are spread by ketama (see `mc_set_distribution`). Hosts
  * must resolve now; servers need not be up yet. A socket file that nothing
  * answers on gets a memcached daemon started behind it (and waited for):
  * `MC_DAEMON` with the reason if that fails. Same as `mc_create_with` with
@@ -466,6 +498,19 @@ mc_result mc_remove_multi(uint64_t handle,
                           mc_result *statuses);
 
 /**
+ * As `mc_remove_multi`, every key on the server `place` picks (see
+ * `mc_set_by_key`).
+ *
+ * # Safety
+ * As `mc_remove_multi`; `place` is null or a NUL-terminated string.
+ */
+mc_result mc_remove_multi_by_key(uint64_t handle,
+                                 const char *place,
+                                 const char *const *keys,
+                                 size_t count,
+                                 mc_result *statuses);
+
+/**
  * Gives the item under `key` a new TTL; `MC_NOTFOUND` if there is none.
  *
  * # Safety
@@ -549,6 +594,222 @@ mc_result mc_start(uint64_t handle, int32_t *outcome);
  * `outcome` is null or valid for a write.
  */
 mc_result mc_stop(uint64_t handle, int32_t *outcome);
+
+/**
+ * Chooses how the handle spreads keys over its servers:
+ * `MC_DISTRIBUTION_KETAMA` (the default) or `MC_DISTRIBUTION_MODULA`;
+ * any other number is `MC_INVALID`. Every client sharing a pool must use
+ * the same distribution, server list (in the same order) and weights:
+ * ketama with libmemcached, PHP and pylibmc; modula with python-memcached.
+ */
+mc_result mc_set_distribution(uint64_t handle, uint32_t distribution);
+
+/**
+ * Sets the failure policy. A server that refuses or times out a
+ * connection, or does not answer within the I/O timeout, is marked dead
+ * for `retry_ms` milliseconds (default 30000; 0 marks no server dead):
+ * meanwhile requests for its keys fail at once with `MC_IO` and a message
+ * naming it ("127.0.0.1:11211: marked dead after \"...\", retried in
+ * 29 s"), then one request tries it again. With `failover` non-zero (default
+ * 0), its keys go to the next live server instead (the next ketama point's
+ * server, or python-memcached's rehash): the caller gets no error but may
+ * read missing or stale data, also after the server comes back.
+ */
+mc_result mc_set_failure_policy(uint64_t handle, uint32_t retry_ms, int32_t failover);
+
+/**
+ * Clears every dead mark of the handle (python-memcached's
+ * `forget_dead_hosts`): the next request to each server tries it.
+ */
+mc_result mc_forget_dead(uint64_t handle);
+
+/**
+ * Replaces the handle's servers with `count` new ones (written as for
+ * `mc_create`, weights included), keeping the handle and its settings;
+ * servers in both lists keep their connections and dead marks. A socket
+ * file that nothing answers on gets a daemon, as with `mc_create`.
+ * Nothing changes if a server is bad (`MC_INVALID`).
+ *
+ * # Safety
+ * `servers` points to `count` NUL-terminated strings.
+ */
+mc_result mc_set_servers(uint64_t handle, const char *const *servers, size_t count);
+
+/**
+ * The index (as in `mc_server_name`) of the server `key` belongs to by
+ * the handle's distribution, whether or not it is marked dead.
+ * `MC_BADKEY` for a key that cannot be sent.
+ *
+ * # Safety
+ * `key` is a NUL-terminated string; `index` is valid for a write.
+ */
+mc_result mc_server_for_key(uint64_t handle, const char *key, size_t *index);
+
+/**
+ * The index of the server a placement value picks (see `mc_set_by_key`).
+ *
+ * # Safety
+ * `place` is a NUL-terminated string; `index` is valid for a write.
+ */
+mc_result mc_server_for_place(uint64_t handle, const char *place, size_t *index);
+
+/**
+ * The weight of server `index` of a handle.
+ *
+ * # Safety
+ * `weight` is valid for a write.
+ */
+mc_result mc_server_weight(uint64_t handle, size_t index, uint32_t *weight);
+
+/**
+ * As `mc_set`, but the item goes to the server the placement value
+ * `place` picks, not the one its key's hash picks (libmemcached's
+ * `memcached_set_by_key`, python-memcached's `(hashvalue, key)`): keys
+ * stored with the same `place` share a server. Read them with the same
+ * `place`. Ketama hashes `place` like a key; modula uses a decimal
+ * integer `place` as python-memcached uses an integer hash value and
+ * hashes any other text like a key. A null `place` is the key's own.
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; otherwise as `mc_set`.
+ */
+mc_result mc_set_by_key(uint64_t handle,
+                        const char *place,
+                        const char *key,
+                        const void *value,
+                        size_t len,
+                        uint32_t flags,
+                        uint32_t ttl);
+
+/**
+ * As `mc_add`, on the server `place` picks (see `mc_set_by_key`).
+ *
+ * # Safety
+ * As `mc_set_by_key`.
+ */
+mc_result mc_add_by_key(uint64_t handle,
+                        const char *place,
+                        const char *key,
+                        const void *value,
+                        size_t len,
+                        uint32_t flags,
+                        uint32_t ttl);
+
+/**
+ * As `mc_replace`, on the server `place` picks (see `mc_set_by_key`).
+ *
+ * # Safety
+ * As `mc_set_by_key`.
+ */
+mc_result mc_replace_by_key(uint64_t handle,
+                            const char *place,
+                            const char *key,
+                            const void *value,
+                            size_t len,
+                            uint32_t flags,
+                            uint32_t ttl);
+
+/**
+ * As `mc_get`, from the server `place` picks (see `mc_set_by_key`).
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; otherwise as `mc_get`.
+ */
+mc_result mc_get_by_key(uint64_t handle,
+                        const char *place,
+                        const char *key,
+                        void **value,
+                        size_t *len,
+                        uint32_t *flags,
+                        uint64_t *cas);
+
+/**
+ * As `mc_remove`, on the server `place` picks (see `mc_set_by_key`).
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+ * string.
+ */
+mc_result mc_remove_by_key(uint64_t handle, const char *place, const char *key);
+
+/**
+ * As `mc_touch`, on the server `place` picks (see `mc_set_by_key`).
+ *
+ * # Safety
+ * As `mc_remove_by_key`.
+ */
+mc_result mc_touch_by_key(uint64_t handle, const char *place, const char *key, uint32_t ttl);
+
+/**
+ * As `mc_incr`, on the server `place` picks (see `mc_set_by_key`).
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; otherwise as `mc_incr`.
+ */
+mc_result mc_incr_by_key(uint64_t handle,
+                         const char *place,
+                         const char *key,
+                         uint64_t delta,
+                         uint64_t *value);
+
+/**
+ * As `mc_decr`, on the server `place` picks (see `mc_set_by_key`).
+ *
+ * # Safety
+ * As `mc_incr_by_key`.
+ */
+mc_result mc_decr_by_key(uint64_t handle,
+                         const char *place,
+                         const char *key,
+                         uint64_t delta,
+                         uint64_t *value);
+
+/**
+ * As `mc_get_multi`, every key read from the server `place` picks (see
+ * `mc_set_by_key`): one request in all.
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; otherwise as `mc_get_multi`.
+ */
+mc_result mc_get_multi_by_key(uint64_t handle,
+                              const char *place,
+                              const char *const *keys,
+                              size_t count_keys,
+                              struct mc_hit **hits,
+                              size_t *count);
+
+/**
+ * As `mc_get_multi`, but a server that cannot be reached or is marked
+ * dead does not fail the call: its keys are left out of the hits, like
+ * misses (as python-memcached's `get_multi` does), and `*failed` receives
+ * the number of servers that failed. Returns `MC_OK` with the other
+ * servers' hits; when `*failed` > 0, `mc_last_error()` gives the first
+ * failure (the one exception to "messages only for results other than
+ * MC_OK"). Other errors (a bad key, a bad handle) fail the call as usual.
+ *
+ * # Safety
+ * As `mc_get_multi`; `failed` is valid for a write.
+ */
+mc_result mc_get_multi_partial(uint64_t handle,
+                               const char *const *keys,
+                               size_t count_keys,
+                               struct mc_hit **hits,
+                               size_t *count,
+                               size_t *failed);
+
+/**
+ * As `mc_set_multi`, every item stored on the server `place` picks (see
+ * `mc_set_by_key`).
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; otherwise as `mc_set_multi`.
+ */
+mc_result mc_set_multi_by_key(uint64_t handle,
+                              const char *place,
+                              const struct mc_entry *entries,
+                              size_t count,
+                              uint32_t ttl,
+                              mc_result *statuses);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -25,7 +25,9 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::{Client, Item, Options, Status};
+use crate::client::{Client, Options, Placed, Status};
+use crate::cluster::Distribution;
+use crate::connection::ValueBuf;
 use crate::error::{Error, Kind, Result};
 use crate::key;
 use crate::protocol::StoreVerb;
@@ -201,6 +203,19 @@ unsafe fn bytes<'a>(p: *const c_void, len: usize, name: &str) -> Result<&'a [u8]
     Ok(std::slice::from_raw_parts(p.cast(), len))
 }
 
+/// Reads an optional placement value: null means none (each key by its
+/// own hash).
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string.
+unsafe fn place_arg<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    if p.is_null() {
+        None
+    } else {
+        Some(CStr::from_ptr(p).to_bytes())
+    }
+}
+
 /// Writes `value` through an output pointer that may be null (not wanted).
 ///
 /// # Safety
@@ -339,7 +354,10 @@ pub unsafe extern "C" fn mc_free(p: *mut c_void) {
 
 /// Creates a handle for `count` servers: "host", "host:port" (11211 by
 /// default), "[v6addr]:port", or a Unix socket path (a name that contains
-/// "/", starts with ".", or is marked with "|" or "=" at either end). Hosts
+/// "/", starts with ".", or is marked with "|" or "=" at either end). Any
+/// of them may end with "*N", the server's weight from 1 to 10000 (default
+/// 1): "cache1:11211*3" gets three times the keys of a server of weight 1.
+/// Keys are spread by ketama (see `mc_set_distribution`). Hosts
 /// must resolve now; servers need not be up yet. A socket file that nothing
 /// answers on gets a memcached daemon started behind it (and waited for):
 /// `MC_DAEMON` with the reason if that fails. Same as `mc_create_with` with
@@ -594,9 +612,12 @@ pub unsafe extern "C" fn mc_unique_key(buffer: *mut c_char, size: usize) -> mc_r
 // ----- storage -----
 
 /// # Safety
-/// `key` is a NUL-terminated string; `value` has `len` readable bytes.
+/// `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+/// string; `value` has `len` readable bytes.
+#[allow(clippy::too_many_arguments)]
 unsafe fn store(
     handle: u64,
+    place: *const c_char,
     verb: StoreVerb,
     key: *const c_char,
     value: *const c_void,
@@ -605,9 +626,13 @@ unsafe fn store(
     ttl: u32,
 ) -> mc_result {
     guard(|| {
+        let place = place_arg(place);
         let key = text(key, "key")?;
         let value = bytes(value, len, "value")?;
-        Ok(status(client(handle)?.store(verb, key, value, flags, ttl)?))
+        let client = client(handle)?;
+        Ok(status(
+            client.at(place).store(verb, key, value, flags, ttl)?,
+        ))
     })
 }
 
@@ -624,7 +649,16 @@ pub unsafe extern "C" fn mc_set(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(handle, StoreVerb::Set, key, value, len, flags, ttl)
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Set,
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
 }
 
 /// Stores only if the key has no item; `MC_NOTSTORED` otherwise.
@@ -640,7 +674,16 @@ pub unsafe extern "C" fn mc_add(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(handle, StoreVerb::Add, key, value, len, flags, ttl)
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Add,
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
 }
 
 /// Stores only if the key has an item; `MC_NOTSTORED` otherwise.
@@ -656,7 +699,16 @@ pub unsafe extern "C" fn mc_replace(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(handle, StoreVerb::Replace, key, value, len, flags, ttl)
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Replace,
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
 }
 
 /// Appends to an existing item (its flags and TTL stay); `MC_NOTSTORED`
@@ -671,7 +723,16 @@ pub unsafe extern "C" fn mc_append(
     value: *const c_void,
     len: usize,
 ) -> mc_result {
-    store(handle, StoreVerb::Append, key, value, len, 0, 0)
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Append,
+        key,
+        value,
+        len,
+        0,
+        0,
+    )
 }
 
 /// Prepends to an existing item; `MC_NOTSTORED` if there is none.
@@ -685,7 +746,16 @@ pub unsafe extern "C" fn mc_prepend(
     value: *const c_void,
     len: usize,
 ) -> mc_result {
-    store(handle, StoreVerb::Prepend, key, value, len, 0, 0)
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Prepend,
+        key,
+        value,
+        len,
+        0,
+        0,
+    )
 }
 
 /// Stores only if the item's CAS value is still `cas` (from `mc_get`):
@@ -703,7 +773,16 @@ pub unsafe extern "C" fn mc_cas(
     ttl: u32,
     cas: u64,
 ) -> mc_result {
-    store(handle, StoreVerb::Cas(cas), key, value, len, flags, ttl)
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Cas(cas),
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
 }
 
 /// Stores `count` items, pipelined (one write per server). `statuses`, if
@@ -724,7 +803,23 @@ pub unsafe extern "C" fn mc_set_multi(
     ttl: u32,
     statuses: *mut mc_result,
 ) -> mc_result {
+    set_multi(handle, ptr::null(), entries, count, ttl, statuses)
+}
+
+/// The body of `mc_set_multi` and `mc_set_multi_by_key`.
+///
+/// # Safety
+/// As `mc_set_multi`; `place` is null or a NUL-terminated string.
+unsafe fn set_multi(
+    handle: u64,
+    place: *const c_char,
+    entries: *const mc_entry,
+    count: usize,
+    ttl: u32,
+    statuses: *mut mc_result,
+) -> mc_result {
     guard(|| {
+        let place = place_arg(place);
         if entries.is_null() && count > 0 {
             return Err(null("entries"));
         }
@@ -738,7 +833,8 @@ pub unsafe extern "C" fn mc_set_multi(
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        let results = client(handle)?.set_many(&items, ttl)?;
+        let client = client(handle)?;
+        let results = client.at(place).set_many(&items, ttl)?;
         let mut all = mc_result::MC_OK;
         let mut first_error = None;
         for (i, outcome) in results.into_iter().enumerate() {
@@ -768,25 +864,60 @@ pub unsafe extern "C" fn mc_set_multi(
 
 // ----- retrieval -----
 
-/// # Safety
-/// As `mc_get`.
-unsafe fn give_item(
-    item: Item,
-    value: *mut *mut c_void,
-    len: *mut usize,
-    flags: *mut u32,
-    cas: *mut u64,
-) -> Result<mc_result> {
-    let copy = malloc_copy(&item.value)?;
-    value.write(copy.cast());
-    len.write(item.value.len());
-    put(flags, item.flags);
-    put(cas, item.cas);
-    Ok(mc_result::MC_OK)
+/// A value's memory for the caller: `malloc`ed (so `mc_free` releases it),
+/// one byte longer than the value for a NUL, filled straight from the
+/// socket by the client. Freed on drop unless handed out.
+struct MallocBuf {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl MallocBuf {
+    fn new(len: usize) -> Result<MallocBuf> {
+        let ptr = alloc(len.checked_add(1).ok_or_else(|| {
+            Error::new(
+                Kind::Invalid,
+                format!("a value of {len} bytes is too large"),
+            )
+        })?)?;
+        Ok(MallocBuf { ptr, len })
+    }
+
+    /// Hands the memory to the caller, NUL-terminated.
+    fn into_raw(self) -> *mut u8 {
+        let ptr = self.ptr;
+        // SAFETY: the block has len + 1 bytes.
+        unsafe { *ptr.add(self.len) = 0 };
+        std::mem::forget(self);
+        ptr
+    }
+}
+
+impl ValueBuf for MallocBuf {
+    fn slots(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        // SAFETY: `ptr` is a live malloc block of len + 1 bytes owned by
+        // self; MaybeUninit needs no initialisation.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.cast(), self.len) }
+    }
+
+    unsafe fn set_filled(&mut self) {}
+}
+
+impl Drop for MallocBuf {
+    fn drop(&mut self) {
+        // SAFETY: a block from `alloc` (malloc) that was not handed out.
+        unsafe { libc::free(self.ptr.cast()) }
+    }
+}
+
+/// A `MallocBuf` for a value, for `get_with`.
+fn malloc_buf(size: usize, _flags: u32) -> Result<MallocBuf> {
+    MallocBuf::new(size)
 }
 
 /// The body of `mc_get` and `mc_get_and_touch`: checks the arguments, reads
-/// the item with `read`, and hands it out.
+/// the item with `read` (straight into the `malloc` block handed out), and
+/// hands it out.
 ///
 /// # Safety
 /// As `mc_get`.
@@ -797,7 +928,7 @@ unsafe fn fetch(
     len: *mut usize,
     flags: *mut u32,
     cas: *mut u64,
-    read: impl FnOnce(&Client, &[u8]) -> Result<Option<Item>>,
+    read: impl FnOnce(&Client, &[u8]) -> Result<Option<(MallocBuf, u32, u64)>>,
 ) -> mc_result {
     guard(|| {
         let key = text(key, "key")?;
@@ -805,7 +936,13 @@ unsafe fn fetch(
             return Err(null(if value.is_null() { "value" } else { "len" }));
         }
         match read(&*client(handle)?, key)? {
-            Some(item) => give_item(item, value, len, flags, cas),
+            Some((buf, f, c)) => {
+                len.write(buf.len);
+                value.write(buf.into_raw().cast());
+                put(flags, f);
+                put(cas, c);
+                Ok(mc_result::MC_OK)
+            }
             None => Ok(mc_result::MC_NOTFOUND),
         }
     })
@@ -827,7 +964,9 @@ pub unsafe extern "C" fn mc_get(
     flags: *mut u32,
     cas: *mut u64,
 ) -> mc_result {
-    fetch(handle, key, value, len, flags, cas, |c, key| c.get(key))
+    fetch(handle, key, value, len, flags, cas, |c, key| {
+        c.get_with(key, malloc_buf)
+    })
 }
 
 /// As `mc_get`, and gives the item a new TTL in the same request.
@@ -845,7 +984,7 @@ pub unsafe extern "C" fn mc_get_and_touch(
     cas: *mut u64,
 ) -> mc_result {
     fetch(handle, key, value, len, flags, cas, |c, key| {
-        c.get_and_touch(key, ttl)
+        c.at(None).get_and_touch_with(key, ttl, malloc_buf)
     })
 }
 
@@ -864,7 +1003,33 @@ pub unsafe extern "C" fn mc_get_multi(
     hits: *mut *mut mc_hit,
     count: *mut usize,
 ) -> mc_result {
+    get_multi(
+        handle,
+        ptr::null(),
+        keys,
+        count_keys,
+        hits,
+        count,
+        ptr::null_mut(),
+    )
+}
+
+/// The body of the `mc_get_multi` calls: strict if `failed` is null,
+/// else partial (the number of failed servers goes to `*failed`).
+///
+/// # Safety
+/// As `mc_get_multi_partial`; `place` is null or a NUL-terminated string.
+unsafe fn get_multi(
+    handle: u64,
+    place: *const c_char,
+    keys: *const *const c_char,
+    count_keys: usize,
+    hits: *mut *mut mc_hit,
+    count: *mut usize,
+    failed: *mut usize,
+) -> mc_result {
     guard(|| {
+        let place = place_arg(place);
         if keys.is_null() && count_keys > 0 {
             return Err(null("keys"));
         }
@@ -874,40 +1039,76 @@ pub unsafe extern "C" fn mc_get_multi(
         let keys = (0..count_keys)
             .map(|i| text(*keys.add(i), "a key"))
             .collect::<Result<Vec<_>>>()?;
-        let found = client(handle)?.get_many(&keys)?;
-        // One block: the array, then each key and value NUL-terminated.
-        let head = found.len() * std::mem::size_of::<mc_hit>();
-        let size = head
-            + found
-                .iter()
-                .map(|h| h.key.len() + h.item.value.len() + 2)
-                .sum::<usize>();
-        let block = alloc(size)?;
+        let client = client(handle)?;
+        let at = client.at(place);
+        // The hits' keys and values (each NUL-terminated) go into one
+        // buffer as they are read, then into the block handed out: no
+        // allocation per hit.
+        let mut found = Found::with_capacity(keys.len());
+        let each = |key: &[u8], flags, cas, value: &[u8]| found.add(key, flags, cas, value);
+        if failed.is_null() {
+            at.get_many_with(&keys, each)?;
+            return found.give(hits, count);
+        }
+        let errors = at.get_many_partial_with(&keys, each)?;
+        found.give(hits, count)?;
+        failed.write(errors.len());
+        if let Some(e) = errors.first() {
+            set_last_error(e.message());
+        }
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The hits of a multi-get as they are read: keys and values, each
+/// NUL-terminated, one after the other in `strings`; for each hit, where
+/// its key starts, the key's and value's lengths, its flags and CAS.
+struct Found {
+    strings: Vec<u8>,
+    hits: Vec<(usize, usize, usize, u32, u64)>,
+}
+
+impl Found {
+    fn with_capacity(keys: usize) -> Found {
+        Found {
+            strings: Vec::with_capacity(keys * 64),
+            hits: Vec::with_capacity(keys),
+        }
+    }
+
+    fn add(&mut self, key: &[u8], flags: u32, cas: u64, value: &[u8]) {
+        let at = self.strings.len();
+        self.strings.extend_from_slice(key);
+        self.strings.push(0);
+        self.strings.extend_from_slice(value);
+        self.strings.push(0);
+        self.hits.push((at, key.len(), value.len(), flags, cas));
+    }
+
+    /// Hands the hits out as one `malloc`ed block: the `mc_hit` array,
+    /// then the keys and values.
+    ///
+    /// # Safety
+    /// `hits` and `count` are valid for a write.
+    unsafe fn give(self, hits: *mut *mut mc_hit, count: *mut usize) -> Result<mc_result> {
+        let head = self.hits.len() * std::mem::size_of::<mc_hit>();
+        let block = alloc(head + self.strings.len())?;
         let array = block.cast::<mc_hit>();
-        let mut at = block.add(head);
-        for (i, hit) in found.iter().enumerate() {
-            let key = at;
-            ptr::copy_nonoverlapping(hit.key.as_ptr(), at, hit.key.len());
-            at = at.add(hit.key.len());
-            *at = 0;
-            at = at.add(1);
-            let value = at;
-            ptr::copy_nonoverlapping(hit.item.value.as_ptr(), at, hit.item.value.len());
-            at = at.add(hit.item.value.len());
-            *at = 0;
-            at = at.add(1);
+        let base = block.add(head);
+        ptr::copy_nonoverlapping(self.strings.as_ptr(), base, self.strings.len());
+        for (i, &(at, key_len, value_len, flags, cas)) in self.hits.iter().enumerate() {
             array.add(i).write(mc_hit {
-                key: key.cast(),
-                value,
-                value_len: hit.item.value.len(),
-                flags: hit.item.flags,
-                cas: hit.item.cas,
+                key: base.add(at).cast(),
+                value: base.add(at + key_len + 1),
+                value_len,
+                flags,
+                cas,
             });
         }
         hits.write(array);
-        count.write(found.len());
+        count.write(self.hits.len());
         Ok(mc_result::MC_OK)
-    })
+    }
 }
 
 /// `MC_OK` if the key has an item, `MC_NOTFOUND` if not; the value is not
@@ -950,7 +1151,7 @@ pub unsafe extern "C" fn mc_ttl(handle: u64, key: *const c_char, ttl: *mut i64) 
 /// `key` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn mc_remove(handle: u64, key: *const c_char) -> mc_result {
-    guard(|| Ok(found(client(handle)?.delete(text(key, "key")?)?)))
+    mc_remove_by_key(handle, ptr::null(), key)
 }
 
 /// Deletes many keys, pipelined. `statuses`, if not null, receives `MC_OK`
@@ -967,7 +1168,24 @@ pub unsafe extern "C" fn mc_remove_multi(
     count: usize,
     statuses: *mut mc_result,
 ) -> mc_result {
+    mc_remove_multi_by_key(handle, ptr::null(), keys, count, statuses)
+}
+
+/// As `mc_remove_multi`, every key on the server `place` picks (see
+/// `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_remove_multi`; `place` is null or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_remove_multi_by_key(
+    handle: u64,
+    place: *const c_char,
+    keys: *const *const c_char,
+    count: usize,
+    statuses: *mut mc_result,
+) -> mc_result {
     guard(|| {
+        let place = place_arg(place);
         if keys.is_null() && count > 0 {
             return Err(null("keys"));
         }
@@ -975,7 +1193,8 @@ pub unsafe extern "C" fn mc_remove_multi(
             .map(|i| text(*keys.add(i), "a key"))
             .collect::<Result<Vec<_>>>()?;
         let mut all = mc_result::MC_OK;
-        for (i, yes) in client(handle)?.delete_many(&keys)?.into_iter().enumerate() {
+        let client = client(handle)?;
+        for (i, yes) in client.at(place).delete_many(&keys)?.into_iter().enumerate() {
             if !yes {
                 all = mc_result::MC_NOTFOUND;
             }
@@ -993,7 +1212,7 @@ pub unsafe extern "C" fn mc_remove_multi(
 /// `key` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn mc_touch(handle: u64, key: *const c_char, ttl: u32) -> mc_result {
-    guard(|| Ok(found(client(handle)?.touch(text(key, "key")?, ttl)?)))
+    mc_touch_by_key(handle, ptr::null(), key, ttl)
 }
 
 /// Adds `delta` to the decimal number stored under `key` (wrapping at
@@ -1009,13 +1228,7 @@ pub unsafe extern "C" fn mc_incr(
     delta: u64,
     value: *mut u64,
 ) -> mc_result {
-    guard(|| match client(handle)?.incr(text(key, "key")?, delta)? {
-        Some(n) => {
-            put(value, n);
-            Ok(mc_result::MC_OK)
-        }
-        None => Ok(mc_result::MC_NOTFOUND),
-    })
+    mc_incr_by_key(handle, ptr::null(), key, delta, value)
 }
 
 /// Subtracts `delta` from the number under `key`, stopping at 0.
@@ -1029,13 +1242,7 @@ pub unsafe extern "C" fn mc_decr(
     delta: u64,
     value: *mut u64,
 ) -> mc_result {
-    guard(|| match client(handle)?.decr(text(key, "key")?, delta)? {
-        Some(n) => {
-            put(value, n);
-            Ok(mc_result::MC_OK)
-        }
-        None => Ok(mc_result::MC_NOTFOUND),
-    })
+    mc_decr_by_key(handle, ptr::null(), key, delta, value)
 }
 
 // ----- whole servers -----
@@ -1199,4 +1406,412 @@ pub unsafe extern "C" fn mc_start(handle: u64, outcome: *mut i32) -> mc_result {
 #[no_mangle]
 pub unsafe extern "C" fn mc_stop(handle: u64, outcome: *mut i32) -> mc_result {
     guard(|| report(daemon::stop(&*client(handle)?), outcome))
+}
+
+// ----- many servers: distribution, placement, failure policy -----
+
+/// How a handle spreads keys over its servers (`mc_set_distribution`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mc_distribution {
+    /// Consistent hashing exactly as libmemcached's KETAMA_WEIGHTED (PHP's
+    /// Memcached with OPT_LIBKETAMA_COMPATIBLE, pylibmc's ketama_weighted):
+    /// adding a server moves few keys. The default.
+    MC_DISTRIBUTION_KETAMA = 0,
+    /// python-memcached's: crc32 of the key modulo the weighted server
+    /// list. The same server for every key as python-memcached with the
+    /// same server list and weights.
+    MC_DISTRIBUTION_MODULA = 1,
+}
+
+/// Chooses how the handle spreads keys over its servers:
+/// `MC_DISTRIBUTION_KETAMA` (the default) or `MC_DISTRIBUTION_MODULA`;
+/// any other number is `MC_INVALID`. Every client sharing a pool must use
+/// the same distribution, server list (in the same order) and weights:
+/// ketama with libmemcached, PHP and pylibmc; modula with python-memcached.
+#[no_mangle]
+pub extern "C" fn mc_set_distribution(handle: u64, distribution: u32) -> mc_result {
+    guard(|| {
+        let distribution = match distribution {
+            0 => Distribution::Ketama,
+            1 => Distribution::Modula,
+            other => {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    format!("bad distribution {other}: must be MC_DISTRIBUTION_KETAMA (0) or MC_DISTRIBUTION_MODULA (1)"),
+                ))
+            }
+        };
+        client(handle)?.set_distribution(distribution)?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Sets the failure policy. A server that refuses or times out a
+/// connection, or does not answer within the I/O timeout, is marked dead
+/// for `retry_ms` milliseconds (default 30000; 0 marks no server dead):
+/// meanwhile requests for its keys fail at once with `MC_IO` and a message
+/// naming it ("127.0.0.1:11211: marked dead after \"...\", retried in
+/// 29 s"), then one request tries it again. With `failover` non-zero (default
+/// 0), its keys go to the next live server instead (the next ketama point's
+/// server, or python-memcached's rehash): the caller gets no error but may
+/// read missing or stale data, also after the server comes back.
+#[no_mangle]
+pub extern "C" fn mc_set_failure_policy(handle: u64, retry_ms: u32, failover: i32) -> mc_result {
+    guard(|| {
+        client(handle)?.update_options(|options| {
+            options.retry_interval = Duration::from_millis(retry_ms.into());
+            options.failover = failover != 0;
+            Ok::<(), Error>(())
+        })?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Clears every dead mark of the handle (python-memcached's
+/// `forget_dead_hosts`): the next request to each server tries it.
+#[no_mangle]
+pub extern "C" fn mc_forget_dead(handle: u64) -> mc_result {
+    guard(|| {
+        client(handle)?.forget_dead();
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Replaces the handle's servers with `count` new ones (written as for
+/// `mc_create`, weights included), keeping the handle and its settings;
+/// servers in both lists keep their connections and dead marks. A socket
+/// file that nothing answers on gets a daemon, as with `mc_create`.
+/// Nothing changes if a server is bad (`MC_INVALID`).
+///
+/// # Safety
+/// `servers` points to `count` NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_servers(
+    handle: u64,
+    servers: *const *const c_char,
+    count: usize,
+) -> mc_result {
+    guard(|| {
+        if servers.is_null() && count > 0 {
+            return Err(null("servers"));
+        }
+        let specs = (0..count)
+            .map(|i| {
+                std::str::from_utf8(text(*servers.add(i), "a server name")?)
+                    .map(str::to_owned)
+                    .map_err(|_| Error::new(Kind::Invalid, "a server name is not UTF-8"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let client = client(handle)?;
+        client.set_servers(&specs)?;
+        daemon::autostart(&client)?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The index (as in `mc_server_name`) of the server `key` belongs to by
+/// the handle's distribution, whether or not it is marked dead.
+/// `MC_BADKEY` for a key that cannot be sent.
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `index` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_server_for_key(
+    handle: u64,
+    key: *const c_char,
+    index: *mut usize,
+) -> mc_result {
+    guard(|| {
+        let key = text(key, "key")?;
+        if index.is_null() {
+            return Err(null("index"));
+        }
+        index.write(client(handle)?.server_for(key)?);
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The index of the server a placement value picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// `place` is a NUL-terminated string; `index` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_server_for_place(
+    handle: u64,
+    place: *const c_char,
+    index: *mut usize,
+) -> mc_result {
+    guard(|| {
+        let place = text(place, "place")?;
+        if index.is_null() {
+            return Err(null("index"));
+        }
+        index.write(client(handle)?.server_for_place(place));
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The weight of server `index` of a handle.
+///
+/// # Safety
+/// `weight` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_server_weight(
+    handle: u64,
+    index: usize,
+    weight: *mut u32,
+) -> mc_result {
+    guard(|| {
+        if weight.is_null() {
+            return Err(null("weight"));
+        }
+        weight.write(client(handle)?.server(index)?.weight);
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// As `mc_set`, but the item goes to the server the placement value
+/// `place` picks, not the one its key's hash picks (libmemcached's
+/// `memcached_set_by_key`, python-memcached's `(hashvalue, key)`): keys
+/// stored with the same `place` share a server. Read them with the same
+/// `place`. Ketama hashes `place` like a key; modula uses a decimal
+/// integer `place` as python-memcached uses an integer hash value and
+/// hashes any other text like a key. A null `place` is the key's own.
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; otherwise as `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(handle, place, StoreVerb::Set, key, value, len, flags, ttl)
+}
+
+/// As `mc_add`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_set_by_key`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_add_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(handle, place, StoreVerb::Add, key, value, len, flags, ttl)
+}
+
+/// As `mc_replace`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_set_by_key`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_replace_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(
+        handle,
+        place,
+        StoreVerb::Replace,
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
+}
+
+/// As `mc_get`, from the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; otherwise as `mc_get`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_get_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *mut *mut c_void,
+    len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+) -> mc_result {
+    let place = place_arg(place);
+    fetch(handle, key, value, len, flags, cas, |c, key| {
+        c.at(place).get_with(key, malloc_buf)
+    })
+}
+
+/// As `mc_remove`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+/// string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_remove_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        let key = text(key, "key")?;
+        Ok(found(client(handle)?.at(place).delete(key)?))
+    })
+}
+
+/// As `mc_touch`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_remove_by_key`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_touch_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    ttl: u32,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        let key = text(key, "key")?;
+        Ok(found(client(handle)?.at(place).touch(key, ttl)?))
+    })
+}
+
+/// The body of the incr and decr calls.
+///
+/// # Safety
+/// As `mc_incr_by_key`.
+unsafe fn arith(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *mut u64,
+    op: impl FnOnce(Placed<'_>, &[u8]) -> Result<Option<u64>>,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        let key = text(key, "key")?;
+        let client = client(handle)?;
+        match op(client.at(place), key)? {
+            Some(n) => {
+                put(value, n);
+                Ok(mc_result::MC_OK)
+            }
+            None => Ok(mc_result::MC_NOTFOUND),
+        }
+    })
+}
+
+/// As `mc_incr`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; otherwise as `mc_incr`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_incr_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    delta: u64,
+    value: *mut u64,
+) -> mc_result {
+    arith(handle, place, key, value, |at, key| at.incr(key, delta))
+}
+
+/// As `mc_decr`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_incr_by_key`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_decr_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    delta: u64,
+    value: *mut u64,
+) -> mc_result {
+    arith(handle, place, key, value, |at, key| at.decr(key, delta))
+}
+
+/// As `mc_get_multi`, every key read from the server `place` picks (see
+/// `mc_set_by_key`): one request in all.
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; otherwise as `mc_get_multi`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_get_multi_by_key(
+    handle: u64,
+    place: *const c_char,
+    keys: *const *const c_char,
+    count_keys: usize,
+    hits: *mut *mut mc_hit,
+    count: *mut usize,
+) -> mc_result {
+    get_multi(
+        handle,
+        place,
+        keys,
+        count_keys,
+        hits,
+        count,
+        ptr::null_mut(),
+    )
+}
+
+/// As `mc_get_multi`, but a server that cannot be reached or is marked
+/// dead does not fail the call: its keys are left out of the hits, like
+/// misses (as python-memcached's `get_multi` does), and `*failed` receives
+/// the number of servers that failed. Returns `MC_OK` with the other
+/// servers' hits; when `*failed` > 0, `mc_last_error()` gives the first
+/// failure (the one exception to "messages only for results other than
+/// MC_OK"). Other errors (a bad key, a bad handle) fail the call as usual.
+///
+/// # Safety
+/// As `mc_get_multi`; `failed` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_get_multi_partial(
+    handle: u64,
+    keys: *const *const c_char,
+    count_keys: usize,
+    hits: *mut *mut mc_hit,
+    count: *mut usize,
+    failed: *mut usize,
+) -> mc_result {
+    if failed.is_null() {
+        return guard(|| Err(null("failed")));
+    }
+    get_multi(handle, ptr::null(), keys, count_keys, hits, count, failed)
+}
+
+/// As `mc_set_multi`, every item stored on the server `place` picks (see
+/// `mc_set_by_key`).
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; otherwise as `mc_set_multi`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_multi_by_key(
+    handle: u64,
+    place: *const c_char,
+    entries: *const mc_entry,
+    count: usize,
+    ttl: u32,
+    statuses: *mut mc_result,
+) -> mc_result {
+    set_multi(handle, place, entries, count, ttl, statuses)
 }

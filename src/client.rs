@@ -7,14 +7,24 @@
 //!
 //! A miss, a `NOT_STORED`, an `EXISTS` are results, not errors: only what
 //! leaves the caller unsure of the server's state is an `Err`.
+//!
+//! Server choice is [`cluster`]'s: the handle's [`Distribution`] hashes the
+//! key (or a placement value given apart from it, see [`Client::placed`]).
+//! The failure policy: a server that refuses or times out a connection,
+//! or times out a reply, is marked dead for [`Options::retry_interval`];
+//! until then its keys fail at once, without a request, with an `Io` error
+//! that names it; then one request probes it again. With
+//! [`Options::failover`], its keys go to the next live server instead.
 
+use std::borrow::Cow;
 use std::ops::Range;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::RwLock;
 
-use crate::cluster::{self, Node};
-use crate::connection::Connection;
+use crate::cluster::{Distribution, Hash, Node, Placement};
+use crate::connection::{Connection, Fetched, ValueBuf, VecBuf};
 use crate::daemon::DaemonOptions;
 use crate::error::{Error, Kind, Result};
 use crate::key;
@@ -54,6 +64,18 @@ pub struct Options {
     pub default_ttl: u32,
     /// How local daemons are started for this handle (autostart, `start`).
     pub daemon: DaemonOptions,
+    /// How keys are spread over the servers. Default [`Distribution::Ketama`].
+    pub distribution: Distribution,
+    /// How long a server that failed (connect refused or timed out, reply
+    /// timed out) is left alone: its keys fail at once meanwhile (or fail
+    /// over), then one request tries it again. Default 30 s,
+    /// python-memcached's `dead_retry`; zero marks no server dead.
+    pub retry_interval: Duration,
+    /// Send the keys of a dead server to the next live one (the next ketama
+    /// point's server, or python-memcached's rehash) instead of failing.
+    /// Default off: a key read from another server can be missing or stale,
+    /// and when the server comes back its old copy is served again.
+    pub failover: bool,
 }
 
 impl Default for Options {
@@ -64,6 +86,9 @@ impl Default for Options {
             key_prefix: Vec::new(),
             default_ttl: 8 * 60 * 60,
             daemon: DaemonOptions::default(),
+            distribution: Distribution::default(),
+            retry_interval: Duration::from_secs(30),
+            failover: false,
         }
     }
 }
@@ -101,16 +126,143 @@ pub enum Status {
 /// A memcached client over one or more servers. Shareable between threads
 /// (`Arc<Client>`): each thread takes its own connection from a pool.
 pub struct Client {
-    nodes: Vec<Node>,
+    /// The servers and where keys go; replaced whole by `set_servers` and a
+    /// change of distribution (an operation keeps the one it started with).
+    topology: RwLock<Arc<Topology>>,
     options: RwLock<Options>,
+}
+
+/// One server list: the servers as given, their nodes (connections and
+/// dead marks, kept across server list changes for unchanged servers), and
+/// the placement of keys over them.
+struct Topology {
+    servers: Vec<Server>,
+    nodes: Vec<Arc<Node>>,
+    placement: Placement,
+}
+
+impl Topology {
+    fn new(servers: Vec<Server>, nodes: Vec<Arc<Node>>, distribution: Distribution) -> Topology {
+        let placement = Placement::of_servers(distribution, &servers);
+        Topology {
+            servers,
+            nodes,
+            placement,
+        }
+    }
+}
+
+/// The settings an operation needs, read once at its start.
+struct Policy {
+    connect_timeout: Duration,
+    io_timeout: Duration,
+    retry: Duration,
+    failover: bool,
+}
+
+/// A failed exchange with one server: the error (naming the server), and
+/// whether it failed to connect (so the request was never sent and may go
+/// to another server).
+struct Failure {
+    error: Error,
+    connect: bool,
+}
+
+/// The failure of `node` with `error` (without the server's name yet):
+/// marks the server dead if it could not be reached or did not answer in
+/// time, and names it in the error.
+fn failure(node: &Node, policy: &Policy, error: Error, connect: bool) -> Failure {
+    if connect || error.kind() == Kind::Timeout {
+        node.mark_dead(&error, policy.retry);
+    }
+    Failure {
+        error: error.context(&node.server),
+        connect,
+    }
+}
+
+/// Which servers may be used by one operation: each server's admission is
+/// asked once per operation (the one probe of a dead server then carries
+/// all its keys), and a server that failed during the operation is not
+/// tried again by it.
+struct Admission<'t> {
+    topology: &'t Topology,
+    retry: Duration,
+    state: Vec<Option<Result<()>>>,
+}
+
+impl<'t> Admission<'t> {
+    fn new(topology: &'t Topology, retry: Duration) -> Admission<'t> {
+        Admission {
+            topology,
+            retry,
+            state: vec![None; topology.nodes.len()],
+        }
+    }
+
+    fn admit(&mut self, n: usize) -> Result<()> {
+        match &self.state[n] {
+            Some(known) => known.clone(),
+            None => {
+                let now = self.topology.nodes[n].admit(self.retry);
+                self.state[n] = Some(now.clone());
+                now
+            }
+        }
+    }
+
+    fn failed(&mut self, n: usize, error: &Error) {
+        self.state[n] = Some(Err(error.clone()));
+    }
+
+    fn has_failed(&self, n: usize) -> bool {
+        matches!(self.state[n], Some(Err(_)))
+    }
+
+    /// The server for `hash`, with or without failover.
+    fn route(&mut self, hash: &Hash, failover: bool) -> Result<usize> {
+        let placement = &self.topology.placement;
+        placement.route(hash, failover, |n| self.admit(n))
+    }
+}
+
+/// Adds `error` to `errors` unless an error with the same message is there.
+fn note(errors: &mut Vec<Error>, error: Error) {
+    if !errors.iter().any(|e| e.message() == error.message()) {
+        errors.push(error);
+    }
+}
+
+/// The first of `errors`, if any.
+fn first(errors: Vec<Error>) -> Result<()> {
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.servers().map(|s| &s.name))
+            .entries(self.servers().map(|s| s.name))
             .finish()
     }
+}
+
+/// The operations of a [`Client`] with a placement value: each key goes to
+/// the server the placement value picks, not the one its own hash picks
+/// (libmemcached's `_by_key` calls, python-memcached's `(hashvalue, key)`),
+/// so related keys share a server and a multi-key operation on them costs
+/// one round trip. Made by [`Client::placed`].
+///
+/// Ketama hashes the placement value as it hashes a key (as libmemcached
+/// does its `group_key`). Modula uses a decimal integer (`-?[0-9]+`) as
+/// python-memcached uses an integer hash value (`value % buckets`, and
+/// `str(value)` for the rehash), and hashes any other value like a key.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed<'a> {
+    client: &'a Client,
+    place: Option<&'a [u8]>,
 }
 
 impl Client {
@@ -128,27 +280,138 @@ impl Client {
         if servers.is_empty() {
             return Err(Error::new(Kind::Invalid, "no server given"));
         }
+        let options = Options::default();
+        let nodes = servers
+            .iter()
+            .map(|s| Arc::new(Node::new(s.clone())))
+            .collect();
         Ok(Client {
-            nodes: servers.into_iter().map(Node::new).collect(),
-            options: RwLock::new(Options::default()),
+            topology: RwLock::new(Arc::new(Topology::new(
+                servers,
+                nodes,
+                options.distribution,
+            ))),
+            options: RwLock::new(options),
         })
     }
 
+    /// The current server list (an operation keeps the one it started with).
+    fn topology(&self) -> Arc<Topology> {
+        Arc::clone(&self.topology.read())
+    }
+
     /// The servers, in the order given.
-    pub fn servers(&self) -> impl Iterator<Item = &Server> {
-        self.nodes.iter().map(|n| &n.server)
+    pub fn servers(&self) -> std::vec::IntoIter<Server> {
+        self.topology().servers.clone().into_iter()
     }
 
     /// Server `n` (in the order given), or an `Invalid` error.
-    pub fn server(&self, n: usize) -> Result<&Server> {
-        self.nodes
+    pub fn server(&self, n: usize) -> Result<Server> {
+        self.topology()
+            .servers
             .get(n)
-            .map(|node| &node.server)
+            .cloned()
             .ok_or_else(|| Error::new(Kind::Invalid, format!("server index {n} is out of range")))
+    }
+
+    /// Replaces the server list (same specs as [`Client::new`], weights
+    /// included), keeping the handle and its settings. Servers that stay
+    /// (same name and address) keep their open connections and dead marks.
+    /// Operations already under way finish on the old list. Nothing
+    /// changes if a spec is bad.
+    pub fn set_servers<S: AsRef<str>>(&self, specs: &[S]) -> Result<()> {
+        let servers = specs
+            .iter()
+            .map(|s| server::parse(s.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        if servers.is_empty() {
+            return Err(Error::new(Kind::Invalid, "no server given"));
+        }
+        // Lock order: options, then topology (as update_options).
+        let options = self.options.read();
+        let mut topology = self.topology.write();
+        let nodes = servers
+            .iter()
+            .map(|s| {
+                topology
+                    .nodes
+                    .iter()
+                    .find(|n| n.server.name == s.name && n.server.address == s.address)
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Node::new(s.clone())))
+            })
+            .collect();
+        *topology = Arc::new(Topology::new(servers, nodes, options.distribution));
+        Ok(())
+    }
+
+    /// Switches to another distribution (the same as changing
+    /// [`Options::distribution`]).
+    pub fn set_distribution(&self, distribution: Distribution) -> Result<()> {
+        self.update_options(|o| {
+            o.distribution = distribution;
+            Ok::<(), Error>(())
+        })
+    }
+
+    /// The index of the server `key` belongs to (key prefix included, as
+    /// sent), by the handle's distribution, whether or not that server is
+    /// marked dead. An error for a bad key.
+    pub fn server_for(&self, key: &[u8]) -> Result<usize> {
+        let full = self.full_key(key)?;
+        let topology = self.topology();
+        Ok(topology.placement.home(&topology.placement.hash_key(&full)))
+    }
+
+    /// The index of the server a placement value picks (see [`Placed`]).
+    pub fn server_for_place(&self, place: &[u8]) -> usize {
+        let topology = self.topology();
+        topology
+            .placement
+            .home(&topology.placement.hash_place(place))
+    }
+
+    /// Clears every dead mark (python-memcached's `forget_dead_hosts`): the
+    /// next request to each server tries it.
+    pub fn forget_dead(&self) {
+        for node in &self.topology().nodes {
+            node.mark_alive();
+        }
+    }
+
+    /// How long until server `n`, marked dead, is tried again (zero: the
+    /// next request tries it); `None` if it is not marked dead.
+    pub fn dead_for(&self, n: usize) -> Result<Option<Duration>> {
+        self.server(n)?;
+        Ok(self.topology().nodes[n].dead_for())
+    }
+
+    /// The operations of this client with a placement value `place`: every
+    /// key they name goes to the server `place` picks (see [`Placed`]).
+    pub fn placed<'a>(&'a self, place: &'a [u8]) -> Placed<'a> {
+        Placed {
+            client: self,
+            place: Some(place),
+        }
+    }
+
+    /// As [`Client::placed`] when `place` is given, else the client's own
+    /// placement (each key by its hash). For bindings with an optional
+    /// placement argument.
+    pub fn at<'a>(&'a self, place: Option<&'a [u8]>) -> Placed<'a> {
+        Placed {
+            client: self,
+            place,
+        }
     }
 
     pub fn options(&self) -> Options {
         self.options.read().clone()
+    }
+
+    /// [`Options::default_ttl`], without copying the options.
+    pub fn default_ttl(&self) -> u32 {
+        self.options.read().default_ttl
     }
 
     /// Replaces the settings; connections already open keep their timeouts
@@ -178,6 +441,14 @@ impl Client {
             key::check(&options.key_prefix)
                 .map_err(|e| Error::new(Kind::Invalid, format!("bad key prefix: {e}")))?;
         }
+        if options.distribution != current.distribution {
+            let mut topology = self.topology.write();
+            *topology = Arc::new(Topology::new(
+                topology.servers.clone(),
+                topology.nodes.clone(),
+                options.distribution,
+            ));
+        }
         *current = options;
         drop(current);
         self.disconnect_all();
@@ -186,7 +457,7 @@ impl Client {
 
     /// Closes every idle connection (they reopen on the next operation).
     pub fn disconnect_all(&self) {
-        for node in &self.nodes {
+        for node in &self.topology().nodes {
             node.close_all();
         }
     }
@@ -195,27 +466,27 @@ impl Client {
 
     /// Stores `value` under `key` unconditionally.
     pub fn set(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
-        self.store(StoreVerb::Set, key, value, flags, ttl)
+        self.at(None).set(key, value, flags, ttl)
     }
 
     /// Stores only if `key` has no item.
     pub fn add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
-        self.store(StoreVerb::Add, key, value, flags, ttl)
+        self.at(None).add(key, value, flags, ttl)
     }
 
     /// Stores only if `key` has an item.
     pub fn replace(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
-        self.store(StoreVerb::Replace, key, value, flags, ttl)
+        self.at(None).replace(key, value, flags, ttl)
     }
 
     /// Adds `value` at the end of an existing item (flags and TTL kept).
     pub fn append(&self, key: &[u8], value: &[u8]) -> Result<Status> {
-        self.store(StoreVerb::Append, key, value, 0, 0)
+        self.at(None).append(key, value)
     }
 
     /// Adds `value` at the start of an existing item (flags and TTL kept).
     pub fn prepend(&self, key: &[u8], value: &[u8]) -> Result<Status> {
-        self.store(StoreVerb::Prepend, key, value, 0, 0)
+        self.at(None).prepend(key, value)
     }
 
     /// Appends `value` to the item under `key`, or stores it as a new item
@@ -223,26 +494,29 @@ impl Client {
     /// do it at once: `append` then `add`, and if another client's `add` won
     /// in between, `append` again, so no appended data is ever lost.
     pub fn append_or_add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
-        // Each lost race means another client's write landed; a bound keeps
-        // a pathological add/delete storm from spinning here for ever.
-        for _ in 0..APPEND_RACES {
-            if self.append(key, value)? == Status::Stored
-                || self.add(key, value, flags, ttl)? == Status::Stored
-            {
-                return Ok(Status::Stored);
-            }
-        }
-        Ok(Status::NotStored)
+        self.at(None).append_or_add(key, value, flags, ttl)
     }
 
     /// Stores only if the item's CAS value is still `cas` (from a get).
     pub fn cas(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32, cas: u64) -> Result<Status> {
-        self.store(StoreVerb::Cas(cas), key, value, flags, ttl)
+        self.at(None).cas(key, value, flags, ttl, cas)
     }
 
     /// Any storage command. `ttl` is relative seconds, 0 for no expiry.
     pub fn store(
         &self,
+        verb: StoreVerb,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        ttl: u32,
+    ) -> Result<Status> {
+        self.at(None).store(verb, key, value, flags, ttl)
+    }
+
+    fn store_in(
+        &self,
+        place: Option<&[u8]>,
         verb: StoreVerb,
         key: &[u8],
         value: &[u8],
@@ -262,7 +536,7 @@ impl Client {
             parts = [&head, &[], &[]];
             &parts[..1]
         };
-        self.round_trip(self.node_for(&full), request, |conn, deadline| {
+        self.keyed(place, &full, request, |conn, deadline| {
             conn.read_reply(deadline, store_status)?
         })
     }
@@ -270,9 +544,20 @@ impl Client {
     /// Stores many items, pipelined: one write per server. Returns each
     /// item's outcome, in input order: its status, or the error the server
     /// gave for that item alone (`SERVER_ERROR`: too large, out of memory),
-    /// which does not stop the others. Any other failure fails the call.
+    /// which does not stop the others. Any other failure (a server that
+    /// cannot be reached or is marked dead) fails the call, after the
+    /// items of the other servers were stored.
     pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &self,
+        items: &[(K, V, u32)],
+        ttl: u32,
+    ) -> Result<Vec<Result<Status>>> {
+        self.at(None).set_many(items, ttl)
+    }
+
+    fn set_many_in<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        place: Option<&[u8]>,
         items: &[(K, V, u32)],
         ttl: u32,
     ) -> Result<Vec<Result<Status>>> {
@@ -280,10 +565,11 @@ impl Client {
         let exptime = exptime(ttl);
         let keys = items
             .iter()
-            .map(|(k, _, _)| prefixed(&prefix, k.as_ref()))
+            .map(|(k, _, _)| with_prefix(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let mut outcomes: Vec<Result<Status>> = vec![Ok(Status::NotStored); items.len()];
-        self.per_server(
+        let errors = self.per_server(
+            place,
             &keys,
             PIPELINE_BATCH,
             |buf, indexes| {
@@ -300,24 +586,22 @@ impl Client {
                     );
                 }
             },
-            |conn, deadline, indexes| {
+            |conn, deadline, server, indexes| {
                 for &i in indexes {
                     outcomes[i] = match conn.read_reply(deadline, store_status)? {
                         // The server read and dropped that item's data:
                         // the stream is still in step for the next reply.
-                        Err(e) if matches!(e.kind(), Kind::Server | Kind::TooLarge) => Err(e),
+                        Err(e) if matches!(e.kind(), Kind::Server | Kind::TooLarge) => {
+                            Err(e.context(server))
+                        }
                         Err(e) => return Err(e),
                         Ok(status) => Ok(status),
                     };
                 }
                 Ok(())
             },
-        )?;
-        for (outcome, key) in outcomes.iter_mut().zip(&keys) {
-            if let Err(e) = outcome {
-                *e = e.clone().context(&self.nodes[self.node_for(key)].server);
-            }
-        }
+        );
+        first(errors)?;
         Ok(outcomes)
     }
 
@@ -325,43 +609,116 @@ impl Client {
 
     /// The item under `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Item>> {
+        self.at(None).get(key)
+    }
+
+    /// The item under `key` as (value, flags, cas), or `None`, its value
+    /// read straight from the socket into the buffer `make(size, flags)`
+    /// returns: the caller's final memory, so a large value is not copied.
+    pub fn get_with<B: ValueBuf>(
+        &self,
+        key: &[u8],
+        make: impl FnMut(usize, u32) -> Result<B>,
+    ) -> Result<Option<(B, u32, u64)>> {
+        self.at(None).get_with(key, make)
+    }
+
+    fn get_in_with<B: ValueBuf>(
+        &self,
+        place: Option<&[u8]>,
+        key: &[u8],
+        mut make: impl FnMut(usize, u32) -> Result<B>,
+    ) -> Result<Option<(B, u32, u64)>> {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 8);
         protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&full]);
-        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
-            read_single(conn, deadline)
+        self.keyed(place, &full, &[&request], |conn, deadline| {
+            read_single(conn, deadline, &mut make)
         })
     }
 
     /// The item under `key`, giving it a new TTL in the same request
     /// (`gats`), or `None`.
     pub fn get_and_touch(&self, key: &[u8], ttl: u32) -> Result<Option<Item>> {
+        self.at(None).get_and_touch(key, ttl)
+    }
+
+    fn get_and_touch_in_with<B: ValueBuf>(
+        &self,
+        place: Option<&[u8]>,
+        key: &[u8],
+        ttl: u32,
+        mut make: impl FnMut(usize, u32) -> Result<B>,
+    ) -> Result<Option<(B, u32, u64)>> {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 24);
         protocol::get_and_touch(&mut request, true, exptime(ttl), &[&full]);
-        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
-            read_single(conn, deadline)
+        self.keyed(place, &full, &[&request], |conn, deadline| {
+            read_single(conn, deadline, &mut make)
         })
     }
 
     /// Every hit among `keys`, pipelined: one `gets` per server. Keys come
     /// back as given (without the key prefix), in the servers' reply order.
+    /// If a server cannot be reached (or is marked dead), the call fails
+    /// with its error; [`Client::get_many_partial`] returns the other
+    /// servers' hits instead.
     pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Hit>> {
+        self.at(None).get_many(keys)
+    }
+
+    /// As [`Client::get_many`], but a server that cannot be reached or is
+    /// marked dead does not fail the call: its keys are missing from the
+    /// hits (as python-memcached's `get_multi` does) and its error is in the
+    /// list returned with them, one per failed server. Only a bad key fails
+    /// the call (before anything is sent).
+    pub fn get_many_partial<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<(Vec<Hit>, Vec<Error>)> {
+        self.at(None).get_many_partial(keys)
+    }
+
+    fn get_many_in<K: AsRef<[u8]>>(
+        &self,
+        place: Option<&[u8]>,
+        keys: &[K],
+    ) -> Result<(Vec<Hit>, Vec<Error>)> {
+        let mut hits = Vec::with_capacity(keys.len());
+        let errors = self.get_many_in_with(place, keys, |key, flags, cas, value| {
+            hits.push(Hit {
+                key: key.to_vec(),
+                item: Item {
+                    value: value.to_vec(),
+                    flags,
+                    cas,
+                },
+            })
+        })?;
+        Ok((hits, errors))
+    }
+
+    /// The multi-get without a `Vec` per hit: `each(key, flags, cas,
+    /// value)` sees every hit in the read buffer, key as given. Returns
+    /// the errors of the servers that failed, as `get_many_partial`.
+    fn get_many_in_with<K: AsRef<[u8]>>(
+        &self,
+        place: Option<&[u8]>,
+        keys: &[K],
+        mut each: impl FnMut(&[u8], u32, u64, &[u8]),
+    ) -> Result<Vec<Error>> {
         let prefix = self.options.read().key_prefix.clone();
         let full = keys
             .iter()
-            .map(|k| prefixed(&prefix, k.as_ref()))
+            .map(|k| with_prefix(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
-        let mut hits = Vec::with_capacity(keys.len());
-        self.per_server(
+        let errors = self.per_server(
+            place,
             &full,
             // One "gets" line: the server reads all of it before replying.
             usize::MAX,
             |buf, indexes| {
-                let keys: Vec<&[u8]> = indexes.iter().map(|&i| full[i].as_slice()).collect();
+                let keys: Vec<&[u8]> = indexes.iter().map(|&i| full[i].as_ref()).collect();
                 protocol::retrieve(buf, RetrieveVerb::Gets, &keys);
             },
-            |conn, deadline, _| loop {
+            |conn, deadline, _, _| loop {
                 let done = conn.read_reply(deadline, |reply| match reply {
                     Reply::Value {
                         key,
@@ -369,14 +726,8 @@ impl Client {
                         cas,
                         data,
                     } => {
-                        hits.push(Hit {
-                            key: key[prefix.len().min(key.len())..].to_vec(),
-                            item: Item {
-                                value: data.to_vec(),
-                                flags,
-                                cas: cas.unwrap_or(0),
-                            },
-                        });
+                        let key = &key[prefix.len().min(key.len())..];
+                        each(key, flags, cas.unwrap_or(0), data);
                         Ok(false)
                     }
                     Reply::End => Ok(true),
@@ -386,41 +737,42 @@ impl Client {
                     return Ok(());
                 }
             },
-        )?;
-        Ok(hits)
+        );
+        Ok(errors)
     }
 
     /// Is there an item under `key`? Asks with a meta get that returns no
     /// value (memcached 1.6.10 or later).
     pub fn exists(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.meta_probe(key, None)?.is_some())
+        self.at(None).exists(key)
     }
 
     /// The seconds `key` has left to live (`None`: no item; `Some(-1)`: no
     /// expiry), by a meta get (memcached 1.6.10 or later).
     pub fn ttl(&self, key: &[u8]) -> Result<Option<i64>> {
-        self.meta_probe(key, Some(b't'))?
-            .map(|t| parse_meta(&t, "a TTL"))
-            .transpose()
+        self.at(None).ttl(key)
     }
 
     /// The flags stored with `key`'s item, or `None`, without fetching the
     /// value (meta get; memcached 1.6.10 or later).
     pub fn flags(&self, key: &[u8]) -> Result<Option<u32>> {
-        self.meta_probe(key, Some(b'f'))?
-            .map(|f| parse_meta(&f, "flags"))
-            .transpose()
+        self.at(None).flags(key)
     }
 
     /// A meta get of `key` that returns no value: `None` if there is no
     /// item, else the value of meta flag `flag` (empty when none is asked).
-    fn meta_probe(&self, key: &[u8], flag: Option<u8>) -> Result<Option<Vec<u8>>> {
+    fn meta_probe(
+        &self,
+        place: Option<&[u8]>,
+        key: &[u8],
+        flag: Option<u8>,
+    ) -> Result<Option<Vec<u8>>> {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 8);
         let token = flag.map(|f| [f]);
         let tokens: Vec<&[u8]> = token.iter().map(|t| &t[..]).collect();
         protocol::meta_get(&mut request, &full, &tokens);
-        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+        self.keyed(place, &full, &[&request], |conn, deadline| {
             conn.read_reply(deadline, |reply| match reply {
                 Reply::Meta {
                     code: MetaCode::Hd,
@@ -449,10 +801,14 @@ impl Client {
 
     /// Deletes `key`; false if it had no item.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.at(None).delete(key)
+    }
+
+    fn delete_in(&self, place: Option<&[u8]>, key: &[u8]) -> Result<bool> {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 10);
         protocol::delete(&mut request, &full, false);
-        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+        self.keyed(place, &full, &[&request], |conn, deadline| {
             conn.read_reply(deadline, deleted)?
         })
     }
@@ -460,13 +816,22 @@ impl Client {
     /// Deletes many keys, pipelined. Returns for each key whether it had an
     /// item, in input order.
     pub fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<bool>> {
+        self.at(None).delete_many(keys)
+    }
+
+    fn delete_many_in<K: AsRef<[u8]>>(
+        &self,
+        place: Option<&[u8]>,
+        keys: &[K],
+    ) -> Result<Vec<bool>> {
         let prefix = self.options.read().key_prefix.clone();
         let full = keys
             .iter()
             .map(|k| prefixed(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let mut found = vec![false; keys.len()];
-        self.per_server(
+        let errors = self.per_server(
+            place,
             &full,
             PIPELINE_BATCH,
             |buf, indexes| {
@@ -474,22 +839,27 @@ impl Client {
                     protocol::delete(buf, &full[i], false);
                 }
             },
-            |conn, deadline, indexes| {
+            |conn, deadline, _, indexes| {
                 for &i in indexes {
                     found[i] = conn.read_reply(deadline, deleted)??;
                 }
                 Ok(())
             },
-        )?;
+        );
+        first(errors)?;
         Ok(found)
     }
 
     /// Gives `key` a new TTL; false if it has no item.
     pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
+        self.at(None).touch(key, ttl)
+    }
+
+    fn touch_in(&self, place: Option<&[u8]>, key: &[u8], ttl: u32) -> Result<bool> {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 24);
         protocol::touch(&mut request, &full, exptime(ttl), false);
-        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+        self.keyed(place, &full, &[&request], |conn, deadline| {
             conn.read_reply(deadline, |reply| match reply {
                 Reply::Touched => Ok(true),
                 Reply::NotFound => Ok(false),
@@ -501,19 +871,25 @@ impl Client {
     /// Adds `delta` to the decimal number stored under `key`, wrapping at
     /// 2^64 as the server does. `None` if there is no item.
     pub fn incr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        self.arith(Arith::Incr, key, delta)
+        self.at(None).incr(key, delta)
     }
 
     /// Subtracts `delta`, stopping at 0 as the server does.
     pub fn decr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        self.arith(Arith::Decr, key, delta)
+        self.at(None).decr(key, delta)
     }
 
-    fn arith(&self, verb: Arith, key: &[u8], delta: u64) -> Result<Option<u64>> {
+    fn arith(
+        &self,
+        place: Option<&[u8]>,
+        verb: Arith,
+        key: &[u8],
+        delta: u64,
+    ) -> Result<Option<u64>> {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 32);
         protocol::arith(&mut request, verb, &full, delta, false);
-        self.round_trip(self.node_for(&full), &[&request], |conn, deadline| {
+        self.keyed(place, &full, &[&request], |conn, deadline| {
             conn.read_reply(deadline, |reply| match reply {
                 Reply::Number(n) => Ok(Some(n)),
                 Reply::NotFound => Ok(None),
@@ -528,7 +904,7 @@ impl Client {
     pub fn flush_all(&self, delay: Option<u32>) -> Result<()> {
         let mut request = Vec::new();
         protocol::flush_all(&mut request, delay, false);
-        self.on_servers(0..self.nodes.len(), &request, |conn, deadline| {
+        self.on_servers(None, &request, |conn, deadline| {
             conn.read_reply(deadline, expect_ok)?
         })
         .map(drop)
@@ -538,7 +914,7 @@ impl Client {
     pub fn verbosity(&self, level: u32) -> Result<()> {
         let mut request = Vec::new();
         protocol::verbosity(&mut request, level, false);
-        self.on_servers(0..self.nodes.len(), &request, |conn, deadline| {
+        self.on_servers(None, &request, |conn, deadline| {
             conn.read_reply(deadline, expect_ok)?
         })
         .map(drop)
@@ -547,17 +923,19 @@ impl Client {
     /// Each server's statistics (`stats` or `stats <group>`), as name/value
     /// pairs in the server's order, one list per server in server order.
     pub fn stats(&self, group: Option<&str>) -> Result<Vec<Vec<(String, String)>>> {
-        self.stats_of(0..self.nodes.len(), group)
+        self.stats_of(None, group)
     }
 
     /// The statistics of server `n` alone (in [`Client::servers`] order).
     pub fn server_stats(&self, n: usize, group: Option<&str>) -> Result<Vec<(String, String)>> {
-        Ok(self.stats_of(self.one_server(n)?, group)?.remove(0))
+        self.server(n)?;
+        Ok(self.stats_of(Some(n), group)?.remove(0))
     }
 
+    /// The statistics of server `only`, or of every server.
     fn stats_of(
         &self,
-        servers: Range<usize>,
+        only: Option<usize>,
         group: Option<&str>,
     ) -> Result<Vec<Vec<(String, String)>>> {
         // A group may hold spaces ("cachedump 1 10"), but a CR or LF would
@@ -577,7 +955,7 @@ impl Client {
         }
         let mut request = Vec::new();
         protocol::stats(&mut request, group.map(str::as_bytes));
-        self.on_servers(servers, &request, |conn, deadline| {
+        self.on_servers(only, &request, |conn, deadline| {
             let mut stats = Vec::new();
             loop {
                 let done = conn.read_reply(deadline, |reply| match reply {
@@ -600,18 +978,19 @@ impl Client {
 
     /// Each server's version string, in server order.
     pub fn version(&self) -> Result<Vec<String>> {
-        self.version_of(0..self.nodes.len())
+        self.version_of(None)
     }
 
     /// The version string of server `n` alone.
     pub fn server_version(&self, n: usize) -> Result<String> {
-        Ok(self.version_of(self.one_server(n)?)?.remove(0))
+        self.server(n)?;
+        Ok(self.version_of(Some(n))?.remove(0))
     }
 
-    fn version_of(&self, servers: Range<usize>) -> Result<Vec<String>> {
+    fn version_of(&self, only: Option<usize>) -> Result<Vec<String>> {
         let mut request = Vec::new();
         protocol::version(&mut request);
-        self.on_servers(servers, &request, |conn, deadline| {
+        self.on_servers(only, &request, |conn, deadline| {
             conn.read_reply(deadline, |reply| match reply {
                 Reply::Version(v) => Ok(String::from_utf8_lossy(v).into_owned()),
                 other => Err(unexpected(other)),
@@ -622,15 +1001,64 @@ impl Client {
     // ----- plumbing -----
 
     /// The key prefix + `key`, checked.
-    fn full_key(&self, key: &[u8]) -> Result<Vec<u8>> {
-        prefixed(&self.options.read().key_prefix, key)
+    fn full_key<'k>(&self, key: &'k [u8]) -> Result<Cow<'k, [u8]>> {
+        with_prefix(&self.options.read().key_prefix, key)
     }
 
-    fn node_for(&self, full_key: &[u8]) -> usize {
-        if self.nodes.len() == 1 {
-            0
-        } else {
-            cluster::bucket(full_key, self.nodes.len())
+    /// The settings an operation runs with.
+    fn policy(&self) -> Policy {
+        let options = self.options.read();
+        Policy {
+            connect_timeout: options.connect_timeout,
+            io_timeout: options.io_timeout,
+            retry: options.retry_interval,
+            failover: options.failover,
+        }
+    }
+
+    /// Sends the request of one key (`full_key`, prefixed, or `place` if
+    /// given, picks the server) and reads its reply with `read`. A server
+    /// marked dead fails at once; with failover, a server that cannot be
+    /// reached (the request was not sent) is marked dead and the next live
+    /// one is tried, until one answers or none is left (then the first
+    /// error is returned).
+    fn keyed<T>(
+        &self,
+        place: Option<&[u8]>,
+        full_key: &[u8],
+        request: &[&[u8]],
+        mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+    ) -> Result<T> {
+        let topology = self.topology();
+        let policy = self.policy();
+        let hash = match place {
+            Some(place) => topology.placement.hash_place(place),
+            None => topology.placement.hash_key(full_key),
+        };
+        if !policy.failover {
+            let n = topology.placement.home(&hash);
+            topology.nodes[n].admit(policy.retry)?;
+            return self
+                .round_trip(&topology, n, &policy, request, &mut read)
+                .map_err(|f| f.error);
+        }
+        let mut admission = Admission::new(&topology, policy.retry);
+        let mut first_failure = None;
+        loop {
+            let n = match admission.route(&hash, policy.failover) {
+                Ok(n) => n,
+                // Nothing left to fail over to: the first failure of this
+                // call says more than the dead mark it left.
+                Err(e) => return Err(first_failure.unwrap_or(e)),
+            };
+            match self.round_trip(&topology, n, &policy, request, &mut read) {
+                Ok(v) => return Ok(v),
+                Err(f) if f.connect => {
+                    admission.failed(n, &f.error);
+                    first_failure.get_or_insert(f.error);
+                }
+                Err(f) => return Err(f.error),
+            }
         }
     }
 
@@ -639,35 +1067,55 @@ impl Client {
     /// reset before a byte of reply arrived, so the server never saw the
     /// request) is replaced by a new one once; any other failure, a timeout
     /// included, drops the connection and is returned, naming the server.
+    /// A failure to connect or a timeout marks the server dead; an answer
+    /// marks it alive.
     fn round_trip<T>(
         &self,
+        topology: &Topology,
         n: usize,
+        policy: &Policy,
         request: &[&[u8]],
-        mut read: impl FnMut(&mut Connection, std::time::Instant) -> Result<T>,
-    ) -> Result<T> {
-        let (connect_timeout, io_timeout) = self.timeouts();
-        let node = &self.nodes[n];
-        let (mut conn, reused) = node.checkout(connect_timeout, io_timeout)?;
+        mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+    ) -> std::result::Result<T, Failure> {
+        let node = &topology.nodes[n];
+        let (mut conn, reused) = node
+            .checkout(policy.connect_timeout, policy.io_timeout)
+            .map_err(|e| failure(node, policy, e, true))?;
         let mut result = exchange(&mut conn, request, &mut read);
         if result.is_err() && reused && conn.closed_before_reply() {
             node.close_all();
-            conn = Connection::open(&node.server.address, connect_timeout, io_timeout)
-                .map_err(|e| e.context(&node.server))?;
+            conn = Connection::open(
+                &node.server.address,
+                policy.connect_timeout,
+                policy.io_timeout,
+            )
+            .map_err(|e| failure(node, policy, e, true))?;
             result = exchange(&mut conn, request, &mut read);
         }
         match result {
             Ok(v) => {
                 node.checkin(conn);
+                node.mark_alive();
                 Ok(v)
             }
-            Err(e) => Err(e.context(&node.server)),
+            Err(e) => {
+                if answered(&e) {
+                    node.mark_alive();
+                }
+                Err(failure(node, policy, e, false))
+            }
         }
     }
 
-    /// Groups `keys` (already prefixed) by server; for each server encodes
-    /// its keys' requests into one buffer with `encode(buffer, key indexes)`
-    /// and writes it, and once all are written reads each server's replies
-    /// with `read(connection, deadline, that server's key indexes)`.
+    /// Groups `keys` (already prefixed) by server (by `place` if given);
+    /// for each server encodes its keys' requests into one buffer with
+    /// `encode(buffer, key indexes)` and writes it, and once all are
+    /// written reads each server's replies with `read(connection, deadline,
+    /// server, that server's key indexes)`. Returns the failures, one per
+    /// failed server (none: all done); the other servers' keys are done
+    /// whatever happened to one. The keys of a server marked dead are not
+    /// sent (its dead error is returned); with failover they go to the next
+    /// live server, and so do those of a server that cannot be reached.
     ///
     /// At most `batch` keys of a server go in one write: a server answering
     /// a pipeline it is still reading stops reading once its replies fill
@@ -676,104 +1124,126 @@ impl Client {
     /// round trip per `batch` keys.
     fn per_server(
         &self,
-        keys: &[Vec<u8>],
+        place: Option<&[u8]>,
+        keys: &[impl AsRef<[u8]>],
         batch: usize,
         mut encode: impl FnMut(&mut Vec<u8>, &[usize]),
-        mut read: impl FnMut(&mut Connection, std::time::Instant, &[usize]) -> Result<()>,
-    ) -> Result<()> {
-        let mut groups: Vec<Vec<usize>> = vec![Vec::new(); self.nodes.len()];
-        for (i, k) in keys.iter().enumerate() {
-            groups[self.node_for(k)].push(i);
-        }
-        let rounds = groups
-            .iter()
-            .map(|g| g.len().div_ceil(batch))
-            .max()
-            .unwrap_or(0);
-        for round in 0..rounds {
-            let requests: Vec<(usize, Vec<u8>, &[usize])> = groups
+        mut read: impl FnMut(&mut Connection, Instant, &Server, &[usize]) -> Result<()>,
+    ) -> Vec<Error> {
+        let topology = self.topology();
+        let policy = self.policy();
+        let count = topology.nodes.len();
+        let placement = &topology.placement;
+        let hashes: Vec<Hash> = match place {
+            Some(place) => vec![placement.hash_place(place); keys.len()],
+            None => keys
                 .iter()
-                .enumerate()
-                .filter_map(|(n, g)| {
-                    let part = g.chunks(batch).nth(round)?;
-                    let mut buf = Vec::with_capacity(part.len() * 40);
-                    encode(&mut buf, part);
-                    Some((n, buf, part))
-                })
-                .collect();
-            self.fan_out(
-                requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
-                |k, conn, deadline| read(conn, deadline, requests[k].2),
-            )?;
-        }
-        Ok(())
-    }
-
-    /// Sends `request` to each of `servers`, then reads each one's reply.
-    fn on_servers<T>(
-        &self,
-        servers: Range<usize>,
-        request: &[u8],
-        mut read: impl FnMut(&mut Connection, std::time::Instant) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        self.fan_out(servers.map(|n| (n, request)), |_, conn, deadline| {
-            read(conn, deadline)
-        })
-    }
-
-    /// The range of just server `n`, or an error if there is none.
-    fn one_server(&self, n: usize) -> Result<Range<usize>> {
-        self.server(n).map(|_| n..n + 1)
-    }
-
-    /// Writes each `(node, request)` first, then reads the replies in the
-    /// same order with `read(request index, ...)`. Every server's replies
-    /// are read even after one failed, so the healthy connections go back to
-    /// the pool in step; the first error is returned.
-    fn fan_out<'r, T>(
-        &self,
-        requests: impl Iterator<Item = (usize, &'r [u8])>,
-        mut read: impl FnMut(usize, &mut Connection, std::time::Instant) -> Result<T>,
-    ) -> Result<Vec<T>> {
-        let (connect_timeout, io_timeout) = self.timeouts();
-        let sent: Vec<(usize, &[u8], Sent)> = requests
-            .map(|(n, request)| {
-                let node = &self.nodes[n];
-                let sent = match node.checkout(connect_timeout, io_timeout) {
-                    Err(e) => Sent::Failed(e),
-                    Ok((mut conn, reused)) => match conn.send(&[request]) {
-                        Ok(()) => Sent::Waiting(conn, reused),
-                        Err(_) if reused && conn.closed_before_reply() => Sent::Stale,
-                        Err(e) => Sent::Failed(e.context(&node.server)),
+                .map(|k| placement.hash_key(k.as_ref()))
+                .collect(),
+        };
+        let mut admission = Admission::new(&topology, policy.retry);
+        let mut errors = Vec::new();
+        let mut pending: Vec<usize> = (0..keys.len()).collect();
+        while !pending.is_empty() {
+            let mut groups: Vec<Vec<usize>> = vec![Vec::new(); count];
+            for &i in &pending {
+                match admission.route(&hashes[i], policy.failover) {
+                    Ok(n) => groups[n].push(i),
+                    Err(e) => note(&mut errors, e),
+                }
+            }
+            pending = Vec::new();
+            let rounds = groups
+                .iter()
+                .map(|g| g.len().div_ceil(batch))
+                .max()
+                .unwrap_or(0);
+            for round in 0..rounds {
+                let requests: Vec<(usize, Vec<u8>, &[usize])> = groups
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, _)| !admission.has_failed(*n))
+                    .filter_map(|(n, g)| {
+                        let part = g.chunks(batch).nth(round)?;
+                        let mut buf = Vec::with_capacity(part.len() * 40);
+                        encode(&mut buf, part);
+                        Some((n, buf, part))
+                    })
+                    .collect();
+                let results = self.fan_out(
+                    &topology,
+                    &policy,
+                    requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
+                    |k, conn, deadline| {
+                        let n = requests[k].0;
+                        read(conn, deadline, &topology.nodes[n].server, requests[k].2)
                     },
-                };
-                (n, request, sent)
-            })
-            .collect();
-        let mut out = Vec::with_capacity(sent.len());
-        let mut first_error = None;
-        for (k, (n, request, sent)) in sent.into_iter().enumerate() {
-            let node = &self.nodes[n];
-            let result = match sent {
-                Sent::Waiting(mut conn, reused) => {
-                    let deadline = conn.deadline();
-                    match read(k, &mut conn, deadline) {
-                        Ok(v) => {
-                            node.checkin(conn);
-                            Ok(v)
-                        }
-                        Err(_) if reused && conn.closed_before_reply() => {
-                            node.close_all();
-                            self.round_trip(n, &[request], |c, d| read(k, c, d))
-                        }
-                        Err(e) => Err(e.context(&node.server)),
+                );
+                for ((n, _, _), result) in requests.iter().zip(results) {
+                    let Err(f) = result else { continue };
+                    admission.failed(*n, &f.error);
+                    if f.connect && policy.failover {
+                        // Not sent: this and the later rounds' keys of
+                        // the server go to the next live one.
+                        pending.extend(groups[*n].iter().skip(round * batch));
+                    } else {
+                        note(&mut errors, f.error);
                     }
                 }
-                Sent::Stale => {
-                    node.close_all();
-                    self.round_trip(n, &[request], |c, d| read(k, c, d))
+            }
+        }
+        errors
+    }
+
+    /// Sends `request` to server `only`, or to every server, then reads
+    /// each one's reply. Servers marked dead fail at once; the first error
+    /// is returned (after every server's reply was read).
+    fn on_servers<T>(
+        &self,
+        only: Option<usize>,
+        request: &[u8],
+        mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let topology = self.topology();
+        let policy = self.policy();
+        let servers: Range<usize> = match only {
+            Some(n) if n < topology.nodes.len() => n..n + 1,
+            Some(n) => {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    format!("server index {n} is out of range"),
+                ))
+            }
+            None => 0..topology.nodes.len(),
+        };
+        let mut admitted = Vec::with_capacity(servers.len());
+        let mut refused: Vec<Option<Error>> = Vec::with_capacity(servers.len());
+        for n in servers {
+            match topology.nodes[n].admit(policy.retry) {
+                Ok(()) => {
+                    admitted.push(n);
+                    refused.push(None);
                 }
-                Sent::Failed(e) => Err(e),
+                Err(e) => refused.push(Some(e)),
+            }
+        }
+        let mut results = self
+            .fan_out(
+                &topology,
+                &policy,
+                admitted.iter().map(|&n| (n, request)),
+                |_, conn, deadline| read(conn, deadline),
+            )
+            .into_iter();
+        let mut out = Vec::with_capacity(refused.len());
+        let mut first_error = None;
+        for refusal in refused {
+            let result = match refusal {
+                Some(e) => Err(e),
+                None => match results.next() {
+                    Some(r) => r.map_err(|f| f.error),
+                    None => unreachable!("one result per admitted server"),
+                },
             };
             match result {
                 Ok(v) => out.push(v),
@@ -788,10 +1258,239 @@ impl Client {
         }
     }
 
-    fn timeouts(&self) -> (Duration, Duration) {
-        let options = self.options.read();
-        (options.connect_timeout, options.io_timeout)
+    /// Writes each `(node, request)` first, then reads the replies in the
+    /// same order with `read(request index, ...)`. Every server's replies
+    /// are read even after one failed, so the healthy connections go back to
+    /// the pool in step. Returns each request's outcome, in order.
+    fn fan_out<'r, T>(
+        &self,
+        topology: &Topology,
+        policy: &Policy,
+        requests: impl Iterator<Item = (usize, &'r [u8])>,
+        mut read: impl FnMut(usize, &mut Connection, Instant) -> Result<T>,
+    ) -> Vec<std::result::Result<T, Failure>> {
+        let sent: Vec<(usize, &[u8], Sent)> = requests
+            .map(|(n, request)| {
+                let node = &topology.nodes[n];
+                let sent = match node.checkout(policy.connect_timeout, policy.io_timeout) {
+                    Err(e) => Sent::Failed(failure(node, policy, e, true)),
+                    Ok((mut conn, reused)) => match conn.send(&[request]) {
+                        Ok(()) => Sent::Waiting(conn, reused),
+                        Err(_) if reused && conn.closed_before_reply() => Sent::Stale,
+                        Err(e) => Sent::Failed(failure(node, policy, e, false)),
+                    },
+                };
+                (n, request, sent)
+            })
+            .collect();
+        let mut out = Vec::with_capacity(sent.len());
+        for (k, (n, request, sent)) in sent.into_iter().enumerate() {
+            let node = &topology.nodes[n];
+            let result = match sent {
+                Sent::Waiting(mut conn, reused) => {
+                    let deadline = conn.deadline();
+                    match read(k, &mut conn, deadline) {
+                        Ok(v) => {
+                            node.checkin(conn);
+                            node.mark_alive();
+                            Ok(v)
+                        }
+                        Err(_) if reused && conn.closed_before_reply() => {
+                            node.close_all();
+                            self.round_trip(topology, n, policy, &[request], |c, d| read(k, c, d))
+                        }
+                        Err(e) => {
+                            if answered(&e) {
+                                node.mark_alive();
+                            }
+                            Err(failure(node, policy, e, false))
+                        }
+                    }
+                }
+                Sent::Stale => {
+                    node.close_all();
+                    self.round_trip(topology, n, policy, &[request], |c, d| read(k, c, d))
+                }
+                Sent::Failed(f) => Err(f),
+            };
+            out.push(result);
+        }
+        out
     }
+}
+
+/// The operations of a client with a placement value (see [`Placed`]);
+/// each is the [`Client`] method of the same name.
+impl Placed<'_> {
+    /// The index of the server the placement value picks for `key` (the
+    /// placement value alone decides; without one, the key's).
+    pub fn server_for(&self, key: &[u8]) -> Result<usize> {
+        match self.place {
+            Some(place) => {
+                self.client.full_key(key)?;
+                Ok(self.client.server_for_place(place))
+            }
+            None => self.client.server_for(key),
+        }
+    }
+
+    pub fn set(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Set, key, value, flags, ttl)
+    }
+
+    pub fn add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Add, key, value, flags, ttl)
+    }
+
+    pub fn replace(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Replace, key, value, flags, ttl)
+    }
+
+    pub fn append(&self, key: &[u8], value: &[u8]) -> Result<Status> {
+        self.store(StoreVerb::Append, key, value, 0, 0)
+    }
+
+    pub fn prepend(&self, key: &[u8], value: &[u8]) -> Result<Status> {
+        self.store(StoreVerb::Prepend, key, value, 0, 0)
+    }
+
+    pub fn append_or_add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        // Each lost race means another client's write landed; a bound keeps
+        // a pathological add/delete storm from spinning here for ever.
+        for _ in 0..APPEND_RACES {
+            if self.append(key, value)? == Status::Stored
+                || self.add(key, value, flags, ttl)? == Status::Stored
+            {
+                return Ok(Status::Stored);
+            }
+        }
+        Ok(Status::NotStored)
+    }
+
+    pub fn cas(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32, cas: u64) -> Result<Status> {
+        self.store(StoreVerb::Cas(cas), key, value, flags, ttl)
+    }
+
+    pub fn store(
+        &self,
+        verb: StoreVerb,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        ttl: u32,
+    ) -> Result<Status> {
+        self.client
+            .store_in(self.place, verb, key, value, flags, ttl)
+    }
+
+    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        items: &[(K, V, u32)],
+        ttl: u32,
+    ) -> Result<Vec<Result<Status>>> {
+        self.client.set_many_in(self.place, items, ttl)
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Item>> {
+        Ok(self.client.get_in_with(self.place, key, vec_buf)?.map(item))
+    }
+
+    /// [`Client::get_with`] on the server `place` picks.
+    pub fn get_with<B: ValueBuf>(
+        &self,
+        key: &[u8],
+        make: impl FnMut(usize, u32) -> Result<B>,
+    ) -> Result<Option<(B, u32, u64)>> {
+        self.client.get_in_with(self.place, key, make)
+    }
+
+    pub fn get_and_touch(&self, key: &[u8], ttl: u32) -> Result<Option<Item>> {
+        Ok(self.get_and_touch_with(key, ttl, vec_buf)?.map(item))
+    }
+
+    /// `get_and_touch` into the caller's buffer, as [`Client::get_with`].
+    pub fn get_and_touch_with<B: ValueBuf>(
+        &self,
+        key: &[u8],
+        ttl: u32,
+        make: impl FnMut(usize, u32) -> Result<B>,
+    ) -> Result<Option<(B, u32, u64)>> {
+        self.client
+            .get_and_touch_in_with(self.place, key, ttl, make)
+    }
+
+    pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Hit>> {
+        let (hits, errors) = self.client.get_many_in(self.place, keys)?;
+        first(errors)?;
+        Ok(hits)
+    }
+
+    pub fn get_many_partial<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<(Vec<Hit>, Vec<Error>)> {
+        self.client.get_many_in(self.place, keys)
+    }
+
+    /// `get_many` without a `Vec` per hit: `each(key, flags, cas, value)`
+    /// sees every hit where it was read, key as given.
+    pub fn get_many_with<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        each: impl FnMut(&[u8], u32, u64, &[u8]),
+    ) -> Result<()> {
+        first(self.client.get_many_in_with(self.place, keys, each)?)
+    }
+
+    /// `get_many_partial` without a `Vec` per hit: the errors of the
+    /// servers that failed are returned.
+    pub fn get_many_partial_with<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        each: impl FnMut(&[u8], u32, u64, &[u8]),
+    ) -> Result<Vec<Error>> {
+        self.client.get_many_in_with(self.place, keys, each)
+    }
+
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.client.meta_probe(self.place, key, None)?.is_some())
+    }
+
+    pub fn ttl(&self, key: &[u8]) -> Result<Option<i64>> {
+        self.client
+            .meta_probe(self.place, key, Some(b't'))?
+            .map(|t| parse_meta(&t, "a TTL"))
+            .transpose()
+    }
+
+    pub fn flags(&self, key: &[u8]) -> Result<Option<u32>> {
+        self.client
+            .meta_probe(self.place, key, Some(b'f'))?
+            .map(|f| parse_meta(&f, "flags"))
+            .transpose()
+    }
+
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.client.delete_in(self.place, key)
+    }
+
+    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<bool>> {
+        self.client.delete_many_in(self.place, keys)
+    }
+
+    pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
+        self.client.touch_in(self.place, key, ttl)
+    }
+
+    pub fn incr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.client.arith(self.place, Arith::Incr, key, delta)
+    }
+
+    pub fn decr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.client.arith(self.place, Arith::Decr, key, delta)
+    }
+}
+
+/// Did the server answer (with an error of its own), so that it is alive?
+fn answered(e: &Error) -> bool {
+    !matches!(e.kind(), Kind::Timeout | Kind::Io | Kind::Protocol)
 }
 
 /// A request after the first phase of [`Client::fan_out`].
@@ -802,14 +1501,14 @@ enum Sent {
     /// be sent again on a new one.
     Stale,
     /// Could not be sent.
-    Failed(Error),
+    Failed(Failure),
 }
 
 /// Writes `request` and reads its reply.
 fn exchange<T>(
     conn: &mut Connection,
     request: &[&[u8]],
-    read: &mut impl FnMut(&mut Connection, std::time::Instant) -> Result<T>,
+    read: &mut impl FnMut(&mut Connection, Instant) -> Result<T>,
 ) -> Result<T> {
     let deadline = conn.deadline();
     conn.send(request)?;
@@ -826,6 +1525,17 @@ fn prefixed(prefix: &[u8], key: &[u8]) -> Result<Vec<u8>> {
     }
     key::check(&full)?;
     Ok(full)
+}
+
+/// `prefix` + `key`, checked: `key` itself when there is no prefix, so
+/// the usual case copies nothing.
+fn with_prefix<'k>(prefix: &[u8], key: &'k [u8]) -> Result<Cow<'k, [u8]>> {
+    if prefix.is_empty() {
+        key::check(key)?;
+        Ok(Cow::Borrowed(key))
+    } else {
+        prefixed(prefix, key).map(Cow::Owned)
+    }
 }
 
 /// The exptime to send for a relative TTL: memcached reads values over 30
@@ -855,25 +1565,37 @@ fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Result<T> {
 }
 
 /// Reads the reply to a one-key `gets`/`gats`: a VALUE and END, or END.
-fn read_single(conn: &mut Connection, deadline: std::time::Instant) -> Result<Option<Item>> {
-    let item = conn.read_reply(deadline, |reply| match reply {
-        Reply::Value {
-            flags, cas, data, ..
-        } => Ok(Some(Item {
-            value: data.to_vec(),
-            flags,
-            cas: cas.unwrap_or(0),
-        })),
-        Reply::End => Ok(None),
+/// The value goes into the buffer `make(size, flags)` returns.
+fn read_single<B: ValueBuf>(
+    conn: &mut Connection,
+    deadline: std::time::Instant,
+    make: &mut impl FnMut(usize, u32) -> Result<B>,
+) -> Result<Option<(B, u32, u64)>> {
+    let end = |reply: Reply<'_>| match reply {
+        Reply::End => Ok(()),
         other => Err(unexpected(other)),
-    })??;
-    if item.is_some() {
-        conn.read_reply(deadline, |reply| match reply {
-            Reply::End => Ok(()),
-            other => Err(unexpected(other)),
-        })??;
+    };
+    match conn.read_value(deadline, make, end)? {
+        Fetched::Other(done) => done.map(|()| None),
+        Fetched::Value(value, flags, cas) => {
+            conn.read_reply(deadline, end)??;
+            Ok(Some((value, flags, cas.unwrap_or(0))))
+        }
     }
-    Ok(item)
+}
+
+/// A `Vec` for a value, for [`Client::get_with`].
+fn vec_buf(size: usize, _flags: u32) -> Result<VecBuf> {
+    Ok(VecBuf::new(size))
+}
+
+/// An [`Item`] from what [`Client::get_with`] read into a [`VecBuf`].
+fn item((value, flags, cas): (VecBuf, u32, u64)) -> Item {
+    Item {
+        value: value.into_vec(),
+        flags,
+        cas,
+    }
 }
 
 fn store_status(reply: Reply<'_>) -> Result<Status> {

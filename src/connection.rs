@@ -6,7 +6,8 @@
 //! again: after a timeout or a parse error the stream's position is unknown,
 //! and the next request would read the previous request's late reply.
 
-use std::io::{ErrorKind, IoSlice, Read};
+use std::io::{ErrorKind, IoSlice};
+use std::mem::MaybeUninit;
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
@@ -15,7 +16,7 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind, Result};
-use crate::protocol::{self, Reply};
+use crate::protocol::{self, Reply, Start};
 use crate::server::Address;
 
 /// Read buffer size for ordinary replies; a larger value is read into a
@@ -66,13 +67,6 @@ impl Stream {
         match self {
             Stream::Tcp(s) => s.set_write_timeout(Some(t)),
             Stream::Unix(s) => s.set_write_timeout(Some(t)),
-        }
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.read(buf),
-            Stream::Unix(s) => s.read(buf),
         }
     }
 
@@ -227,8 +221,19 @@ impl Connection {
                 .map_err(|e| io_error(&e))?;
             self.write_armed = self.io_timeout;
         }
-        let mut slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-        let mut slices = &mut slices[..];
+        // The slices live on the stack for the usual requests (a header,
+        // a value, its "\r\n"); only a longer list allocates.
+        let mut inline = [IoSlice::new(&[]); 4];
+        let mut heap = Vec::new();
+        let mut slices: &mut [IoSlice<'_>] = if parts.len() <= inline.len() {
+            for (slot, part) in inline.iter_mut().zip(parts) {
+                *slot = IoSlice::new(part);
+            }
+            &mut inline[..parts.len()]
+        } else {
+            heap.extend(parts.iter().map(|p| IoSlice::new(p)));
+            &mut heap[..]
+        };
         while !slices.is_empty() {
             match self.stream.write_vectored(slices) {
                 Ok(0) => {
@@ -272,14 +277,95 @@ impl Connection {
         loop {
             if let Some((reply, used)) = protocol::parse(&self.buf[self.start..self.end])? {
                 let out = handle(reply);
-                self.start += used;
-                if self.start == self.end {
-                    self.start = 0;
-                    self.end = 0;
-                }
+                self.consume(used);
                 return Ok(out);
             }
             self.fill(deadline)?;
+        }
+    }
+
+    /// Reads the first reply unit to a retrieval. A value's data goes
+    /// straight from the socket into the buffer `make(size, flags)` returns
+    /// (only the part that came with the header is copied, from the read
+    /// buffer), so a large value is never copied in user space; `other`
+    /// handles any other unit (`END`, an error reply). The value's "\r\n"
+    /// is consumed; what follows it (`END`) is left for `read_reply`.
+    pub fn read_value<B: ValueBuf, T>(
+        &mut self,
+        deadline: Instant,
+        make: impl FnOnce(usize, u32) -> Result<B>,
+        other: impl FnOnce(Reply<'_>) -> T,
+    ) -> Result<Fetched<B, T>> {
+        let (flags, cas, size, line, line_len) = loop {
+            match protocol::parse_start(&self.buf[self.start..self.end])? {
+                Some(Start::Value {
+                    flags,
+                    cas,
+                    size,
+                    header,
+                    ..
+                }) => {
+                    // The header line, for the message of a bad block end
+                    // (by then the read buffer may hold other bytes).
+                    let line = &self.buf[self.start..self.start + header - 2];
+                    let quoted = line.len().min(protocol::QUOTED_LINE);
+                    let mut kept = [0u8; protocol::QUOTED_LINE];
+                    kept[..quoted].copy_from_slice(&line[..quoted]);
+                    self.start += header;
+                    break (flags, cas, size, kept, quoted);
+                }
+                Some(Start::Other(reply, used)) => {
+                    let out = other(reply);
+                    self.consume(used);
+                    return Ok(Fetched::Other(out));
+                }
+                None => self.fill(deadline)?,
+            }
+        };
+        let mut value = make(size, flags)?;
+        let slots = value.slots();
+        if slots.len() != size {
+            return Err(Error::new(
+                Kind::Invalid,
+                format!("a value buffer of {} bytes for {size}", slots.len()),
+            ));
+        }
+        let buffered = (self.end - self.start).min(size);
+        slots[..buffered].write_copy_of_slice(&self.buf[self.start..self.start + buffered]);
+        self.start += buffered;
+        let mut filled = buffered;
+        if filled < size {
+            // All that was buffered is in `slots` now: the rest of the data
+            // is read into them, what follows it into the read buffer.
+            self.start = 0;
+            self.end = 0;
+            while filled < size {
+                let n = self.recv(deadline, Some(&mut slots[filled..]))?;
+                let into_value = n.min(size - filled);
+                filled += into_value;
+                self.end += n - into_value;
+            }
+        }
+        // SAFETY: the loop above ends only when all `size` slots are
+        // written, by the copy or by the kernel.
+        unsafe { value.set_filled() };
+        loop {
+            match protocol::block_end(&self.buf[self.start..self.end], &line[..line_len])? {
+                Some(used) => {
+                    self.consume(used);
+                    return Ok(Fetched::Value(value, flags, cas));
+                }
+                None => self.fill(deadline)?,
+            }
+        }
+    }
+
+    /// Marks `used` buffered bytes as read.
+    fn consume(&mut self, used: usize) {
+        self.start += used;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
         }
     }
 
@@ -299,6 +385,16 @@ impl Connection {
         if self.end == self.buf.len() {
             self.buf.resize(self.buf.len() + READ_CHUNK, 0);
         }
+        let n = self.recv(deadline, None)?;
+        self.end += n;
+        Ok(())
+    }
+
+    /// One `readv` into `value` (when given) and then the free part of the
+    /// read buffer, `buf[end..]`, under the deadline; the caller accounts
+    /// for the bytes (the first `value.len()` went to `value`). A closed
+    /// connection, a timeout, any error is an `Err`.
+    fn recv(&mut self, deadline: Instant, value: Option<&mut [MaybeUninit<u8>]>) -> Result<usize> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(self.timeout());
@@ -309,8 +405,32 @@ impl Connection {
                 .map_err(|e| io_error(&e))?;
             self.armed = remaining;
         }
+        let spare = &mut self.buf[self.end..];
+        let mut iov = [libc::iovec {
+            iov_base: spare.as_mut_ptr().cast(),
+            iov_len: spare.len(),
+        }; 2];
+        let mut count = 1;
+        if let Some(value) = value {
+            iov[1] = iov[0];
+            iov[0] = libc::iovec {
+                iov_base: value.as_mut_ptr().cast(),
+                iov_len: value.len(),
+            };
+            count = 2;
+        }
         loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
+            // SAFETY: the fd is an open socket owned by self; each iovec
+            // covers memory borrowed mutably for this call (`value`, which
+            // may be uninitialised: the kernel only writes it, and
+            // `buf[end..]`), and nothing else uses them meanwhile.
+            let n = unsafe { libc::readv(self.stream.fd(), iov.as_ptr(), count) };
+            let result = if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n as usize)
+            };
+            match result {
                 Ok(0) => {
                     self.closed_by_peer = true;
                     return Err(Error::new(
@@ -323,9 +443,8 @@ impl Connection {
                     ));
                 }
                 Ok(n) => {
-                    self.end += n;
                     self.received += n;
-                    return Ok(());
+                    return Ok(n);
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if is_timeout(&e) => return Err(self.timeout()),
@@ -352,6 +471,52 @@ impl Connection {
             Kind::Timeout,
             format!("no reply within {} ms", self.io_timeout.as_millis()),
         )
+    }
+}
+
+/// What [`Connection::read_value`] read: a value (its buffer, flags and
+/// CAS unique), or what its `other` handler made of another reply.
+pub enum Fetched<B, T> {
+    Value(B, u32, Option<u64>),
+    Other(T),
+}
+
+/// Memory for one value's data, which [`Connection::read_value`] fills:
+/// the caller's final buffer (a `malloc` block for C, a `Vec` for Rust).
+pub trait ValueBuf {
+    /// The memory to fill, exactly the value's size, maybe uninitialised.
+    fn slots(&mut self) -> &mut [MaybeUninit<u8>];
+
+    /// Called once every slot has been written.
+    ///
+    /// # Safety
+    /// Every byte of [`slots`](Self::slots) must have been initialised.
+    unsafe fn set_filled(&mut self);
+}
+
+/// A value read into a `Vec<u8>` of its exact size.
+pub struct VecBuf(Vec<u8>, usize);
+
+impl VecBuf {
+    pub fn new(len: usize) -> VecBuf {
+        VecBuf(Vec::with_capacity(len), len)
+    }
+
+    /// The value (empty unless it was filled).
+    pub fn into_vec(self) -> Vec<u8> {
+        self.0
+    }
+}
+
+impl ValueBuf for VecBuf {
+    fn slots(&mut self) -> &mut [MaybeUninit<u8>] {
+        &mut self.0.spare_capacity_mut()[..self.1]
+    }
+
+    unsafe fn set_filled(&mut self) {
+        // SAFETY: the capacity is at least `self.1`, and the caller
+        // guarantees those bytes are initialised.
+        self.0.set_len(self.1);
     }
 }
 
@@ -429,5 +594,169 @@ fn connect_error(e: &std::io::Error, timeout: Duration) -> Error {
         )
     } else {
         Error::new(Kind::Io, format!("cannot connect: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A connection over one end of a socket pair, and the other end.
+    fn pair() -> (Connection, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let timeout = Duration::from_secs(5);
+        ours.set_read_timeout(Some(timeout)).unwrap();
+        let conn = Connection {
+            stream: Stream::Unix(ours),
+            buf: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            armed: timeout,
+            write_armed: timeout,
+            io_timeout: timeout,
+            fork_generation: fork_generation(),
+            received: 0,
+            closed_by_peer: false,
+        };
+        (conn, theirs)
+    }
+
+    /// Writes `reply` in pieces of `piece` bytes from another thread.
+    fn serve(mut peer: UnixStream, reply: Vec<u8>, piece: usize) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            for part in reply.chunks(piece) {
+                peer.write_all(part).unwrap();
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            // keep the socket open until the reader is done
+            let _ = peer.read_timeout();
+            std::thread::sleep(Duration::from_millis(50));
+        })
+    }
+
+    fn end(reply: Reply<'_>) -> Result<()> {
+        match reply {
+            Reply::End => Ok(()),
+            other => Err(Error::new(Kind::Protocol, format!("{other:?}"))),
+        }
+    }
+
+    /// A value, its flags and its CAS unique.
+    type Item = (Vec<u8>, u32, Option<u64>);
+
+    /// Reads one VALUE into a VecBuf, then END, as `Client::get` does.
+    fn read_item(conn: &mut Connection) -> Result<Option<Item>> {
+        let deadline = conn.deadline();
+        match conn.read_value(deadline, |n, _| Ok(VecBuf::new(n)), end)? {
+            Fetched::Other(done) => done.map(|()| None),
+            Fetched::Value(value, flags, cas) => {
+                conn.read_reply(deadline, end)??;
+                Ok(Some((value.into_vec(), flags, cas)))
+            }
+        }
+    }
+
+    #[test]
+    fn values_of_every_size_in_pieces_of_every_size() {
+        for size in [
+            0,
+            1,
+            100,
+            READ_CHUNK - 30,
+            READ_CHUNK,
+            3 * READ_CHUNK + 7,
+            300_000,
+        ] {
+            let value: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let mut reply = format!("VALUE key 7 {size} 99\r\n").into_bytes();
+            reply.extend_from_slice(&value);
+            reply.extend_from_slice(b"\r\nEND\r\n");
+            for piece in [1, 2, 5, 1000, usize::MAX] {
+                if piece < 100 && size > 1000 {
+                    continue; // slow, and no different from 1000
+                }
+                let (mut conn, peer) = pair();
+                let server = serve(peer, reply.clone(), piece.min(reply.len()));
+                let got = read_item(&mut conn).unwrap();
+                assert_eq!(
+                    got,
+                    Some((value.clone(), 7, Some(99))),
+                    "size {size}, piece {piece}"
+                );
+                assert!(conn.is_drained());
+                server.join().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_miss_and_the_next_reply() {
+        let (mut conn, peer) = pair();
+        let server = serve(peer, b"END\r\nVALUE k 0 2\r\nab\r\nEND\r\n".to_vec(), 1000);
+        assert_eq!(read_item(&mut conn).unwrap(), None);
+        assert_eq!(
+            read_item(&mut conn).unwrap(),
+            Some((b"ab".to_vec(), 0, None))
+        );
+        assert!(conn.is_drained());
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn an_error_reply_goes_to_the_handler() {
+        let (mut conn, peer) = pair();
+        let server = serve(peer, b"SERVER_ERROR out of memory\r\n".to_vec(), 1000);
+        let deadline = conn.deadline();
+        let got = conn
+            .read_value(
+                deadline,
+                |n, _| Ok(VecBuf::new(n)),
+                |reply| match reply {
+                    Reply::ServerError(message) => message.to_vec(),
+                    _ => Vec::new(),
+                },
+            )
+            .unwrap();
+        assert!(matches!(got, Fetched::Other(ref m) if m == b"out of memory"));
+        assert!(conn.is_drained());
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_wrong_length_is_a_protocol_error_naming_the_header() {
+        for size in [3, 40_000] {
+            let (mut conn, peer) = pair();
+            let mut reply = format!("VALUE k 0 {size}\r\n").into_bytes();
+            reply.extend(std::iter::repeat_n(b'x', size + 2));
+            reply.extend_from_slice(b"END\r\n");
+            let server = serve(peer, reply, 1000);
+            let e = read_item(&mut conn).unwrap_err();
+            assert_eq!(e.kind(), Kind::Protocol);
+            assert_eq!(
+                e.message(),
+                format!(
+                    "malformed reply from memcached (data block not followed by \\r\\n): \
+                     \"VALUE k 0 {size}\""
+                )
+            );
+            server.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_reply_cut_short_is_an_io_error() {
+        let (mut conn, peer) = pair();
+        let mut reply = b"VALUE k 0 50000\r\n".to_vec();
+        reply.extend(std::iter::repeat_n(b'x', 30_000));
+        let server = std::thread::spawn(move || {
+            let mut peer = peer;
+            peer.write_all(&reply).unwrap();
+            // dropped: the connection closes mid-value
+        });
+        let e = read_item(&mut conn).unwrap_err();
+        assert_eq!(e.kind(), Kind::Io);
+        assert!(!conn.closed_before_reply());
+        server.join().unwrap();
     }
 }

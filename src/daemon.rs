@@ -115,7 +115,7 @@ pub fn is_local(address: &Address) -> bool {
 /// first server that could not be started.
 pub fn autostart(client: &Client) -> Result<()> {
     let options = client.options().daemon;
-    for server in client.servers() {
+    for server in client.servers().as_slice() {
         if let Address::Unix(path) = &server.address {
             ensure_unix(server, path, &options)?;
         }
@@ -129,7 +129,7 @@ pub fn start(client: &Client) -> Outcome {
     let options = client.options().daemon;
     let mut needed = false;
     let mut problems = Vec::new();
-    for server in client.servers() {
+    for server in client.servers().as_slice() {
         if answers(&server.address) {
             continue;
         }
@@ -147,6 +147,8 @@ pub fn start(client: &Client) -> Outcome {
         }
     }
     client.disconnect_all();
+    // Servers that failed while their daemon was down are used at once.
+    client.forget_dead();
     outcome(needed, problems)
 }
 
@@ -156,7 +158,9 @@ pub fn start(client: &Client) -> Outcome {
 pub fn stop(client: &Client) -> Outcome {
     let mut needed = false;
     let mut problems = Vec::new();
-    for (n, server) in client.servers().enumerate() {
+    // A dead mark must not keep `stop` from asking a live daemon its pid.
+    client.forget_dead();
+    for (n, server) in client.servers().as_slice().iter().enumerate() {
         if !answers(&server.address) {
             continue;
         }

@@ -12,10 +12,12 @@ pub mod connection;
 pub mod daemon;
 pub mod error;
 pub mod key;
+mod md5;
 pub mod protocol;
 pub mod registry;
 pub mod server;
 mod tcl;
 
-pub use client::{Client, Hit, Item, Options, Status};
+pub use client::{Client, Hit, Item, Options, Placed, Status};
+pub use cluster::Distribution;
 pub use error::{Error, Kind, Result};

@@ -325,7 +325,7 @@ fn garbage(what: &str, line: &[u8]) -> Error {
 /// a header and a megabyte of value costs only the header to look at.
 fn split_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>> {
     let window = &buf[..buf.len().min(MAX_LINE + 2)];
-    match window.iter().position(|&b| b == b'\n') {
+    match find_newline(window) {
         Some(nl) => {
             if nl == 0 || window[nl - 1] != b'\r' {
                 return Err(garbage("line ended by a bare \\n", &window[..nl]));
@@ -339,10 +339,42 @@ fn split_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>> {
     }
 }
 
+/// The position of the first "\n" in `bytes`, looked for eight bytes at a
+/// time (every reply line is scanned, a multi-get's hundreds of them).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let (words, tail) = bytes.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        // A byte of `x` is zero where the word has a "\n"; the lowest flag
+        // set marks the first of them (borrows only flag bytes above it).
+        let x = u64::from_le_bytes(*word) ^ NEWLINES;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(i * 8 + (found.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = words.len() * 8;
+    tail.iter().position(|&b| b == b'\n').map(|i| at + i)
+}
+
 /// A decimal u64: digits only, no sign, no overflow.
 fn parse_u64(token: &[u8]) -> Option<u64> {
     if token.is_empty() {
         return None;
+    }
+    if token.len() < 20 {
+        // At most 19 digits cannot overflow: no checked arithmetic.
+        let mut n = 0u64;
+        for &b in token {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return None;
+            }
+            n = n * 10 + u64::from(digit);
+        }
+        return Some(n);
     }
     token.iter().try_fold(0u64, |acc, &b| {
         if b.is_ascii_digit() {
@@ -382,26 +414,25 @@ struct ValueHeader<'a> {
 /// Parses what follows "VALUE ". Fields are separated by exactly one space,
 /// as memcached writes them; anything else means we are out of step.
 fn value_header(rest: &[u8]) -> std::result::Result<ValueHeader<'_>, &'static str> {
-    let mut fields = rest.split(|&b| b == b' ');
-    let key = fields
-        .next()
-        .filter(|k| !k.is_empty())
-        .ok_or("VALUE without key")?;
-    let flags = fields
-        .next()
-        .and_then(parse_u32)
-        .ok_or("VALUE with bad flags")?;
-    let size = fields
-        .next()
-        .and_then(parse_size)
-        .ok_or("VALUE with bad size")?;
-    let cas = match fields.next() {
-        None => None,
-        Some(token) => Some(parse_u64(token).ok_or("VALUE with bad cas")?),
-    };
-    if fields.next().is_some() {
-        return Err("VALUE with extra fields");
+    let (key, rest) = split_space(rest);
+    if key.is_empty() {
+        return Err("VALUE without key");
     }
+    let (flags, rest) = split_space(rest.ok_or("VALUE with bad flags")?);
+    let flags = parse_u32(flags).ok_or("VALUE with bad flags")?;
+    let (size, rest) = split_space(rest.ok_or("VALUE with bad size")?);
+    let size = parse_size(size).ok_or("VALUE with bad size")?;
+    let cas = match rest {
+        None => None,
+        Some(rest) => {
+            let (token, extra) = split_space(rest);
+            let cas = parse_u64(token).ok_or("VALUE with bad cas")?;
+            if extra.is_some() {
+                return Err("VALUE with extra fields");
+            }
+            Some(cas)
+        }
+    };
     Ok(ValueHeader {
         key,
         flags,
@@ -572,6 +603,61 @@ pub fn needed(buf: &[u8]) -> Option<usize> {
     };
     after.checked_add(size)?.checked_add(2)
 }
+
+/// The start of a retrieval reply, for a reader that puts a value's data
+/// in memory of its own (the caller's final buffer) rather than leaving it
+/// in the read buffer: see [`parse_start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start<'a> {
+    /// A "VALUE" line of `header` bytes (its "\r\n" included). The data
+    /// block of `size` bytes and its "\r\n" ([`block_end`]) follow, and may
+    /// not be buffered yet.
+    Value {
+        key: &'a [u8],
+        flags: u32,
+        cas: Option<u64>,
+        size: usize,
+        header: usize,
+    },
+    /// Any other reply, whole, and the bytes it used (as [`parse`]).
+    Other(Reply<'a>, usize),
+}
+
+/// Parses the start of one reply unit: a "VALUE" header line on its own,
+/// or any other whole unit. Ok(None): incomplete (read more and call again).
+/// Errors as [`parse`].
+pub fn parse_start(buf: &[u8]) -> Result<Option<Start<'_>>> {
+    let Some((line, after)) = split_line(buf)? else {
+        return Ok(None);
+    };
+    if let Some(rest) = line.strip_prefix(b"VALUE ") {
+        let h = value_header(rest).map_err(|what| garbage(what, line))?;
+        return Ok(Some(Start::Value {
+            key: h.key,
+            flags: h.flags,
+            cas: h.cas,
+            size: h.size,
+            header: after,
+        }));
+    }
+    Ok(parse(buf)?.map(|(reply, used)| Start::Other(reply, used)))
+}
+
+/// The end of a data block, when `buf` starts right after its data:
+/// Ok(Some(2)) for "\r\n", Ok(None) when fewer than 2 bytes are there, and
+/// a protocol error quoting `line` (the block's header line, or as much of
+/// it as [`QUOTE_MAX`] shows) for anything else: the length was wrong.
+pub fn block_end(buf: &[u8], line: &[u8]) -> Result<Option<usize>> {
+    match buf.get(..2) {
+        None if buf.first().is_none_or(|&b| b == b'\r') => Ok(None),
+        Some(b"\r\n") => Ok(Some(2)),
+        _ => Err(garbage("data block not followed by \\r\\n", line)),
+    }
+}
+
+/// How much of a header line [`block_end`] needs to quote it as [`parse`]
+/// does: [`QUOTE_MAX`] bytes, and one more to show it was cut.
+pub const QUOTED_LINE: usize = QUOTE_MAX + 1;
 
 /// For a meta reply's `flags`, the value of flag `flag` (e.g. b't' in "t3599 f16" -> Some(b"3599")); None if absent.
 ///
@@ -839,6 +925,82 @@ mod tests {
         assert_eq!(needed(b"HD\r\n"), None);
         assert_eq!(needed(b"VALUE k x 1\r\n"), None);
         assert_eq!(needed(b""), None);
+    }
+
+    #[test]
+    fn newline_search() {
+        for len in 0..40 {
+            let mut buf = vec![b'x'; len];
+            assert_eq!(find_newline(&buf), None, "len {len}");
+            for at in 0..len {
+                buf[at] = b'\n';
+                assert_eq!(find_newline(&buf), Some(at), "len {len}, at {at}");
+                // a later one does not count, nor does a byte just above
+                if at + 1 < len {
+                    buf[at + 1] = b'\n' + 1;
+                }
+                assert_eq!(find_newline(&buf), Some(at), "len {len}, at {at}");
+                buf[at] = 0x8a;
+                assert_ne!(find_newline(&buf), Some(at));
+                buf.iter_mut().for_each(|b| *b = b'x');
+            }
+        }
+    }
+
+    #[test]
+    fn value_starts_and_block_ends() {
+        let buf = b"VALUE k 5 3 77\r\nabc\r\nEND\r\n";
+        assert_eq!(
+            parse_start(buf).unwrap(),
+            Some(Start::Value {
+                key: b"k",
+                flags: 5,
+                cas: Some(77),
+                size: 3,
+                header: 16,
+            })
+        );
+        // The header alone is enough: the data need not be buffered.
+        assert_eq!(
+            parse_start(b"VALUE big 0 1048576\r\n").unwrap(),
+            Some(Start::Value {
+                key: b"big",
+                flags: 0,
+                cas: None,
+                size: 1_048_576,
+                header: 21,
+            })
+        );
+        assert_eq!(parse_start(b"VALUE k 5 3").unwrap(), None);
+        assert_eq!(parse_start(b"").unwrap(), None);
+        assert_eq!(
+            parse_start(b"END\r\nxx").unwrap(),
+            Some(Start::Other(Reply::End, 5))
+        );
+        assert_eq!(
+            parse_start(b"SERVER_ERROR out of memory\r\n").unwrap(),
+            Some(Start::Other(Reply::ServerError(b"out of memory"), 28))
+        );
+        assert_eq!(
+            parse_start(b"VALUE k x 3\r\n").unwrap_err().kind(),
+            Kind::Protocol
+        );
+        assert_eq!(
+            parse_start(b"BOGUS\r\n").unwrap_err().kind(),
+            Kind::Protocol
+        );
+
+        let line = b"VALUE k 0 3";
+        assert_eq!(block_end(b"\r\nEND\r\n", line).unwrap(), Some(2));
+        assert_eq!(block_end(b"\r\n", line).unwrap(), Some(2));
+        assert_eq!(block_end(b"\r", line).unwrap(), None);
+        assert_eq!(block_end(b"", line).unwrap(), None);
+        for bad in [&b"x"[..], b"\n", b"\rx", b"ab\r\n"] {
+            let e = block_end(bad, line).unwrap_err();
+            assert_eq!(e.kind(), Kind::Protocol);
+            // the same message as parse() gives for the whole unit
+            assert_eq!(e, parse(b"VALUE k 0 3\r\nabcXY").unwrap_err());
+        }
     }
 
     #[test]

@@ -7,6 +7,13 @@
 //! `host:port` with port 11211 by default, and IPv6 addresses are written
 //! `[addr]:port` (or bare, without a port). A host must resolve when the
 //! spec is parsed; nothing has to listen yet.
+//!
+//! Any spec may end with `*N`, the server's weight (1 by default, 1 to
+//! 10000): `cache1:11211*3`, `[::1]:11211*2`, `/run/mc.sock*4`. The weight
+//! is taken off before the rest is read, so `*` followed by digits at the
+//! very end always means a weight; a socket path that really ends so is
+//! written with `*1` after it. (`host:port:weight` would be ambiguous with
+//! IPv6 addresses, a `/weight` with socket paths.)
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -36,9 +43,12 @@ pub enum Address {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
     /// The name used in messages and listings: `host:port` or the socket path
-    /// as given (marks stripped).
+    /// as given (marks stripped), without the weight.
     pub name: String,
     pub address: Address,
+    /// Its share of the keys relative to the other servers' weights
+    /// (python-memcached's and libmemcached's server weight). Default 1.
+    pub weight: u32,
 }
 
 impl fmt::Display for Server {
@@ -49,6 +59,22 @@ impl fmt::Display for Server {
 
 /// The longest Unix socket path the kernel takes (`sun_path` less the NUL).
 const MAX_SOCKET_PATH: usize = 107;
+
+/// The highest weight a server may have: far beyond any useful ratio, low
+/// enough that a port typed where the weight goes (`host*11211`) is caught.
+pub const MAX_WEIGHT: u32 = 10_000;
+
+/// Splits a trailing weight `*N` off `spec`: (the rest, the weight text).
+fn split_weight(spec: &str) -> (&str, Option<&str>) {
+    match spec.rsplit_once('*') {
+        Some((rest, digits))
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (rest, Some(digits))
+        }
+        _ => (spec, None),
+    }
+}
 
 /// Is `spec` a socket file by seed 000's rules?
 pub fn is_socket_spec(spec: &str) -> bool {
@@ -62,6 +88,19 @@ pub fn is_socket_spec(spec: &str) -> bool {
 /// Parses and resolves one server spec.
 pub fn parse(spec: &str) -> Result<Server> {
     let invalid = |why: &str| Error::new(Kind::Invalid, format!("bad server \"{spec}\": {why}"));
+    let (spec_only, weight_text) = split_weight(spec);
+    let weight = match weight_text {
+        None => 1,
+        Some(text) => match text.parse::<u32>() {
+            Ok(w) if (1..=MAX_WEIGHT).contains(&w) => w,
+            _ => {
+                return Err(invalid(&format!(
+                    "weight \"{text}\" is not a number from 1 to {MAX_WEIGHT}"
+                )))
+            }
+        },
+    };
+    let spec = spec_only;
     if spec.trim().is_empty() {
         return Err(invalid("empty server name"));
     }
@@ -81,6 +120,7 @@ pub fn parse(spec: &str) -> Result<Server> {
         return Ok(Server {
             name: path.to_string(),
             address: Address::Unix(absolute),
+            weight,
         });
     }
     let (host, port) = split_host_port(spec).map_err(|why| invalid(&why))?;
@@ -99,6 +139,7 @@ pub fn parse(spec: &str) -> Result<Server> {
     Ok(Server {
         name,
         address: Address::Tcp { host, port, addrs },
+        weight,
     })
 }
 
@@ -148,6 +189,7 @@ mod tests {
             Server {
                 name,
                 address: Address::Tcp { host, port, addrs },
+                weight: 1,
             } => {
                 assert!(!addrs.is_empty());
                 assert!(addrs.iter().all(|a| a.port() == port));
@@ -162,6 +204,7 @@ mod tests {
             Server {
                 name,
                 address: Address::Unix(path),
+                weight: 1,
             } => (name, path),
             other => panic!("{spec} parsed as {other:?}"),
         }
@@ -199,6 +242,26 @@ mod tests {
     }
 
     #[test]
+    fn weights() {
+        let weighed = |spec: &str| {
+            let s = parse(spec).unwrap();
+            (s.name, s.weight)
+        };
+        assert_eq!(weighed("127.0.0.1:5*3"), ("127.0.0.1:5".into(), 3));
+        assert_eq!(weighed("localhost*2"), ("localhost:11211".into(), 2));
+        assert_eq!(weighed("[::1]:5*7"), ("[::1]:5".into(), 7));
+        assert_eq!(weighed("::1*4"), ("[::1]:11211".into(), 4));
+        assert_eq!(weighed("127.0.0.1:5*010"), ("127.0.0.1:5".into(), 10));
+        assert_eq!(weighed("127.0.0.1:5*10000"), ("127.0.0.1:5".into(), 10000));
+        assert_eq!(weighed("127.0.0.1:5"), ("127.0.0.1:5".into(), 1));
+        assert_eq!(weighed("/tmp/mc.sock*5"), ("/tmp/mc.sock".into(), 5));
+        assert_eq!(weighed("|mc.sock|*2"), ("mc.sock".into(), 2));
+        // Not a weight: a `*` without digits after it stays in the path.
+        assert_eq!(weighed("/tmp/a*b.sock"), ("/tmp/a*b.sock".into(), 1));
+        assert_eq!(weighed("/tmp/odd*3*1"), ("/tmp/odd*3".into(), 1));
+    }
+
+    #[test]
     fn bad_specs() {
         let err = |spec: &str| {
             let e = parse(spec).unwrap_err();
@@ -206,6 +269,23 @@ mod tests {
             e.message().to_string()
         };
         assert_eq!(err(""), "bad server \"\": empty server name");
+        assert_eq!(err("*3"), "bad server \"*3\": empty server name");
+        assert_eq!(
+            err("127.0.0.1:5*0"),
+            "bad server \"127.0.0.1:5*0\": weight \"0\" is not a number from 1 to 10000"
+        );
+        assert_eq!(
+            err("localhost*11211"),
+            "bad server \"localhost*11211\": weight \"11211\" is not a number from 1 to 10000"
+        );
+        assert_eq!(
+            err("h:1*99999999999"),
+            "bad server \"h:1*99999999999\": weight \"99999999999\" is not a number from 1 to 10000"
+        );
+        assert_eq!(
+            err("127.0.0.1:5*"),
+            "bad server \"127.0.0.1:5*\": port \"5*\" is not a number from 1 to 65535"
+        );
         assert_eq!(err("||"), "bad server \"||\": empty socket path");
         assert_eq!(
             err("host:0"),

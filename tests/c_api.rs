@@ -162,6 +162,20 @@ fn fork() {
     run_c("fork", &[unix.spec()], &[]);
 }
 
+/// `servers.c`: weights, distributions, placement values, server list
+/// changes and the failure policy through memcache.h.
+#[test]
+fn servers() {
+    let servers = [
+        Memcached::tcp_checked(&[]),
+        Memcached::tcp_checked(&[]),
+        Memcached::tcp_checked(&[]),
+    ];
+    let mut args: Vec<String> = servers.iter().map(Memcached::spec).collect();
+    args.push(format!("127.0.0.1:{}", support::free_port()));
+    run_c("servers", &args, &[]);
+}
+
 #[test]
 fn daemon() {
     let dir = TempDir::new("c-daemon-socks");

@@ -1,21 +1,25 @@
-//! A client over three real memcached servers: key placement
-//! (python-memcached's crc32 rule), pipelined multi-key operations, a dead
-//! server among live ones.
+//! A client over several real memcached servers: key placement (ketama by
+//! default, python-memcached's modula on request, placement values),
+//! pipelined multi-key operations, server list changes, and the failure
+//! policy (dead marks, fail-fast, failover, revival).
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
-use std::sync::Arc;
+use std::sync::{Arc, Barrier};
 use std::thread;
+use std::time::{Duration, Instant};
 
-use memcache::cluster::bucket;
-use memcache::{Client, Kind, Status};
-use support::Memcached;
+use memcache::cluster::{bucket, Distribution, Placement};
+use memcache::{Client, Kind, Options, Status};
+use support::{FullBacklog, Memcached};
 
 struct Cluster {
     servers: Vec<Memcached>,
-    /// The client over all three, in this order.
+    specs: Vec<String>,
+    /// The client over all three, in this order (default settings: ketama,
+    /// 30 s retry interval, no failover).
     client: Client,
     /// One single-server client per server, to look at each directly.
     direct: Vec<Client>,
@@ -28,6 +32,7 @@ fn cluster() -> Cluster {
     let direct = specs.iter().map(|s| Client::new(&[s]).unwrap()).collect();
     Cluster {
         servers,
+        specs,
         client,
         direct,
     }
@@ -37,6 +42,30 @@ fn fail<T: Debug>(r: memcache::Result<T>) -> (Kind, String) {
     let e = r.unwrap_err();
     (e.kind(), e.message().to_string())
 }
+
+/// `message` with the wait of a dead mark ("retried in 29 s", "in 480 ms")
+/// replaced by "retried in N", for exact comparison.
+fn masked(message: &str) -> String {
+    match message.rsplit_once("retried in ") {
+        Some((head, _)) => format!("{head}retried in N"),
+        None => message.to_string(),
+    }
+}
+
+fn fail_masked<T: Debug>(r: memcache::Result<T>) -> (Kind, String) {
+    let (kind, message) = fail(r);
+    (kind, masked(&message))
+}
+
+/// The error of a request to `spec` while it is marked dead after `why`.
+fn dead(spec: &str, why: &str) -> (Kind, String) {
+    (
+        Kind::Io,
+        format!("{spec}: marked dead after \"{why}\", retried in N"),
+    )
+}
+
+const REFUSED: &str = "cannot connect: Connection refused (os error 111)";
 
 /// A numeric statistic of every server, in server order.
 fn stat_each(c: &Client, name: &str) -> Vec<u64> {
@@ -63,14 +92,63 @@ fn value_of(key: &str) -> Vec<u8> {
     format!("value of {key}").into_bytes()
 }
 
-/// How many of `keys` each of 3 servers holds by the placement rule.
-fn per_server(keys: &[String]) -> Vec<u64> {
-    let mut counts = vec![0u64; 3];
+/// How many of `keys` each server holds by `c`'s distribution.
+fn per_server(c: &Client, keys: &[String]) -> Vec<u64> {
+    let mut counts = vec![0u64; c.servers().count()];
     for k in keys {
-        counts[bucket(k.as_bytes(), 3)] += 1;
+        counts[c.server_for(k.as_bytes()).unwrap()] += 1;
     }
     counts
 }
+
+/// Which of the direct clients hold `key`.
+fn holders(direct: &[Client], key: &str) -> Vec<usize> {
+    direct
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.get(key.as_bytes()).unwrap().is_some())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn with(c: &Client, change: impl FnOnce(&mut Options)) {
+    c.update_options(|o| {
+        change(o);
+        Ok::<(), memcache::Error>(())
+    })
+    .unwrap();
+}
+
+/// Stops the daemon (SIGSTOP) and waits until all its threads are stopped.
+fn pause(m: &Memcached) {
+    let pid = m.pid().expect("running") as libc::pid_t;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let tasks = format!("/proc/{pid}/task");
+    let start = Instant::now();
+    while !std::fs::read_dir(&tasks).unwrap().all(|task| {
+        let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap();
+        stat.rsplit(')')
+            .next()
+            .unwrap()
+            .trim_start()
+            .starts_with('T')
+    }) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "daemon did not stop"
+        );
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn resume(m: &Memcached) {
+    let pid = m.pid().expect("running") as libc::pid_t;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+}
+
+// ----- placement -----
 
 #[test]
 fn bucket_is_python_memcacheds_crc32_rule() {
@@ -97,45 +175,44 @@ fn bucket_is_python_memcacheds_crc32_rule() {
             );
         }
     }
+    // A modula client with weights 1 picks the same.
+    let c = Client::new(&["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]).unwrap();
+    c.set_distribution(Distribution::Modula).unwrap();
+    for (key, hash) in python {
+        assert_eq!(c.server_for(key.as_bytes()).unwrap(), hash as usize % 3);
+    }
 }
 
 #[test]
-fn keys_spread_over_all_servers_where_the_rule_puts_them() {
+fn keys_spread_over_all_servers_where_the_distribution_puts_them() {
     let cl = cluster();
-    let keys = keys(300);
-    for k in &keys {
-        assert_eq!(
-            cl.client.set(k.as_bytes(), &value_of(k), 0, 0).unwrap(),
-            Status::Stored
-        );
-    }
-    let expected = per_server(&keys);
-    assert!(expected.iter().all(|&n| n > 0), "{expected:?}");
-    assert_eq!(stat_each(&cl.client, "curr_items"), expected);
-    // Each key is on the server bucket() names, and only there.
-    for k in &keys {
-        let home = bucket(k.as_bytes(), 3);
-        for (i, d) in cl.direct.iter().enumerate() {
-            let got = d.get(k.as_bytes()).unwrap().map(|item| item.value);
-            if i == home {
-                assert_eq!(got, Some(value_of(k)), "{k} on server {i}");
-            } else {
-                assert_eq!(got, None, "{k} on server {i}");
-            }
+    for distribution in [Distribution::Ketama, Distribution::Modula] {
+        cl.client.set_distribution(distribution).unwrap();
+        cl.client.flush_all(None).unwrap();
+        let keys = keys(300);
+        for k in &keys {
+            assert_eq!(
+                cl.client.set(k.as_bytes(), &value_of(k), 0, 0).unwrap(),
+                Status::Stored
+            );
         }
+        let expected = per_server(&cl.client, &keys);
+        assert!(expected.iter().all(|&n| n > 50), "{expected:?}");
+        assert_eq!(stat_each(&cl.client, "curr_items"), expected);
+        // Each key is on the server server_for() names, and only there.
+        for k in &keys {
+            let home = cl.client.server_for(k.as_bytes()).unwrap();
+            assert_eq!(holders(&cl.direct, k), vec![home], "{k} {distribution:?}");
+        }
+        let hits = cl.client.get_many(&keys).unwrap();
+        let got: BTreeMap<String, Vec<u8>> = hits
+            .into_iter()
+            .map(|h| (String::from_utf8(h.key).unwrap(), h.item.value))
+            .collect();
+        let want: BTreeMap<String, Vec<u8>> =
+            keys.iter().map(|k| (k.clone(), value_of(k))).collect();
+        assert_eq!(got, want);
     }
-    // And readable through the cluster client, one by one and at once.
-    for k in &keys {
-        let item = cl.client.get(k.as_bytes()).unwrap().unwrap();
-        assert_eq!(item.value, value_of(k));
-    }
-    let hits = cl.client.get_many(&keys).unwrap();
-    let got: BTreeMap<String, Vec<u8>> = hits
-        .into_iter()
-        .map(|h| (String::from_utf8(h.key).unwrap(), h.item.value))
-        .collect();
-    let want: BTreeMap<String, Vec<u8>> = keys.iter().map(|k| (k.clone(), value_of(k))).collect();
-    assert_eq!(got, want);
 }
 
 #[test]
@@ -144,7 +221,7 @@ fn get_many_sends_one_request_per_server() {
     let keys = keys(100);
     // Stored directly on each key's server, not through the cluster client.
     for k in &keys {
-        let d = &cl.direct[bucket(k.as_bytes(), 3)];
+        let d = &cl.direct[cl.client.server_for(k.as_bytes()).unwrap()];
         assert_eq!(
             d.set(k.as_bytes(), &value_of(k), 7, 0).unwrap(),
             Status::Stored
@@ -175,7 +252,7 @@ fn get_many_sends_one_request_per_server() {
         let line: usize = "gets\r\n".len()
             + asked
                 .iter()
-                .filter(|k| bucket(k.as_bytes(), 3) == i)
+                .filter(|k| cl.client.server_for(k.as_bytes()).unwrap() == i)
                 .map(|k| 1 + k.len())
                 .sum::<usize>();
         assert_eq!(a - b, (line + "stats\r\n".len()) as u64, "server {i}");
@@ -199,15 +276,17 @@ fn set_many_and_delete_many_across_servers() {
         cl.client.set_many(&items_ref, 0).unwrap(),
         vec![Ok(Status::Stored); 60]
     );
-    assert_eq!(stat_each(&cl.client, "cmd_set"), per_server(&keys));
+    assert_eq!(
+        stat_each(&cl.client, "cmd_set"),
+        per_server(&cl.client, &keys)
+    );
     for (k, v, f) in &items {
-        let item = cl.direct[bucket(k.as_bytes(), 3)]
+        let item = cl.direct[cl.client.server_for(k.as_bytes()).unwrap()]
             .get(k.as_bytes())
             .unwrap()
             .unwrap();
         assert_eq!((&item.value, item.flags), (v, *f));
     }
-    // Delete every third key plus some never stored, in a mixed order.
     let mut doomed: Vec<String> = Vec::new();
     let mut expected: Vec<bool> = Vec::new();
     for (i, k) in keys.iter().enumerate().rev() {
@@ -221,7 +300,6 @@ fn set_many_and_delete_many_across_servers() {
         }
     }
     assert_eq!(cl.client.delete_many(&doomed).unwrap(), expected);
-    // Deleting again finds nothing.
     assert_eq!(
         cl.client.delete_many(&doomed).unwrap(),
         vec![false; doomed.len()]
@@ -232,18 +310,10 @@ fn set_many_and_delete_many_across_servers() {
         .filter(|(i, _)| i % 3 != 0)
         .map(|(_, k)| k.clone())
         .collect();
-    assert_eq!(stat_each(&cl.client, "curr_items"), per_server(&left));
-    let mut hits: Vec<String> = cl
-        .client
-        .get_many(&keys)
-        .unwrap()
-        .into_iter()
-        .map(|h| String::from_utf8(h.key).unwrap())
-        .collect();
-    hits.sort();
-    let mut want = left.clone();
-    want.sort();
-    assert_eq!(hits, want);
+    assert_eq!(
+        stat_each(&cl.client, "curr_items"),
+        per_server(&cl.client, &left)
+    );
 }
 
 #[test]
@@ -268,56 +338,542 @@ fn whole_server_commands_reach_every_server() {
     assert_eq!(cl.client.flush_all(None), Ok(()));
     assert_eq!(cl.client.get_many(&keys(30)).unwrap(), vec![]);
     assert_eq!(stat_each(&cl.client, "cmd_flush"), vec![1, 1, 1]);
-    assert_eq!(cl.client.verbosity(1), Ok(()));
-    for d in &cl.direct {
-        let settings = d.stats(Some("settings")).unwrap();
-        let verbosity = settings[0].iter().find(|(n, _)| n == "verbosity").unwrap();
-        assert_eq!(verbosity.1, "1");
+}
+
+#[test]
+fn weights_give_a_server_more_keys() {
+    let cl = cluster();
+    let weighted = Client::new(&[
+        format!("{}*1", cl.specs[0]),
+        format!("{}*2", cl.specs[1]),
+        format!("{}*5", cl.specs[2]),
+    ])
+    .unwrap();
+    assert_eq!(
+        weighted
+            .servers()
+            .map(|s| (s.name, s.weight))
+            .collect::<Vec<_>>(),
+        vec![
+            (cl.specs[0].clone(), 1),
+            (cl.specs[1].clone(), 2),
+            (cl.specs[2].clone(), 5)
+        ]
+    );
+    let keys = keys(4000);
+    for distribution in [Distribution::Ketama, Distribution::Modula] {
+        weighted.set_distribution(distribution).unwrap();
+        weighted.flush_all(None).unwrap();
+        let items: Vec<(&String, &[u8], u32)> = keys.iter().map(|k| (k, &b"w"[..], 0)).collect();
+        assert_eq!(
+            weighted.set_many(&items, 0).unwrap(),
+            vec![Ok(Status::Stored); keys.len()]
+        );
+        let counts = stat_each(&weighted, "curr_items");
+        assert_eq!(counts, per_server(&weighted, &keys));
+        assert_eq!(counts.iter().sum::<u64>(), 4000);
+        if distribution == Distribution::Ketama {
+            // floor(w / 8 * 40 * 3) * 4 points: 60, 120, 300. How many
+            // keys that gives depends on where the points fall (the
+            // server names), so only the points are exact.
+            let servers: Vec<_> = weighted.servers().collect();
+            let placement = Placement::of_servers(distribution, &servers);
+            let points: Vec<usize> = (0..3)
+                .map(|n| placement.points().iter().filter(|(_, s)| *s == n).count())
+                .collect();
+            assert_eq!(points, vec![60, 120, 300]);
+        } else {
+            // Shares 1/8, 2/8, 5/8 of 4000 = 500, 1000, 2500, within 5%.
+            for (c, share) in counts.iter().zip([500.0, 1000.0, 2500.0]) {
+                assert!((*c as f64 - share).abs() < share * 0.05, "{counts:?}");
+            }
+        }
+        // The modula buckets are [0, 1, 1, 2, 2, 2, 2, 2]: python-memcached's.
+        if distribution == Distribution::Modula {
+            let buckets = [0, 1, 1, 2, 2, 2, 2, 2];
+            for k in keys.iter().take(200) {
+                assert_eq!(
+                    weighted.server_for(k.as_bytes()).unwrap(),
+                    buckets[bucket(k.as_bytes(), 8)]
+                );
+            }
+        }
     }
 }
 
 #[test]
-fn a_dead_server_fails_only_its_keys() {
+fn a_placement_value_keeps_related_keys_on_one_server() {
+    let cl = cluster();
+    let place = b"user:42";
+    let home = cl.client.server_for_place(place);
+    let at = cl.client.placed(place);
+    let keys: Vec<String> = (0..30).map(|i| format!("user42-field{i}")).collect();
+    // Their own hashes spread them; the placement value does not.
+    let own: BTreeSet<usize> = keys
+        .iter()
+        .map(|k| cl.client.server_for(k.as_bytes()).unwrap())
+        .collect();
+    assert_eq!(own.len(), 3);
+    for k in &keys {
+        assert_eq!(at.server_for(k.as_bytes()), Ok(home));
+    }
+    let items: Vec<(&String, Vec<u8>, u32)> = keys.iter().map(|k| (k, value_of(k), 3)).collect();
+    assert_eq!(
+        at.set_many(&items, 0).unwrap(),
+        vec![Ok(Status::Stored); keys.len()]
+    );
+    let mut items_per_server = vec![0u64; 3];
+    items_per_server[home] = keys.len() as u64;
+    assert_eq!(stat_each(&cl.client, "curr_items"), items_per_server);
+    // One request to one server reads them all.
+    let before = stat_each(&cl.client, "cmd_get");
+    let hits = at.get_many(&keys).unwrap();
+    assert_eq!(hits.len(), keys.len());
+    let after = stat_each(&cl.client, "cmd_get");
+    let gets: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    let mut want = vec![0u64; 3];
+    want[home] = keys.len() as u64; // memcached counts a key per get
+    assert_eq!(gets, want);
+    // Single-key operations with the same placement value.
+    let k = keys[0].as_bytes();
+    assert_eq!(at.get(k).unwrap().unwrap().value, value_of(&keys[0]));
+    assert_eq!(at.add(k, b"x", 0, 0).unwrap(), Status::NotStored);
+    assert_eq!(at.append(k, b"+").unwrap(), Status::Stored);
+    assert_eq!(at.exists(k), Ok(true));
+    assert_eq!(at.flags(k), Ok(Some(3)));
+    assert_eq!(at.set(b"n", b"5", 0, 0).unwrap(), Status::Stored);
+    assert_eq!(at.incr(b"n", 2), Ok(Some(7)));
+    assert_eq!(at.decr(b"n", 1), Ok(Some(6)));
+    assert_eq!(at.touch(b"n", 100), Ok(true));
+    assert_eq!(cl.direct[home].get(b"n").unwrap().unwrap().value, b"6");
+    // Without the placement value, only keys whose own server is the same
+    // are found.
+    for key in &keys {
+        let found = cl.client.get(key.as_bytes()).unwrap().is_some();
+        assert_eq!(
+            found,
+            cl.client.server_for(key.as_bytes()).unwrap() == home,
+            "{key}"
+        );
+    }
+    assert_eq!(at.delete_many(&keys).unwrap(), vec![true; keys.len()]);
+    assert_eq!(at.delete(b"n"), Ok(true));
+    assert_eq!(stat_each(&cl.client, "curr_items"), vec![0, 0, 0]);
+}
+
+#[test]
+fn modula_placement_values_are_python_memcacheds_hash_values() {
+    let cl = cluster();
+    cl.client.set_distribution(Distribution::Modula).unwrap();
+    // python-memcached: (42, key) goes to buckets[42 % 3], (-1, key) to
+    // buckets[-1 % 3] == buckets[2].
+    for (place, home) in [
+        (&b"42"[..], 0),
+        (b"43", 1),
+        (b"-1", 2),
+        (b"1000000000000000000000", 1),
+    ] {
+        assert_eq!(cl.client.server_for_place(place), home);
+        let at = cl.client.placed(place);
+        assert_eq!(at.set(b"k", place, 0, 0).unwrap(), Status::Stored);
+        assert_eq!(cl.direct[home].get(b"k").unwrap().unwrap().value, place);
+    }
+    // Not a number: hashed like a key.
+    assert_eq!(cl.client.server_for_place(b"user42"), bucket(b"user42", 3));
+}
+
+#[test]
+fn set_servers_changes_the_list_and_keeps_unchanged_servers_connections() {
+    let cl = cluster();
+    let two = Client::new(&cl.specs[..2]).unwrap();
+    let keys = keys(600);
+    for k in &keys {
+        assert_eq!(
+            two.set(k.as_bytes(), &value_of(k), 0, 0).unwrap(),
+            Status::Stored
+        );
+    }
+    let before: Vec<usize> = keys
+        .iter()
+        .map(|k| two.server_for(k.as_bytes()).unwrap())
+        .collect();
+    let connections = stat_each(&cl.direct[0], "total_connections")[0];
+    two.set_servers(&cl.specs).unwrap();
+    assert_eq!(two.servers().map(|s| s.name).collect::<Vec<_>>(), cl.specs);
+    let after: Vec<usize> = keys
+        .iter()
+        .map(|k| two.server_for(k.as_bytes()).unwrap())
+        .collect();
+    // Ketama: keys only move to the new server, about a third of them.
+    let moved: Vec<usize> = (0..keys.len()).filter(|&i| before[i] != after[i]).collect();
+    assert!(moved.iter().all(|&i| after[i] == 2));
+    assert!(moved.len() > 120 && moved.len() < 280, "{}", moved.len());
+    // Those that stayed are found; those that moved are misses now.
+    let hits: BTreeSet<String> = two
+        .get_many(&keys)
+        .unwrap()
+        .into_iter()
+        .map(|h| String::from_utf8(h.key).unwrap())
+        .collect();
+    let stayed: BTreeSet<String> = (0..keys.len())
+        .filter(|i| !moved.contains(i))
+        .map(|i| keys[i].clone())
+        .collect();
+    assert_eq!(hits, stayed);
+    // Server 0 kept its pooled connection: no connection was opened to it
+    // (the direct client reuses its own for stats).
+    assert_eq!(
+        stat_each(&cl.direct[0], "total_connections")[0],
+        connections
+    );
+    // A bad list changes nothing.
+    assert_eq!(
+        fail(two.set_servers(&["127.0.0.1:0"])),
+        (
+            Kind::Invalid,
+            "bad server \"127.0.0.1:0\": port \"0\" is not a number from 1 to 65535".to_string()
+        )
+    );
+    assert_eq!(
+        fail(two.set_servers::<&str>(&[])),
+        (Kind::Invalid, "no server given".to_string())
+    );
+    assert_eq!(two.servers().count(), 3);
+    // Weights through set_servers.
+    two.set_servers(&[format!("{}*3", cl.specs[0]), cl.specs[1].clone()])
+        .unwrap();
+    assert_eq!(
+        two.servers().map(|s| s.weight).collect::<Vec<_>>(),
+        vec![3, 1]
+    );
+}
+
+// ----- the failure policy -----
+
+#[test]
+fn a_dead_server_fails_fast_until_its_retry_interval_passes() {
     let mut cl = cluster();
-    let keys = keys(30);
+    let interval = Duration::from_millis(700);
+    with(&cl.client, |o| o.retry_interval = interval);
+    let keys = keys(60);
     for k in &keys {
         assert_eq!(
             cl.client.set(k.as_bytes(), &value_of(k), 0, 0).unwrap(),
             Status::Stored
         );
     }
+    let (on_1, live): (Vec<&String>, Vec<&String>) = keys
+        .iter()
+        .partition(|k| cl.client.server_for(k.as_bytes()).unwrap() == 1);
+    assert!(!on_1.is_empty() && !live.is_empty());
     cl.servers[1].kill();
-    let refused = (
-        Kind::Io,
-        format!(
-            "{}: cannot connect: Connection refused (os error 111)",
-            cl.servers[1].spec()
-        ),
-    );
+    let spec = cl.specs[1].clone();
+    let refused = (Kind::Io, format!("{spec}: {REFUSED}"));
+    // The first request finds it refusing; the server is marked dead.
+    assert_eq!(fail(cl.client.get(on_1[0].as_bytes())), refused);
+    assert!(cl.client.dead_for(1).unwrap().is_some());
+    assert_eq!(cl.client.dead_for(0), Ok(None));
+    // Then every key of it fails at once, naming it; the others work.
+    let start = Instant::now();
     for k in &keys {
         let got = cl.client.get(k.as_bytes());
-        if bucket(k.as_bytes(), 3) == 1 {
-            assert_eq!(fail(got), refused, "{k}");
+        if cl.client.server_for(k.as_bytes()).unwrap() == 1 {
+            assert_eq!(fail_masked(got), dead(&spec, REFUSED), "{k}");
         } else {
             assert_eq!(got.unwrap().unwrap().value, value_of(k), "{k}");
         }
     }
-    assert_eq!(fail(cl.client.get_many(&keys)), refused);
-    assert_eq!(fail(cl.client.version()), refused);
-    // The live servers' connections are still in step after the failed
-    // multi-key call.
-    let live: Vec<&String> = keys
-        .iter()
-        .filter(|k| bucket(k.as_bytes(), 3) != 1)
+    assert!(start.elapsed() < interval);
+    let message = fail(cl.client.get(on_1[0].as_bytes())).1;
+    assert!(
+        message.ends_with(" ms") && message.starts_with(&format!("{spec}: marked dead after")),
+        "{message}"
+    );
+    // Multi-key calls: strict ones fail naming it (after doing the rest);
+    // get_many_partial returns the live servers' hits and the error.
+    assert_eq!(fail_masked(cl.client.get_many(&keys)), dead(&spec, REFUSED));
+    let (hits, errors) = cl.client.get_many_partial(&keys).unwrap();
+    let got: BTreeSet<String> = hits
+        .into_iter()
+        .map(|h| String::from_utf8(h.key).unwrap())
         .collect();
-    assert_eq!(cl.client.get_many(&live).unwrap().len(), live.len());
+    assert_eq!(got, live.iter().map(|k| k.to_string()).collect());
+    assert_eq!(
+        errors
+            .iter()
+            .map(|e| (e.kind(), masked(e.message())))
+            .collect::<Vec<_>>(),
+        vec![dead(&spec, REFUSED)]
+    );
+    let items: Vec<(&String, &[u8], u32)> = keys.iter().map(|k| (k, &b"again"[..], 0)).collect();
+    assert_eq!(
+        fail_masked(cl.client.set_many(&items, 0)),
+        dead(&spec, REFUSED)
+    );
+    for k in &live {
+        assert_eq!(
+            cl.client.get(k.as_bytes()).unwrap().unwrap().value,
+            b"again"
+        );
+    }
+    assert_eq!(fail_masked(cl.client.version()), dead(&spec, REFUSED));
+    // Back up, but still inside the interval: still dead.
     cl.servers[1].restart();
-    let on_restarted: Vec<&String> = keys
-        .iter()
-        .filter(|k| bucket(k.as_bytes(), 3) == 1)
+    assert_eq!(
+        fail_masked(cl.client.get(on_1[0].as_bytes())),
+        dead(&spec, REFUSED)
+    );
+    // Once the interval has passed, the next request tries it, and it is
+    // used again (empty: restarted).
+    while cl.client.dead_for(1).unwrap() > Some(Duration::ZERO) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(cl.client.get(on_1[0].as_bytes()), Ok(None));
+    assert_eq!(cl.client.dead_for(1), Ok(None));
+    assert_eq!(
+        cl.client.set(on_1[0].as_bytes(), b"revived", 0, 0),
+        Ok(Status::Stored)
+    );
+    assert_eq!(
+        cl.direct[1].get(on_1[0].as_bytes()).unwrap().unwrap().value,
+        b"revived"
+    );
+    assert_eq!(cl.client.version().unwrap().len(), 3);
+    // forget_dead: the mark goes at once.
+    cl.servers[1].kill();
+    assert_eq!(fail(cl.client.get(on_1[0].as_bytes())), refused);
+    cl.servers[1].restart();
+    assert_eq!(
+        fail_masked(cl.client.get(on_1[0].as_bytes())),
+        dead(&spec, REFUSED)
+    );
+    cl.client.forget_dead();
+    assert_eq!(cl.client.dead_for(1), Ok(None));
+    assert_eq!(cl.client.get(on_1[0].as_bytes()), Ok(None));
+}
+
+/// A server whose connections time out costs one connect timeout per
+/// retry interval: requests already waiting when it failed each get the
+/// timeout, later ones fail at once, and after the interval exactly one
+/// request (of many, in many threads) tries it again.
+#[test]
+fn a_dead_server_costs_one_timeout_per_retry_interval() {
+    let live = Memcached::tcp_checked(&[]);
+    let blackhole = FullBacklog::new();
+    let c = Arc::new(Client::new(&[live.spec(), blackhole.spec()]).unwrap());
+    let interval = Duration::from_millis(1500);
+    with(&c, |o| {
+        o.connect_timeout = Duration::from_millis(300);
+        o.retry_interval = interval;
+    });
+    let on_dead: Vec<String> = (0..400)
+        .map(|i| format!("k{i}"))
+        .filter(|k| c.server_for(k.as_bytes()).unwrap() == 1)
+        .take(20)
         .collect();
-    assert_eq!(cl.client.get_many(&on_restarted).unwrap(), vec![]);
-    assert_eq!(cl.client.get_many(&keys).unwrap().len(), live.len());
+    let why = "cannot connect within 300 ms";
+    let timeout = (Kind::Timeout, format!("{}: {why}", blackhole.spec()));
+    let slow = |took: &Duration| *took >= Duration::from_millis(250);
+    for round in 0..3 {
+        // 8 threads, 20 requests each, all for the dead server's keys.
+        let barrier = Arc::new(Barrier::new(8));
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let c = Arc::clone(&c);
+                let keys = on_dead.clone();
+                let barrier = Arc::clone(&barrier);
+                thread::spawn(move || {
+                    barrier.wait();
+                    keys.iter()
+                        .map(|k| {
+                            let start = Instant::now();
+                            let r = fail_masked(c.get(k.as_bytes()));
+                            (start.elapsed(), r)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let per_thread: Vec<Vec<(Duration, (Kind, String))>> =
+            workers.into_iter().map(|w| w.join().unwrap()).collect();
+        let mut slow_ones = 0;
+        for results in &per_thread {
+            assert_eq!(results.len(), 20);
+            // No thread waits more than once; what waits times out, what
+            // does not is told the server is dead.
+            assert!(
+                results.iter().skip(1).all(|(took, _)| !slow(took)),
+                "round {round}: {results:?}"
+            );
+            for (took, r) in results {
+                if slow(took) {
+                    slow_ones += 1;
+                    assert_eq!(r, &timeout, "round {round}");
+                } else {
+                    assert_eq!(r, &dead(&blackhole.spec(), why), "round {round}");
+                }
+            }
+        }
+        if round == 0 {
+            // Before the first failure every thread was already waiting.
+            assert!((1..=8).contains(&slow_ones), "round 0: {slow_ones}");
+        } else {
+            // After the interval, one probe among 160 requests.
+            assert_eq!(slow_ones, 1, "round {round}");
+        }
+        // The live server's keys never wait.
+        let live_key = (0..100)
+            .map(|i| format!("live{i}"))
+            .find(|k| c.server_for(k.as_bytes()).unwrap() == 0)
+            .unwrap();
+        let start = Instant::now();
+        assert_eq!(c.set(live_key.as_bytes(), b"v", 0, 0), Ok(Status::Stored));
+        assert!(start.elapsed() < Duration::from_millis(100));
+        // Wait out the interval: the next round gets one probe again.
+        while c.dead_for(1).unwrap() > Some(Duration::ZERO) {
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn failover_sends_a_dead_servers_keys_to_the_next_live_server() {
+    for distribution in [Distribution::Ketama, Distribution::Modula] {
+        let mut cl = cluster();
+        with(&cl.client, |o| {
+            o.failover = true;
+            o.distribution = distribution;
+        });
+        let servers: Vec<_> = cl.client.servers().collect();
+        let placement = Placement::of_servers(distribution, &servers);
+        let keys = keys(200);
+        let on_1: Vec<&String> = keys
+            .iter()
+            .filter(|k| cl.client.server_for(k.as_bytes()).unwrap() == 1)
+            .collect();
+        assert!(on_1.len() > 20);
+        cl.servers[1].kill();
+        // No errors: each key goes to the first live server of its
+        // candidates (ketama: the next point's owner; modula:
+        // python-memcached's rehash).
+        for k in &on_1 {
+            assert_eq!(
+                cl.client.set(k.as_bytes(), &value_of(k), 0, 0),
+                Ok(Status::Stored),
+                "{k}"
+            );
+            let candidates = placement.candidates(&placement.hash_key(k.as_bytes()));
+            assert_eq!(candidates[0], 1);
+            let next = *candidates.iter().find(|&&n| n != 1).unwrap();
+            let on: Vec<usize> = [0, 2]
+                .into_iter()
+                .filter(|&i| cl.direct[i].get(k.as_bytes()).unwrap().is_some())
+                .collect();
+            assert_eq!(on, vec![next], "{k} {distribution:?}");
+            assert_eq!(
+                cl.client.get(k.as_bytes()).unwrap().unwrap().value,
+                value_of(k)
+            );
+        }
+        let hits = cl.client.get_many(&on_1).unwrap();
+        assert_eq!(hits.len(), on_1.len(), "{distribution:?}");
+        assert_eq!(cl.client.server_for(on_1[0].as_bytes()), Ok(1));
+        assert!(cl.client.dead_for(1).unwrap().is_some());
+    }
+}
+
+/// Why failover is off by default: while a server is away its keys live
+/// elsewhere, and when it comes back its old copies are served again.
+#[test]
+fn failover_can_serve_stale_data_when_a_server_comes_back() {
+    let cl = cluster();
+    with(&cl.client, |o| {
+        o.failover = true;
+        o.io_timeout = Duration::from_millis(300);
+        o.retry_interval = Duration::from_millis(800);
+    });
+    let key = (0..100)
+        .map(|i| format!("stale{i}"))
+        .find(|k| cl.client.server_for(k.as_bytes()).unwrap() == 1)
+        .unwrap();
+    let k = key.as_bytes();
+    assert_eq!(cl.client.set(k, b"old", 0, 0), Ok(Status::Stored));
+    pause(&cl.servers[1]);
+    // A request already sent when the server stopped answering is not
+    // sent again elsewhere: the caller gets the timeout.
+    assert_eq!(
+        fail(cl.client.get(k)),
+        (
+            Kind::Timeout,
+            format!("{}: no reply within 300 ms", cl.specs[1])
+        )
+    );
+    // Then its keys go to the next server.
+    assert_eq!(cl.client.set(k, b"new", 0, 0), Ok(Status::Stored));
+    assert_eq!(cl.client.get(k).unwrap().unwrap().value, b"new");
+    resume(&cl.servers[1]);
+    while cl.client.dead_for(1).unwrap() > Some(Duration::ZERO) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Back home: the old copy.
+    assert_eq!(cl.client.get(k).unwrap().unwrap().value, b"old");
+}
+
+#[test]
+fn without_failover_a_timeout_marks_the_server_dead_too() {
+    let cl = cluster();
+    with(&cl.client, |o| o.io_timeout = Duration::from_millis(300));
+    let key = (0..100)
+        .map(|i| format!("t{i}"))
+        .find(|k| cl.client.server_for(k.as_bytes()).unwrap() == 2)
+        .unwrap();
+    assert_eq!(
+        cl.client.set(key.as_bytes(), b"v", 0, 0),
+        Ok(Status::Stored)
+    );
+    pause(&cl.servers[2]);
+    let why = "no reply within 300 ms";
+    assert_eq!(
+        fail(cl.client.get(key.as_bytes())),
+        (Kind::Timeout, format!("{}: {why}", cl.specs[2]))
+    );
+    let start = Instant::now();
+    assert_eq!(
+        fail_masked(cl.client.get(key.as_bytes())),
+        dead(&cl.specs[2], why)
+    );
+    assert!(start.elapsed() < Duration::from_millis(100));
+    resume(&cl.servers[2]);
+    // A miss or a refused store does not mark a server dead.
+    let elsewhere = (0..100)
+        .map(|i| format!("m{i}"))
+        .find(|k| cl.client.server_for(k.as_bytes()).unwrap() == 0)
+        .unwrap();
+    assert_eq!(cl.client.get(elsewhere.as_bytes()), Ok(None));
+    assert_eq!(
+        cl.client.replace(elsewhere.as_bytes(), b"v", 0, 0),
+        Ok(Status::NotStored)
+    );
+    assert_eq!(cl.client.dead_for(0), Ok(None));
+    assert!(cl.client.dead_for(2).unwrap().is_some());
+}
+
+#[test]
+fn retry_interval_zero_marks_nothing() {
+    let mut cl = cluster();
+    with(&cl.client, |o| o.retry_interval = Duration::ZERO);
+    let key = (0..100)
+        .map(|i| format!("z{i}"))
+        .find(|k| cl.client.server_for(k.as_bytes()).unwrap() == 0)
+        .unwrap();
+    cl.servers[0].kill();
+    let refused = (Kind::Io, format!("{}: {REFUSED}", cl.specs[0]));
+    for _ in 0..3 {
+        assert_eq!(fail(cl.client.get(key.as_bytes())), refused);
+    }
+    assert_eq!(cl.client.dead_for(0), Ok(None));
+    cl.servers[0].restart();
+    assert_eq!(cl.client.get(key.as_bytes()), Ok(None));
 }
 
 #[test]
@@ -356,5 +912,5 @@ fn threads_share_a_cluster_client() {
     let all: Vec<String> = (0..8)
         .flat_map(|t| (0..10).map(move |i| format!("t{t}-{i}")))
         .collect();
-    assert_eq!(stat_each(&client, "curr_items"), per_server(&all));
+    assert_eq!(stat_each(&client, "curr_items"), per_server(&client, &all));
 }

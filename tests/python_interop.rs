@@ -2,7 +2,10 @@
 //! by one client reads back right in the other (text as text, bytes as
 //! bytes, python-memcached's flags), and with three servers in the same
 //! order both clients put every key on the same server (python-memcached's
-//! crc32 hash rule).
+//! crc32 hash rule, `-distribution modula`). A second test does the same
+//! with server weights, `(hashvalue, key)` tuples (placement values) and a
+//! server down (python-memcached's rehash against this client's failover),
+//! with `tests/python/distribution.py` as the Python side.
 //!
 //! The Python side is `tests/python/interop.py`, the Tcl side
 //! `tests/python/interop.tcl`; they run in turn against the same servers:
@@ -144,5 +147,188 @@ fn python_memcached_interop() {
     expect_ok(
         "python-memcached reads Tcl's data",
         &run_python("check", &args),
+    );
+}
+
+fn run_distribution_py(phase: &str, specs: &[String]) -> Output {
+    let mut command = Command::new(python());
+    command
+        .current_dir(CRATE)
+        .arg(Path::new(CRATE).join("tests/python/distribution.py"))
+        .arg(phase)
+        .args(specs);
+    run_with_limit(command, TIME_LIMIT)
+}
+
+/// python-memcached's hash values of `tests/python/distribution.py`, as
+/// placement values (Python's `str()` of each).
+const HASHVALUES: [&str; 10] = [
+    "0",
+    "1",
+    "2",
+    "7",
+    "42",
+    "12345",
+    "-1",
+    "-7",
+    "1180591620717411303427",
+    "-36893488147419103232",
+];
+
+/// With `modula`, weights and the same server list, this client and the
+/// real python-memcached put every key on the same server: each finds all
+/// of the other's keys, `(hashvalue, key)` tuples included; and with a
+/// server down, python-memcached's rehash and this client's failover agree.
+#[test]
+fn python_memcached_modula_with_weights_placement_and_rehash() {
+    use memcache::{Client, Distribution, Status};
+    ensure_python_memcached();
+    let servers = [
+        Memcached::tcp_checked(&[]),
+        Memcached::tcp_checked(&[]),
+        Memcached::tcp_checked(&[]),
+    ];
+    let weights = [1, 3, 2];
+    let specs: Vec<String> = servers
+        .iter()
+        .zip(weights)
+        .map(|(m, w)| format!("{}*{w}", m.spec()))
+        .collect();
+    let client = Client::new(&specs).unwrap();
+    client.set_distribution(Distribution::Modula).unwrap();
+    let direct: Vec<Client> = servers
+        .iter()
+        .map(|m| Client::new(&[m.spec()]).unwrap())
+        .collect();
+
+    // python-memcached stores; every key is on our server for it, and we
+    // find them all.
+    expect_ok(
+        "python-memcached stores over weights 1, 3, 2",
+        &run_distribution_py("store", &specs),
+    );
+    let keys: Vec<String> = (0..2000).map(|i| format!("py-dist-{i}")).collect();
+    let mut per_server = vec![0u64; 3];
+    for k in &keys {
+        per_server[client.server_for(k.as_bytes()).unwrap()] += 1;
+    }
+    let mut placed_per_server = vec![0u64; 3];
+    for i in 0..200 {
+        placed_per_server[client.server_for_place(HASHVALUES[i % 10].as_bytes())] += 1;
+    }
+    let items: Vec<u64> = direct
+        .iter()
+        .map(|d| {
+            d.stats(None).unwrap()[0]
+                .iter()
+                .find(|(n, _)| n == "curr_items")
+                .unwrap()
+                .1
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let want: Vec<u64> = per_server
+        .iter()
+        .zip(&placed_per_server)
+        .map(|(a, b)| a + b)
+        .collect();
+    assert_eq!(items, want);
+    println!("python-memcached's keys per server (weights 1, 3, 2): {per_server:?}");
+    let hits = client.get_many(&keys).unwrap();
+    assert_eq!(hits.len(), keys.len());
+    for h in hits {
+        let key = String::from_utf8(h.key).unwrap();
+        assert_eq!(h.item.value, format!("py {key}").into_bytes());
+        assert_eq!(h.item.flags, 16, "python-memcached's text flag");
+    }
+    for i in 0..200 {
+        let hv = HASHVALUES[i % 10];
+        let key = format!("py-placed-{i}");
+        let item = client
+            .placed(hv.as_bytes())
+            .get(key.as_bytes())
+            .unwrap()
+            .unwrap_or_else(|| panic!("({hv}, {key}) not found"));
+        assert_eq!(item.value, format!("py {hv} {key}").into_bytes());
+    }
+
+    // We store; python-memcached finds them all.
+    let ours: Vec<(String, String, u32)> = (0..2000)
+        .map(|i| {
+            let k = format!("rust-dist-{i}");
+            let v = format!("rust {k}");
+            (k, v, 16)
+        })
+        .collect();
+    assert_eq!(
+        client.set_many(&ours, 0).unwrap(),
+        vec![Ok(Status::Stored); ours.len()]
+    );
+    for i in 0..200 {
+        let hv = HASHVALUES[i % 10];
+        let key = format!("rust-placed-{i}");
+        assert_eq!(
+            client.placed(hv.as_bytes()).set(
+                key.as_bytes(),
+                format!("rust {hv} {key}").as_bytes(),
+                16,
+                0
+            ),
+            Ok(Status::Stored)
+        );
+    }
+    expect_ok(
+        "python-memcached reads this client's keys",
+        &run_distribution_py("check", &specs),
+    );
+
+    // A fourth server, down: python-memcached marks it dead and rehashes
+    // its keys; this client with failover sends them to the same servers.
+    let down = format!("127.0.0.1:{}*2", support::free_port());
+    let mut with_down = specs.clone();
+    with_down.insert(1, down);
+    expect_ok(
+        "python-memcached stores with a server down",
+        &run_distribution_py("store-rehash", &with_down),
+    );
+    let failing = Client::new(&with_down).unwrap();
+    failing
+        .update_options(|o| {
+            o.distribution = Distribution::Modula;
+            o.failover = true;
+            Ok::<(), memcache::Error>(())
+        })
+        .unwrap();
+    let keys: Vec<String> = (0..500).map(|i| format!("py-rehash-{i}")).collect();
+    let rehashed = keys
+        .iter()
+        .filter(|k| failing.server_for(k.as_bytes()).unwrap() == 1)
+        .count();
+    println!(
+        "{rehashed} of {} keys were rehashed away from the server that is down",
+        keys.len()
+    );
+    assert!(rehashed > 50, "{rehashed}");
+    let hits = failing.get_many(&keys).unwrap();
+    assert_eq!(hits.len(), keys.len());
+    for k in &keys {
+        let item = failing.get(k.as_bytes()).unwrap().unwrap();
+        assert_eq!(item.value, format!("py {k}").into_bytes());
+    }
+    let ours: Vec<(String, String, u32)> = (0..500)
+        .map(|i| {
+            let k = format!("rust-rehash-{i}");
+            let v = format!("rust {k}");
+            (k, v, 16)
+        })
+        .collect();
+    assert_eq!(
+        failing.set_many(&ours, 0).unwrap(),
+        vec![Ok(Status::Stored); ours.len()]
+    );
+    expect_ok(
+        "python-memcached reads this client's failed-over keys",
+        &run_distribution_py("check-rehash", &with_down),
     );
 }

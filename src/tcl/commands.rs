@@ -21,7 +21,7 @@ use super::args::{
 };
 use super::config::{self, Opt};
 use super::interp::{CmdResult, Interp};
-use super::obj::{Obj, ObjRef};
+use super::obj::{IndexTable, Obj, ObjRef};
 use super::{CmdFn, Subcommand};
 use crate::client::{Client, Options, Status};
 use crate::daemon;
@@ -40,6 +40,7 @@ pub static SUBCOMMANDS: &[Subcommand] = &[
     sub("delete", delete),
     sub("flags", flags),
     sub("flush", flush),
+    sub("forgetdead", forgetdead),
     sub("get", get),
     sub("gets", gets),
     sub("incr", incr),
@@ -51,7 +52,9 @@ pub static SUBCOMMANDS: &[Subcommand] = &[
     sub("put", put),
     sub("remove", remove),
     sub("replace", replace),
+    sub("serverof", serverof),
     sub("servers", servers),
+    sub("setservers", setservers),
     sub("start", start),
     sub("stats", stats),
     sub("status", status),
@@ -68,14 +71,73 @@ const fn sub(name: &'static str, run: CmdFn) -> Subcommand {
 
 /// The client of the handle named by `word`.
 fn handle(word: ObjRef<'_>) -> Result<Arc<Client>, super::CmdError> {
-    Ok(registry::lookup(&word.to_string_lossy())?)
+    // A handle name is ASCII, the same in Tcl's form: no conversion then.
+    match std::str::from_utf8(word.tcl_string()) {
+        Ok(name) if name.is_ascii() => Ok(registry::lookup(name)?),
+        _ => Ok(registry::lookup(&word.to_string_lossy())?),
+    }
+}
+
+/// The options a key subcommand takes before its handle (a handle never
+/// starts with "-"): `-place value`, and for `mget` `-partial varName`.
+struct Lead<'a> {
+    /// The placement value: the keys go to the server it picks.
+    place: Option<Cow<'a, [u8]>>,
+    /// `mget`: the variable that receives the failed servers' errors.
+    partial: Option<ObjRef<'a>>,
+}
+
+static PLACE_OPTION: IndexTable = IndexTable::new(&[c"-place".as_ptr(), std::ptr::null()]);
+static MGET_OPTIONS: IndexTable =
+    IndexTable::new(&[c"-partial".as_ptr(), c"-place".as_ptr(), std::ptr::null()]);
+
+/// Takes the leading options off `objv`: the options, and the words
+/// without them (the subcommand's word first, as before).
+fn lead<'a>(
+    interp: Interp,
+    objv: &[ObjRef<'a>],
+    partial: bool,
+) -> Result<(Lead<'a>, Vec<ObjRef<'a>>), super::CmdError> {
+    let mut found = Lead {
+        place: None,
+        partial: None,
+    };
+    let mut i = 1;
+    while let Some(&word) = objv.get(i) {
+        if !word.tcl_string().starts_with(b"-") {
+            break;
+        }
+        let table = if partial {
+            &MGET_OPTIONS
+        } else {
+            &PLACE_OPTION
+        };
+        let which = word
+            .get_index(interp, table, c"option", false)
+            .map_err(|e| super::args::tcl_invalid(interp, e))?;
+        let Some(&value) = objv.get(i + 1) else {
+            return Err(invalid(format!(
+                "value for \"{}\" missing",
+                word.to_string_lossy()
+            )));
+        };
+        match (partial, which) {
+            (true, 0) => found.partial = Some(value),
+            _ => found.place = Some(key_bytes(value)),
+        }
+        i += 2;
+    }
+    let mut rest = Vec::with_capacity(objv.len() + 1 - i.min(objv.len()));
+    rest.push(objv[0]);
+    rest.extend_from_slice(objv.get(i..).unwrap_or(&[]));
+    Ok((found, rest))
 }
 
 /// The optional ttl at `objv[i]`, else the handle's default.
 fn ttl_or_default(objv: &[ObjRef<'_>], i: usize, client: &Client) -> Result<u32, super::CmdError> {
     match objv.get(i) {
         Some(&word) => seconds(word, "ttl"),
-        None => Ok(client.options().default_ttl),
+        None => Ok(client.default_ttl()),
     }
 }
 
@@ -197,22 +259,59 @@ fn servers(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     Ok(())
 }
 
+/// `serverof ?-place value? handle key`: the name of the server the key
+/// (or the placement value) belongs to, dead or not.
+fn serverof(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
+    arity(interp, objv, 2, 2, "mchandle key")?;
+    let client = handle(objv[1])?;
+    let n = client
+        .at(lead.place.as_deref())
+        .server_for(&key_bytes(objv[2]))?;
+    interp.set_result_text(&client.server(n)?.name);
+    Ok(())
+}
+
+/// `setservers handle server ?server ...?`: a new server list for the
+/// handle (its settings stay); socket files get daemons as at `create`.
+fn setservers(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    arity(interp, objv, 2, usize::MAX, "mchandle server ?server ...?")?;
+    let client = handle(objv[1])?;
+    let specs: Vec<Cow<'_, str>> = objv[2..].iter().map(|w| w.to_string_lossy()).collect();
+    client.set_servers(&specs)?;
+    daemon::autostart(&client)?;
+    interp.reset_result();
+    Ok(())
+}
+
+/// `forgetdead handle`: clears the dead marks of the handle's servers.
+fn forgetdead(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    arity(interp, objv, 1, 1, "mchandle")?;
+    handle(objv[1])?.forget_dead();
+    interp.reset_result();
+    Ok(())
+}
+
 // ----- storing -----
 
-/// `put handle data`, `put handle key data ?ttl? ?flags?`
+/// `put ?-place value? handle data`, `put ?-place value? handle key data ?ttl? ?flags?`
 fn put(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     store_any(interp, objv, false)
 }
 
-/// `append handle data`, `append handle key data ?ttl? ?flags?`
+/// `append ?-place value? handle data`, `append ?-place value? handle key data ?ttl? ?flags?`
 fn append(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     store_any(interp, objv, true)
 }
 
 /// `put` and `append`: two forms, an empty key means a new unique key.
 fn store_any(interp: Interp, objv: &[ObjRef<'_>], append: bool) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 5, "mchandle ?key? data ?ttl? ?flags?")?;
     let client = handle(objv[1])?;
+    let at = client.at(lead.place.as_deref());
     let (key_word, data_word) = if objv.len() == 3 {
         (None, objv[2])
     } else {
@@ -233,9 +332,9 @@ fn store_any(interp: Interp, objv: &[ObjRef<'_>], append: bool) -> CmdResult {
         (None, None) => unreachable!("a key is given or made"),
     };
     let status = if append {
-        client.append_or_add(key, value.bytes(), flags, ttl)?
+        at.append_or_add(key, value.bytes(), flags, ttl)?
     } else {
-        client.set(key, value.bytes(), flags, ttl)?
+        at.set(key, value.bytes(), flags, ttl)?
     };
     if status != Status::Stored {
         let why = if append {
@@ -265,16 +364,19 @@ fn replace(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 
 /// `add` (only without data) and `replace` (only with data).
 fn store_if(interp: Interp, objv: &[ObjRef<'_>], add: bool) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 3, 5, "mchandle key data ?ttl? ?flags?")?;
     let client = handle(objv[1])?;
+    let at = client.at(lead.place.as_deref());
     let key = key_bytes(objv[2]);
     let value = objv[3].value();
     let ttl = ttl_or_default(objv, 4, &client)?;
     let flags = data_and_flags(&value, flags_or_zero(objv, 5)?);
     let status = if add {
-        client.add(&key, value.bytes(), flags, ttl)?
+        at.add(&key, value.bytes(), flags, ttl)?
     } else {
-        client.replace(&key, value.bytes(), flags, ttl)?
+        at.replace(&key, value.bytes(), flags, ttl)?
     };
     if status != Status::Stored {
         let why = if add {
@@ -290,11 +392,17 @@ fn store_if(interp: Interp, objv: &[ObjRef<'_>], add: bool) -> CmdResult {
 
 /// `prepend handle key data`
 fn prepend(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 3, 3, "mchandle key data")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
     let value = objv[3].value();
-    if client.prepend(&key, value.bytes())? != Status::Stored {
+    if client
+        .at(lead.place.as_deref())
+        .prepend(&key, value.bytes())?
+        != Status::Stored
+    {
         return Err(key_error(
             Kind::NotStored,
             &key,
@@ -307,6 +415,8 @@ fn prepend(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 
 /// `cas handle key data casid ?ttl? ?flags?`
 fn cas(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 4, 6, "mchandle key data casid ?ttl? ?flags?")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
@@ -314,7 +424,10 @@ fn cas(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let casid = u64_arg(objv[4], "casid")?;
     let ttl = ttl_or_default(objv, 5, &client)?;
     let flags = data_and_flags(&value, flags_or_zero(objv, 6)?);
-    match client.cas(&key, value.bytes(), flags, ttl, casid)? {
+    match client
+        .at(lead.place.as_deref())
+        .cas(&key, value.bytes(), flags, ttl, casid)?
+    {
         Status::Stored => {}
         Status::Exists => {
             return Err(key_error(
@@ -338,6 +451,8 @@ fn cas(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 
 /// `mput handle dict ?ttl? ?flags?`: returns the keys not stored.
 fn mput(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 4, "mchandle dict ?ttl? ?flags?")?;
     let client = handle(objv[1])?;
     let words = list_of(interp, objv[2])?;
@@ -354,7 +469,7 @@ fn mput(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
             (key_bytes(pair[0].as_obj()), value_bytes(value), flags)
         })
         .collect();
-    let outcomes = client.set_many(&items, ttl)?;
+    let outcomes = client.at(lead.place.as_deref()).set_many(&items, ttl)?;
     let failed = words
         .chunks(2)
         .zip(outcomes)
@@ -368,11 +483,16 @@ fn mput(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 
 /// `get handle key ?listindex?`
 fn get(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 3, "mchandle key ?listindex?")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
     let at = objv.get(3).map(|&w| index(w)).transpose()?;
-    let item = client.get(&key)?.ok_or_else(|| not_found(&key))?;
+    let item = client
+        .at(lead.place.as_deref())
+        .get(&key)?
+        .ok_or_else(|| not_found(&key))?;
     let data = data_obj(&item.value, item.flags);
     match at {
         None => interp.set_result(data),
@@ -389,60 +509,125 @@ fn get(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 
 /// `gets handle key`: {data casid}.
 fn gets(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 2, "mchandle key")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
-    let item = client.get(&key)?.ok_or_else(|| not_found(&key))?;
+    let item = client
+        .at(lead.place.as_deref())
+        .get(&key)?
+        .ok_or_else(|| not_found(&key))?;
     interp.set_result_list([data_obj(&item.value, item.flags), u64_obj(item.cas)]);
     Ok(())
 }
 
-/// `mget handle keylist`: a dict of the hits, in keylist order.
+/// `mget ?-place value? ?-partial varName? handle keylist`: a dict of the
+/// hits, in keylist order. With `-partial`, servers that fail do not fail
+/// the command: their keys are left out and their error messages go to
+/// the variable (a list, empty when every server answered).
 fn mget(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, true)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 2, "mchandle keylist")?;
     let client = handle(objv[1])?;
     let words = list_of(interp, objv[2])?;
     let keys: Vec<Cow<'_, [u8]>> = words.iter().map(|w| key_bytes(w.as_obj())).collect();
-    let mut hits: HashMap<Vec<u8>, crate::client::Item> = client
-        .get_many(&keys)?
-        .into_iter()
-        .map(|hit| (hit.key, hit.item))
-        .collect();
-    let mut pairs = Vec::with_capacity(hits.len());
-    for key in &keys {
-        if let Some(item) = hits.remove(key.as_ref()) {
-            pairs.push((Obj::new_text_utf8(key), data_obj(&item.value, item.flags)));
+    let at = client.at(lead.place.as_deref());
+    // Each hit's value goes at its key's place in the keylist. A server
+    // answers in the order asked, so the place is usually further on: a
+    // cursor finds it, and a map is built only for a hit out of that order
+    // (from another server). A key given twice is put in the dict twice,
+    // so it keeps its first place and the last value, as `dict` does.
+    let mut values: Vec<Option<Obj>> = vec![None; keys.len()];
+    let mut cursor = 0;
+    let mut places: Option<HashMap<&[u8], usize>> = None;
+    let each = |key: &[u8], flags, _cas, data: &[u8]| {
+        let at = match keys[cursor..].iter().position(|k| k.as_ref() == key) {
+            Some(ahead) => {
+                cursor += ahead + 1;
+                cursor - 1
+            }
+            None => match places.get_or_insert_with(|| first_places(&keys)).get(key) {
+                Some(&at) => at,
+                None => return,
+            },
+        };
+        values[at] = Some(data_obj(data, flags));
+    };
+    match lead.partial {
+        None => at.get_many_with(&keys, each)?,
+        Some(var) => {
+            let errors = at.get_many_partial_with(&keys, each)?;
+            let messages = errors.iter().map(|e| Obj::new_text(e.message()));
+            interp.set_var(var, Obj::new_list(messages))?;
         }
     }
+    let pairs = words
+        .iter()
+        .zip(keys.iter())
+        .zip(values)
+        .filter_map(|((word, key), value)| {
+            // The key as given, unless it was binary (then its bytes as text).
+            let key = if word.as_obj().is_pure_bytearray() {
+                Obj::new_text_utf8(key)
+            } else {
+                word.clone()
+            };
+            Some((key, value?))
+        });
     interp.set_result_dict(pairs);
     Ok(())
 }
 
+/// Where each key first appears in `keys`.
+fn first_places<'k>(keys: &'k [Cow<'_, [u8]>]) -> HashMap<&'k [u8], usize> {
+    let mut places = HashMap::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        places.entry(key.as_ref()).or_insert(i);
+    }
+    places
+}
+
 /// `valid handle key`: 1 or 0.
 fn valid(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 2, "mchandle key")?;
     let client = handle(objv[1])?;
-    let exists = client.exists(&key_bytes(objv[2]))?;
+    let exists = client
+        .at(lead.place.as_deref())
+        .exists(&key_bytes(objv[2]))?;
     interp.set_result_bool(exists);
     Ok(())
 }
 
 /// `ttl handle key`: seconds left, -1 for none.
 fn ttl(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 2, "mchandle key")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
-    let left = client.ttl(&key)?.ok_or_else(|| not_found(&key))?;
+    let left = client
+        .at(lead.place.as_deref())
+        .ttl(&key)?
+        .ok_or_else(|| not_found(&key))?;
     interp.set_result_int(left);
     Ok(())
 }
 
 /// `flags handle key`: the flags stored, with the text flag.
 fn flags(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 2, "mchandle key")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
-    let flags = client.flags(&key)?.ok_or_else(|| not_found(&key))?;
+    let flags = client
+        .at(lead.place.as_deref())
+        .flags(&key)?
+        .ok_or_else(|| not_found(&key))?;
     interp.set_result_int(i64::from(flags));
     Ok(())
 }
@@ -460,14 +645,17 @@ fn decr(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 }
 
 fn arith(interp: Interp, objv: &[ObjRef<'_>], up: bool) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 3, "mchandle key ?delta?")?;
     let client = handle(objv[1])?;
+    let at = client.at(lead.place.as_deref());
     let key = key_bytes(objv[2]);
     let delta = objv.get(3).map_or(Ok(1), |&w| u64_arg(w, "delta"))?;
     let result = if up {
-        client.incr(&key, delta)?
+        at.incr(&key, delta)?
     } else {
-        client.decr(&key, delta)?
+        at.decr(&key, delta)?
     };
     interp.set_result(u64_obj(result.ok_or_else(|| not_found(&key))?));
     Ok(())
@@ -475,11 +663,13 @@ fn arith(interp: Interp, objv: &[ObjRef<'_>], up: bool) -> CmdResult {
 
 /// `touch handle key ttl`
 fn touch(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 3, 3, "mchandle key ttl")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
     let ttl = seconds(objv[3], "ttl")?;
-    if !client.touch(&key, ttl)? {
+    if !client.at(lead.place.as_deref()).touch(&key, ttl)? {
         return Err(not_found(&key));
     }
     interp.reset_result();
@@ -488,14 +678,17 @@ fn touch(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 
 /// `remove handle key ?ttl?`: now (no ttl, or 0), or in ttl seconds.
 fn remove(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 3, "mchandle key ?ttl?")?;
     let client = handle(objv[1])?;
+    let at = client.at(lead.place.as_deref());
     let key = key_bytes(objv[2]);
     let ttl = objv.get(3).map_or(Ok(0), |&w| seconds(w, "ttl"))?;
     let had = if ttl == 0 {
-        client.delete(&key)?
+        at.delete(&key)?
     } else {
-        client.touch(&key, ttl)?
+        at.touch(&key, ttl)?
     };
     if !had {
         return Err(not_found(&key));
@@ -506,11 +699,13 @@ fn remove(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 
 /// `mremove handle keylist`: how many had data.
 fn mremove(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
     arity(interp, objv, 2, 2, "mchandle keylist")?;
     let client = handle(objv[1])?;
     let words = list_of(interp, objv[2])?;
     let keys: Vec<Cow<'_, [u8]>> = words.iter().map(|w| key_bytes(w.as_obj())).collect();
-    let found = client.delete_many(&keys)?;
+    let found = client.at(lead.place.as_deref()).delete_many(&keys)?;
     let count = found.into_iter().filter(|&had| had).count();
     interp.set_result_int(i64::try_from(count).unwrap_or(i64::MAX));
     Ok(())

@@ -10,6 +10,7 @@ use super::args::{invalid, key_bytes, list_of, positive_u32, seconds, tcl_invali
 use super::interp::{CmdError, Interp};
 use super::obj::{IndexTable, Obj, ObjRef};
 use crate::client::Options;
+use crate::cluster::Distribution;
 
 /// The option names, in the order `configure` lists them.
 static NAMES: IndexTable = IndexTable::new(&[
@@ -21,8 +22,19 @@ static NAMES: IndexTable = IndexTable::new(&[
     c"-memory".as_ptr(),
     c"-socketmode".as_ptr(),
     c"-daemonargs".as_ptr(),
+    c"-distribution".as_ptr(),
+    c"-retry".as_ptr(),
+    c"-failover".as_ptr(),
     ptr::null(),
 ]);
+
+/// The values of `-distribution`, in [`Distribution`] order.
+static DISTRIBUTIONS: IndexTable =
+    IndexTable::new(&[c"ketama".as_ptr(), c"modula".as_ptr(), ptr::null()]);
+
+/// The longest `-retry`: a day. A server left alone longer is better
+/// removed with `setservers`.
+const MAX_RETRY_SECONDS: f64 = 86_400.0;
 
 /// One option; the discriminant is its position in [`NAMES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +47,13 @@ pub enum Opt {
     Memory,
     SocketMode,
     DaemonArgs,
+    Distribution,
+    Retry,
+    Failover,
 }
 
 /// Every option, in [`NAMES`] order.
-pub const ALL: [Opt; 8] = [
+pub const ALL: [Opt; 11] = [
     Opt::Ttl,
     Opt::Timeout,
     Opt::ConnectTimeout,
@@ -47,6 +62,9 @@ pub const ALL: [Opt; 8] = [
     Opt::Memory,
     Opt::SocketMode,
     Opt::DaemonArgs,
+    Opt::Distribution,
+    Opt::Retry,
+    Opt::Failover,
 ];
 
 /// The highest socket permission mask.
@@ -80,6 +98,16 @@ impl Opt {
             Opt::Memory => Obj::new_int(i64::from(daemon.memory_mb)),
             Opt::SocketMode => Obj::new_text(&format!("{:04o}", daemon.socket_mode)),
             Opt::DaemonArgs => Obj::new_list(daemon.args.iter().map(|a| Obj::new_text(a))),
+            Opt::Distribution => Obj::new_text(options.distribution.name()),
+            Opt::Retry => {
+                let retry = options.retry_interval;
+                if retry.subsec_nanos() == 0 {
+                    Obj::new_int(i64::try_from(retry.as_secs()).unwrap_or(i64::MAX))
+                } else {
+                    Obj::new_text(&format!("{}", retry.as_secs_f64()))
+                }
+            }
+            Opt::Failover => Obj::new_bool(options.failover),
         }
     }
 
@@ -129,6 +157,29 @@ impl Opt {
                     args.push(arg);
                 }
                 daemon.args = args;
+            }
+            Opt::Distribution => {
+                let i = value
+                    .get_index(interp, &DISTRIBUTIONS, c"distribution", false)
+                    .map_err(|e| tcl_invalid(interp, e))?;
+                options.distribution = [Distribution::Ketama, Distribution::Modula][i];
+            }
+            Opt::Retry => {
+                let seconds = value
+                    .quiet_double()
+                    .filter(|s| (0.0..=MAX_RETRY_SECONDS).contains(s))
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "bad retry \"{}\": must be a number of seconds from 0 to {MAX_RETRY_SECONDS}",
+                            value.to_string_lossy()
+                        ))
+                    })?;
+                options.retry_interval = Duration::from_secs_f64(seconds);
+            }
+            Opt::Failover => {
+                options.failover = value
+                    .get_boolean(interp)
+                    .map_err(|e| tcl_invalid(interp, e))?;
             }
         }
         Ok(())

@@ -94,6 +94,27 @@ impl Interp {
         unsafe { s::Tcl_ResetResult(self.as_ptr()) }
     }
 
+    /// Sets the variable `name` (as `set` would, in the current scope) to
+    /// `value`; Tcl's error is left in the interpreter if it cannot be set.
+    pub fn set_var(self, name: ObjRef<'_>, value: Obj) -> Result<(), CmdError> {
+        // SAFETY: live interp and objects; Tcl takes its own reference to
+        // the value (ours is dropped after the call).
+        let set = unsafe {
+            s::Tcl_ObjSetVar2(
+                self.as_ptr(),
+                name.as_ptr(),
+                std::ptr::null_mut(),
+                value.as_ptr(),
+                s::TCL_LEAVE_ERR_MSG,
+            )
+        };
+        if set.is_null() {
+            Err(CmdError::Reported)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Sets the result to `err`'s message and errorCode to
     /// `MEMCACHE <KIND>`. The command must then return `TCL_ERROR` (the
     /// dispatcher does this for [`CmdError::Memcache`]).

@@ -352,6 +352,27 @@ impl<'a> ObjRef<'a> {
         (rc == s::TCL_OK).then_some(v)
     }
 
+    /// A boolean in Tcl's syntax (`1`, `0`, `true`, `no`, `on`, ...), with
+    /// Tcl's error (`expected boolean value but got "x"`) left in `interp`.
+    pub fn get_boolean(self, interp: Interp) -> Result<bool, CmdError> {
+        let mut v: c_int = 0;
+        // SAFETY: live interp and object.
+        let rc = self.parse(|o| unsafe { s::Tcl_GetBooleanFromObj(interp.as_ptr(), o, &mut v) });
+        if rc == s::TCL_OK {
+            Ok(v != 0)
+        } else {
+            Err(CmdError::Reported)
+        }
+    }
+
+    /// A floating-point number in Tcl's syntax, or `None` (no message).
+    pub fn quiet_double(self) -> Option<f64> {
+        let mut v: f64 = 0.0;
+        // SAFETY: live object; a NULL interp is allowed and gets no message.
+        let rc = self.parse(|o| unsafe { s::Tcl_GetDoubleFromObj(ptr::null_mut(), o, &mut v) });
+        (rc == s::TCL_OK).then_some(v)
+    }
+
     /// The position of this word in `table` (`Tcl_GetIndexFromObjStruct`):
     /// unique prefixes are accepted unless `exact`; otherwise Tcl's error
     /// (`bad option "x": must be -a, -b, or -c` for `what` = `"option"`,

@@ -53,6 +53,8 @@ pub const TCL_OK: c_int = 0;
 pub const TCL_ERROR: c_int = 1;
 /// `Tcl_GetIndexFromObjStruct` flag: no unique abbreviations.
 pub const TCL_EXACT: c_int = 1;
+/// `Tcl_ObjSetVar2` flag: leave an error message in the interpreter.
+pub const TCL_LEAVE_ERR_MSG: c_int = 0x200;
 /// `Tcl_EvalEx` flag: evaluate at global level.
 pub const TCL_EVAL_GLOBAL: c_int = 0x20000;
 /// `Tcl_CreateEnsemble` flag: accept unique prefixes of subcommand names,
@@ -243,8 +245,10 @@ tcl_stubs! {
     0 => Tcl_PkgProvideEx(interp: *mut Tcl_Interp, name: *const c_char, version: *const c_char, clientData: *const c_void) -> c_int;
     29 => Tcl_DuplicateObj(objPtr: *mut Tcl_Obj) -> *mut Tcl_Obj;
     30 => TclFreeObj(objPtr: *mut Tcl_Obj);
+    32 => Tcl_GetBooleanFromObj(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, intPtr: *mut c_int) -> c_int;
     33 => Tcl_GetByteArrayFromObj(objPtr: *mut Tcl_Obj, lengthPtr: *mut c_int) -> *mut u8;
     40 => Tcl_GetObjType(typeName: *const c_char) -> *const Tcl_ObjType;
+    35 => Tcl_GetDoubleFromObj(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, doublePtr: *mut f64) -> c_int;
     41 => Tcl_GetStringFromObj(objPtr: *mut Tcl_Obj, lengthPtr: *mut c_int) -> *mut c_char;
     45 => Tcl_ListObjGetElements(interp: *mut Tcl_Interp, listPtr: *mut Tcl_Obj, objcPtr: *mut c_int, objvPtr: *mut *mut *mut Tcl_Obj) -> c_int;
     50 => Tcl_NewByteArrayObj(bytes: *const u8, length: c_int) -> *mut Tcl_Obj;
@@ -255,6 +259,7 @@ tcl_stubs! {
     96 => Tcl_CreateObjCommand(interp: *mut Tcl_Interp, cmdName: *const c_char, proc_: Tcl_ObjCmdProc, clientData: ClientData, deleteProc: Option<Tcl_CmdDeleteProc>) -> Tcl_Command;
     107 => Tcl_DeleteExitHandler(proc_: Tcl_ExitProc, clientData: ClientData);
     166 => Tcl_GetObjResult(interp: *mut Tcl_Interp) -> *mut Tcl_Obj;
+    196 => Tcl_ObjSetVar2(interp: *mut Tcl_Interp, part1Ptr: *mut Tcl_Obj, part2Ptr: *mut Tcl_Obj, newValuePtr: *mut Tcl_Obj, flags: c_int) -> *mut Tcl_Obj;
     217 => Tcl_ResetResult(interp: *mut Tcl_Interp);
     234 => Tcl_SetObjErrorCode(interp: *mut Tcl_Interp, errorObjPtr: *mut Tcl_Obj);
     235 => Tcl_SetObjResult(interp: *mut Tcl_Interp, resultObjPtr: *mut Tcl_Obj);

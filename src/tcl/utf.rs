@@ -157,6 +157,28 @@ impl Repl {
     }
 }
 
+/// The length of the run of plain ASCII bytes (1..=0x7F, the same in both
+/// forms) that `input` starts with, checked eight bytes at a time: most
+/// text is all plain, and then a conversion is one quick pass.
+fn plain_prefix(input: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let (words, _) = input.as_chunks::<8>();
+    let mut n = 0;
+    for word in words {
+        let x = u64::from_le_bytes(*word);
+        // a byte with its high bit set, or a zero byte
+        if (x | (x.wrapping_sub(ONES) & !x)) & HIGHS != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n + input[n..]
+        .iter()
+        .take_while(|&&b| matches!(b, 1..=0x7F))
+        .count()
+}
+
 /// Runs `step` over the characters of `input` that are not plain ASCII
 /// (1..=0x7F, unchanged by both conversions); `step` returns `None` when
 /// the character's bytes are kept, or the number of bytes it replaces and
@@ -168,7 +190,7 @@ fn convert<'a>(
 ) -> Cow<'a, [u8]> {
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0; // input[copied..i] is still to be copied to `out`
-    let mut i = 0;
+    let mut i = plain_prefix(input);
     while i < input.len() {
         if matches!(input[i], 1..=0x7F) {
             i += 1;
@@ -258,6 +280,21 @@ mod tests {
             .step_by(2)
             .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn plain_prefixes() {
+        for len in 0..30 {
+            let mut buf = vec![b'a'; len];
+            assert_eq!(plain_prefix(&buf), len);
+            for at in 0..len {
+                for odd in [0u8, 0x80, 0xC0, 0xFF] {
+                    buf[at] = odd;
+                    assert_eq!(plain_prefix(&buf), at, "len {len}, {odd:#x} at {at}");
+                    buf[at] = b'a';
+                }
+            }
+        }
     }
 
     /// Converts both ways and checks both results.

@@ -17,7 +17,8 @@ if {[info exists env(MEMCACHE_LIBRARY)] && $env(MEMCACHE_LIBRARY) ne ""} {
 lassign $argv server s1 s2 s3
 set three [list $s1 $s2 $s3]
 set one [memcache create $server]
-set multi [memcache create {*}$three]
+# python-memcached's distribution (the default, ketama, is libmemcached's).
+set multi [memcache create -distribution modula {*}$three]
 set singles [lmap s $three {memcache create $s}]
 
 set failures {}
