@@ -1,6 +1,8 @@
 # memcache: build, test and install the library, its C header and its Tcl
 # package. `make` builds the release library; `make test` is the project's
-# test command; `make install PREFIX=/usr/local` installs.
+# test command; `make install PREFIX=/usr/local` installs; `make bench`
+# runs the benchmarks (bench/run.sh: it installs libmemcached-dev with
+# apt-get when /usr/include/libmemcached/memcached.h is missing).
 
 SHELL      := /bin/bash
 CARGO      ?= cargo
@@ -26,7 +28,7 @@ TCLINDEX_HEADER := \# Tcl autoload index file, version 2.0
 TCLINDEX_MARK   := ;\# memcache: auto-load, added by make install
 TCLINDEX_LINE   := set auto_index(memcache) {package require memcache} $(TCLINDEX_MARK)
 
-.PHONY: all build test header-check demo install install-tcl uninstall uninstall-tcl clean
+.PHONY: all build test header-check demo install install-tcl uninstall uninstall-tcl clean bench
 
 all: build
 
@@ -71,6 +73,12 @@ demo:
 	@TCLLIBPATH='$(CURDIR)/tcl' \
 	  LD_LIBRARY_PATH='$(CURDIR)/$(RELEASE)'$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
 	  TCLSH='$(TCLSH)' REPORT='$(CURDIR)/$(DEMODIR)/report' sh examples/demo.sh
+
+# Benchmarks against the floor (a plain socket) and libmemcached, in C and
+# Tcl, on its own memcached; table and target/bench/results.csv. Timed
+# figures are reported here, never asserted by the test suite.
+bench:
+	bash bench/run.sh
 
 install: build install-tcl
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)

@@ -1071,7 +1071,7 @@ struct Found {
 impl Found {
     fn with_capacity(keys: usize) -> Found {
         Found {
-            strings: Vec::with_capacity(keys * 64),
+            strings: Vec::with_capacity(keys * 128),
             hits: Vec::with_capacity(keys),
         }
     }

@@ -17,11 +17,11 @@ use std::sync::Arc;
 
 use super::args::{
     arity, data_and_flags, data_obj, index, invalid, key_bytes, key_error, list_of, not_found,
-    seconds, string_match, u32_arg, u64_arg, u64_obj, value_bytes,
+    seconds, string_match, u32_arg, u64_arg, u64_obj, value_bytes, TEXT_FLAG,
 };
 use super::config::{self, Opt};
 use super::interp::{CmdResult, Interp};
-use super::obj::{IndexTable, Obj, ObjRef};
+use super::obj::{IndexTable, Obj, ObjBuf, ObjRef};
 use super::{CmdFn, Subcommand};
 use crate::client::{Client, Options, Status};
 use crate::daemon;
@@ -489,11 +489,7 @@ fn get(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
     let at = objv.get(3).map(|&w| index(w)).transpose()?;
-    let item = client
-        .at(lead.place.as_deref())
-        .get(&key)?
-        .ok_or_else(|| not_found(&key))?;
-    let data = data_obj(&item.value, item.flags);
+    let data = fetch(&client, lead.place.as_deref(), &key)?.0;
     match at {
         None => interp.set_result(data),
         Some(at) => {
@@ -514,12 +510,19 @@ fn gets(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     arity(interp, objv, 2, 2, "mchandle key")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
-    let item = client
-        .at(lead.place.as_deref())
-        .get(&key)?
-        .ok_or_else(|| not_found(&key))?;
-    interp.set_result_list([data_obj(&item.value, item.flags), u64_obj(item.cas)]);
+    let (data, cas) = fetch(&client, lead.place.as_deref(), &key)?;
+    interp.set_result_list([data, u64_obj(cas)]);
     Ok(())
+}
+
+/// The data of `key` (from the server `place` picks) as a Tcl value, read
+/// straight into it (see [`ObjBuf`]), and its casid; `NOTFOUND` if none.
+fn fetch(client: &Client, place: Option<&[u8]>, key: &[u8]) -> Result<(Obj, u64), super::CmdError> {
+    let (buf, _flags, cas) = client
+        .at(place)
+        .get_with(key, |len, flags| ObjBuf::new(len, flags & TEXT_FLAG != 0))?
+        .ok_or_else(|| not_found(key))?;
+    Ok((buf.into_obj(), cas))
 }
 
 /// `mget ?-place value? ?-partial varName? handle keylist`: a dict of the

@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use super::interp::{CmdError, Interp};
 use super::stubs::{self as s, Tcl_Obj, Tcl_ObjType};
 use super::utf;
+use crate::connection::{ValueBuf, VecBuf};
 
 /// `Tcl_GetObjType("bytearray")`, looked up once per process by
 /// [`init_types`] (object types are process-wide statics of libtcl).
@@ -179,6 +180,77 @@ impl Obj {
     /// The raw pointer; the reference stays owned by `self`.
     pub fn as_ptr(&self) -> *mut Tcl_Obj {
         self.ptr.as_ptr()
+    }
+}
+
+/// A new Tcl value's memory, which the client fills straight from the
+/// socket ([`ValueBuf`]). Binary data goes into a new bytearray: copied
+/// once, by the kernel, never through a Rust buffer. Text goes into a Rust
+/// buffer first, since it must be checked and converted to Tcl's form
+/// anyway (a string made in place, with `Tcl_SetObjLength`, cost more).
+pub enum ObjBuf {
+    Bytes { obj: Obj, ptr: *mut u8, len: usize },
+    Text(VecBuf),
+}
+
+impl ObjBuf {
+    /// Memory for `len` bytes of text (`text`) or binary data.
+    pub fn new(len: usize, text: bool) -> crate::Result<ObjBuf> {
+        if text {
+            return Ok(ObjBuf::Text(VecBuf::new(len)));
+        }
+        let n = c_int::try_from(len).map_err(|_| {
+            crate::Error::new(
+                crate::Kind::TooLarge,
+                format!("a value of {len} bytes is too large for a Tcl 8.6 value"),
+            )
+        })?;
+        // SAFETY: a fresh, unshared object of this thread;
+        // Tcl_SetByteArrayLength makes room for `n` bytes and returns them,
+        // and nothing else uses them until `into_obj`.
+        unsafe {
+            let obj = Obj::from_raw(s::Tcl_NewByteArrayObj(ptr::null(), 0));
+            let ptr = s::Tcl_SetByteArrayLength(obj.as_ptr(), n);
+            Ok(ObjBuf::Bytes { obj, ptr, len })
+        }
+    }
+
+    /// The value, once filled: the bytearray, or the text as a string if
+    /// it is UTF-8 (else as a bytearray), as [`super::args::data_obj`].
+    pub fn into_obj(self) -> Obj {
+        match self {
+            ObjBuf::Bytes { obj, .. } => obj,
+            ObjBuf::Text(buf) => {
+                let bytes = buf.into_vec();
+                if std::str::from_utf8(&bytes).is_ok() {
+                    Obj::new_text_utf8(&bytes)
+                } else {
+                    Obj::new_bytes(&bytes)
+                }
+            }
+        }
+    }
+}
+
+impl ValueBuf for ObjBuf {
+    fn slots(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        match self {
+            ObjBuf::Bytes { len: 0, .. } => &mut [],
+            // SAFETY: `ptr` points to `len` writable bytes owned by the
+            // bytearray, which `self` owns; MaybeUninit needs no
+            // initialisation.
+            ObjBuf::Bytes { ptr, len, .. } => unsafe {
+                std::slice::from_raw_parts_mut(ptr.cast(), *len)
+            },
+            ObjBuf::Text(buf) => buf.slots(),
+        }
+    }
+
+    unsafe fn set_filled(&mut self) {
+        if let ObjBuf::Text(buf) = self {
+            // SAFETY: the caller's guarantee, passed on.
+            unsafe { buf.set_filled() }
+        }
     }
 }
 

@@ -255,6 +255,7 @@ tcl_stubs! {
     52 => Tcl_NewIntObj(intValue: c_int) -> *mut Tcl_Obj;
     53 => Tcl_NewListObj(objc: c_int, objv: *const *mut Tcl_Obj) -> *mut Tcl_Obj;
     56 => Tcl_NewStringObj(bytes: *const c_char, length: c_int) -> *mut Tcl_Obj;
+    58 => Tcl_SetByteArrayLength(objPtr: *mut Tcl_Obj, numBytes: c_int) -> *mut u8;
     93 => Tcl_CreateExitHandler(proc_: Tcl_ExitProc, clientData: ClientData);
     96 => Tcl_CreateObjCommand(interp: *mut Tcl_Interp, cmdName: *const c_char, proc_: Tcl_ObjCmdProc, clientData: ClientData, deleteProc: Option<Tcl_CmdDeleteProc>) -> Tcl_Command;
     107 => Tcl_DeleteExitHandler(proc_: Tcl_ExitProc, clientData: ClientData);

@@ -1,0 +1,554 @@
+# bench.tcl: the Tcl side of `make bench`, and its report.
+#
+#   tclsh bench.tcl run --tcp HOST:PORT --unix PATH --reps N --time SECONDS \
+#                       --pass N --out RAW.csv ?--workloads get,set,...?
+#       Times the `memcache` ensemble and a pure-Tcl socket client (below:
+#       what a Tcl user writes without an extension) in alternation, and
+#       appends one CSV row per trial to RAW.csv, as bench.c does:
+#       lang,client,workload,transport,pass,rep,ops,wall_s,cpu_s
+#       Tcl 8.6 sockets are TCP only, so the pure-Tcl client has no Unix
+#       socket rows.
+#
+#   tclsh bench.tcl report RAW.csv SYSCALLS.csv RESULTS.csv
+#       Reads every trial (C and Tcl), the system call counts and, if
+#       instructions.csv is beside SYSCALLS.csv, the instruction counts;
+#       prints the tables and the targets, and writes RESULTS.csv.
+#
+#   tclsh bench.tcl count HOST:PORT CLIENT WORKLOAD N
+#       N operations of one client, for counting under callgrind.
+#
+# CPU time is the process's own: se.sum_exec_runtime of /proc/self/sched
+# (nanoseconds) where the kernel has it, else utime + stime of
+# /proc/self/stat (clock ticks, 10 ms: coarse, so trials add up).
+
+package require Tcl 8.6
+
+namespace eval bench {
+    variable small [string repeat v 100]
+    # A pure bytearray: binary data, sent as its bytes.
+    variable big [binary format a[expr {512 * 1024}] [string repeat abcdefghijklmnopqrstuvwxyz 20165]]
+    variable keys {}
+    for {set i 0} {$i < 100} {incr i} {lappend keys bench:m$i}
+    variable mdict {}
+    foreach k $keys {lappend mdict $k $small}
+    variable workloads {get set mget100 mset100 get512k set512k}
+}
+
+# ----- the pure-Tcl client -----
+
+namespace eval ptcl {
+    proc connect {host port} {
+        set s [socket $host $port]
+        fconfigure $s -translation binary -buffering full -buffersize 1048576
+        return $s
+    }
+
+    proc get {s key} {
+        puts -nonewline $s "get $key\r\n"
+        flush $s
+        set line [gets $s]
+        if {$line eq "END\r"} {
+            return -code error "no data for key \"$key\""
+        }
+        # "VALUE <key> <flags> <bytes>\r": \r is list white space
+        set data [read $s [lindex $line 3]]
+        read $s 2
+        gets $s
+        return $data
+    }
+
+    proc store {s key value} {
+        puts -nonewline $s "set $key 0 0 [string length $value]\r\n"
+        puts -nonewline $s $value
+        puts -nonewline $s "\r\n"
+        flush $s
+        if {[gets $s] ne "STORED\r"} {
+            return -code error "not stored: $key"
+        }
+        return $key
+    }
+
+    proc mget {s keys} {
+        puts -nonewline $s "get [join $keys]\r\n"
+        flush $s
+        set out {}
+        while {[set line [gets $s]] ne "END\r"} {
+            lassign $line - key - bytes
+            dict set out $key [read $s $bytes]
+            read $s 2
+        }
+        return $out
+    }
+
+    proc mstore {s pairs} {
+        foreach {key value} $pairs {
+            puts -nonewline $s "set $key 0 0 [string length $value]\r\n$value\r\n"
+        }
+        flush $s
+        set failed {}
+        foreach {key value} $pairs {
+            if {[gets $s] ne "STORED\r"} {lappend failed $key}
+        }
+        return $failed
+    }
+}
+
+# Loads the extension: the library $env(MEMCACHE_LIB) when set (run.sh
+# sets the release build: the package index would take the newest of the
+# release and debug builds), else the package from the source tree.
+proc bench::load_memcache {} {
+    if {[info exists ::env(MEMCACHE_LIB)] && $::env(MEMCACHE_LIB) ne ""} {
+        load $::env(MEMCACHE_LIB) Memcache
+        return
+    }
+    set dir [file dirname [file dirname [file normalize [info script]]]]
+    set ::auto_path [linsert $::auto_path 0 [file join $dir tcl]]
+    package require memcache
+}
+
+# ----- timing -----
+
+proc bench::cpu {} {
+    if {[file readable /proc/self/sched]} {
+        set f [open /proc/self/sched]
+        set text [read $f]
+        close $f
+        if {[regexp {se\.sum_exec_runtime\s+:\s+([0-9.]+)} $text -> ms]} {
+            return [expr {$ms / 1000.0}]
+        }
+    }
+    set f [open /proc/self/stat]
+    set stat [read $f]
+    close $f
+    # the fields after the ")" that ends the command name
+    set fields [string range $stat [expr {[string last ")" $stat] + 2}] end]
+    return [expr {([lindex $fields 11] + [lindex $fields 12]) / 100.0}]
+}
+
+# The command of one operation: client, workload -> script (uses ::bench::c,
+# the handle or the socket).
+proc bench::op {client workload} {
+    set c {$::bench::c}
+    if {$client eq "memcache"} {
+        return [dict get [dict create \
+            get     "memcache get $c bench:k100" \
+            set     "memcache put $c bench:k100 \$::bench::small" \
+            mget100 "memcache mget $c \$::bench::keys" \
+            mset100 "memcache mput $c \$::bench::mdict" \
+            get512k "memcache get $c bench:big" \
+            set512k "memcache put $c bench:big \$::bench::big"] $workload]
+    }
+    return [dict get [dict create \
+        get     "ptcl::get $c bench:k100" \
+        set     "ptcl::store $c bench:k100 \$::bench::small" \
+        mget100 "ptcl::mget $c \$::bench::keys" \
+        mset100 "ptcl::mstore $c \$::bench::mdict" \
+        get512k "ptcl::get $c bench:big" \
+        set512k "ptcl::store $c bench:big \$::bench::big"] $workload]
+}
+
+# A compiled loop: runs the operation until the clock passes `end`.
+proc bench::loop {client workload} {
+    set name ::bench::loop_${client}_$workload
+    if {[info commands $name] eq ""} {
+        proc $name {end} "
+            set n 0
+            while {\[clock microseconds\] < \$end} {
+                [op $client $workload]
+                incr n
+            }
+            return \$n
+        "
+    }
+    return $name
+}
+
+proc bench::trial {client workload secs} {
+    set loop [loop $client $workload]
+    set c0 [cpu]
+    set t0 [clock microseconds]
+    set n [$loop [expr {$t0 + int($secs * 1e6)}]]
+    set wall [expr {([clock microseconds] - $t0) / 1e6}]
+    set cpu [expr {[cpu] - $c0}]
+    return [list $n $wall $cpu]
+}
+
+# Checks that each client really does its work, once.
+proc bench::check {client} {
+    variable c
+    variable small
+    variable big
+    variable keys
+    if {$client eq "memcache"} {
+        set got [memcache get $c bench:k100]
+        set bigGot [memcache get $c bench:big]
+        set m [memcache mget $c $keys]
+    } else {
+        set got [ptcl::get $c bench:k100]
+        set bigGot [ptcl::get $c bench:big]
+        set m [ptcl::mget $c $keys]
+    }
+    # (lengths only: comparing the bytearrays as strings would give them a
+    # string representation, and so make them text)
+    if {$got ne $small || [string length $bigGot] != [string length $big]
+            || [dict size $m] != 100} {
+        error "$client: the benchmark's items do not read back"
+    }
+}
+
+proc bench::run {argv} {
+    variable c
+    variable workloads
+    array set o [list --reps 3 --time 0.15 --pass 1 --out {} --tcp {} --unix {} \
+        --workloads [join $workloads ,]]
+    array set o $argv
+    set selected {}
+    foreach w $workloads {
+        if {$w in [split $o(--workloads) ,]} {lappend selected $w}
+    }
+    set targets {}
+    if {$o(--tcp) ne ""} {lappend targets tcp $o(--tcp)}
+    if {$o(--unix) ne ""} {lappend targets unix $o(--unix)}
+    set out [expr {$o(--out) eq "" ? "stdout" : [open $o(--out) a]}]
+    load_memcache
+    foreach {transport address} $targets {
+        set conns [dict create memcache [memcache create $address]]
+        if {$transport eq "tcp"} {
+            lassign [split $address :] host port
+            dict set conns puretcl [ptcl::connect $host $port]
+        }
+        # The items, stored as a Tcl program stores them (text is text).
+        set c [dict get $conns memcache]
+        memcache put $c bench:k100 $::bench::small 0
+        memcache put $c bench:big $::bench::big 0
+        memcache mput $c $::bench::mdict 0
+        dict for {client c} $conns {check $client}
+        set clients [dict keys $conns]
+        foreach workload $selected {
+            foreach client $clients {
+                set c [dict get $conns $client]
+                trial $client $workload [expr {$o(--time) / 4}]
+            }
+            for {set rep 0} {$rep < $o(--reps)} {incr rep} {
+                set order $clients
+                if {($rep + $o(--pass)) % 2} {set order [lreverse $order]}
+                foreach client $order {
+                    set c [dict get $conns $client]
+                    lassign [trial $client $workload $o(--time)] n wall cpu
+                    puts $out [join [list tcl $client $workload $transport $o(--pass) $rep \
+                        $n [format %.6f $wall] [format %.6f $cpu]] ,]
+                    flush $out
+                }
+            }
+        }
+        memcache delete [dict get $conns memcache]
+        if {[dict exists $conns puretcl]} {close [dict get $conns puretcl]}
+    }
+    if {$out ne "stdout"} {close $out}
+}
+
+# ----- report -----
+
+proc bench::median {values} {
+    set v [lsort -real $values]
+    set n [llength $v]
+    if {$n == 0} {return {}}
+    if {$n % 2} {return [lindex $v [expr {$n / 2}]]}
+    return [expr {([lindex $v [expr {$n / 2 - 1}]] + [lindex $v [expr {$n / 2}]]) / 2.0}]
+}
+
+# The median absolute deviation as a percentage of the median.
+proc bench::spread {values} {
+    set m [median $values]
+    if {$m eq "" || $m == 0} {return 0}
+    set dev {}
+    foreach v $values {lappend dev [expr {abs($v - $m)}]}
+    return [expr {100.0 * [median $dev] / $m}]
+}
+
+# Units per operation, and their name.
+proc bench::unit {workload} {
+    switch -- $workload {
+        mget100 - mset100 {return {100 keys/s}}
+        get512k - set512k {return {0.524288 MB/s}}
+        default {return {1 ops/s}}
+    }
+}
+
+# Per trial (keyed by pass,rep): the rate and the CPU per operation.
+proc bench::series {lang client workload transport} {
+    variable trials
+    set key [list $lang $client $workload $transport]
+    if {![info exists trials($key)]} {return {}}
+    return $trials($key)
+}
+
+proc bench::rates {series} {
+    set out {}
+    dict for {k v} $series {lappend out [lindex $v 0]}
+    return $out
+}
+
+proc bench::cpus {series} {
+    set out {}
+    dict for {k v} $series {lappend out [lindex $v 1]}
+    return $out
+}
+
+# The median over paired trials (same pass and rep: run back to back) of
+# a's value over b's (field 0: rate, 1: CPU per op); the ratio of the
+# medians when nothing pairs.
+proc bench::ratio {a b {field 0}} {
+    if {![dict size $a] || ![dict size $b]} {return {}}
+    set r {}
+    dict for {k v} $a {
+        if {[dict exists $b $k]} {
+            set d [lindex [dict get $b $k] $field]
+            if {$d > 0} {lappend r [expr {[lindex $v $field] / double($d)}]}
+        }
+    }
+    if {[llength $r]} {return [median $r]}
+    set ma [median [expr {$field ? [cpus $a] : [rates $a]}]]
+    set mb [median [expr {$field ? [cpus $b] : [rates $b]}]]
+    return [expr {$mb > 0 ? $ma / double($mb) : {}}]
+}
+
+proc bench::fmt {x {digits 2}} {
+    if {$x eq ""} {return -}
+    return [format %.${digits}f $x]
+}
+
+proc bench::rate_fmt {x} {
+    if {$x eq ""} {return -}
+    if {$x >= 100000} {return [format %.0f $x]}
+    if {$x >= 100} {return [format %.0f $x]}
+    return [format %.1f $x]
+}
+
+proc bench::report {raw syscallsFile resultsFile} {
+    variable trials
+    variable syscalls
+    set f [open $raw]
+    foreach line [split [read $f] \n] {
+        if {$line eq ""} continue
+        lassign [split $line ,] lang client workload transport pass rep ops wall cpu
+        lassign [unit $workload] per
+        if {$ops == 0 || $wall <= 0} continue
+        dict set trials([list $lang $client $workload $transport]) "$pass,$rep" \
+            [list [expr {$ops * $per / $wall}] [expr {$cpu * 1e6 / $ops}]]
+    }
+    close $f
+    variable instructions
+    array set instructions {}
+    set insFile [file join [file dirname $syscallsFile] instructions.csv]
+    if {[file readable $insFile]} {
+        set f [open $insFile]
+        foreach line [split [read $f] \n] {
+            if {$line eq ""} continue
+            lassign [split $line ,] lang client workload perop
+            set instructions($lang,$client,$workload) $perop
+        }
+        close $f
+    }
+    array set syscalls {}
+    if {[file readable $syscallsFile]} {
+        set f [open $syscallsFile]
+        foreach line [split [read $f] \n] {
+            if {$line eq ""} continue
+            lassign [split $line ,] client workload transport perop detail
+            set syscalls($client,$workload,$transport) [list $perop $detail]
+        }
+        close $f
+    }
+    set csv [open $resultsFile w]
+    puts $csv "lang,client,workload,transport,unit,rate,rate_spread_pct,cpu_us_per_op,cpu_spread_pct,x_floor,x_libmemcached,cpu_x_libmemcached,x_c_api,x_puretcl,puretcl_cpu_over_this,syscalls_per_op,syscalls,user_instructions_per_op,trials"
+    # The instruction count of a row (counted on TCP only), or "-".
+    proc ::bench::ins {lang client workload transport} {
+        variable instructions
+        if {$transport eq "tcp" && [info exists instructions($lang,$client,$workload)]} {
+            return $instructions($lang,$client,$workload)
+        }
+        return -
+    }
+    set workloads {get set mget100 mset100 get512k set512k get4t}
+    set rows {}
+
+    puts "C: rate = operations (keys, MB) per second of wall time; CPU = client CPU µs per"
+    puts "operation (user + system, getrusage); ×floor, ×libmc = medians of per-round ratios."
+    puts [format "%-8s %-5s %-13s %11s %-6s %5s %8s %5s %7s %7s %8s  %s" \
+        workload trans client rate unit ±% CPU/op ±% ×floor ×libmc CPU×libmc sys/op]
+    foreach workload $workloads {
+        lassign [unit $workload] per unitName
+        foreach transport {tcp unix} {
+            set floor [series c floor $workload $transport]
+            set libmc [series c libmemcached $workload $transport]
+            foreach client {floor libmemcached memcache libmc-async} {
+                set s [series c $client $workload $transport]
+                if {![dict size $s]} continue
+                set rate [median [rates $s]]
+                set cpu [median [cpus $s]]
+                set xf [expr {$client eq "floor" ? "" : [ratio $s $floor]}]
+                set xl [expr {$client eq "libmemcached" ? "" : [ratio $s $libmc]}]
+                set cl [expr {$client eq "libmemcached" ? "" : [ratio $s $libmc 1]}]
+                lassign [expr {[info exists syscalls($client,$workload,$transport)] ?
+                    $syscalls($client,$workload,$transport) : {{} {}}}] sys detail
+                puts [format "%-8s %-5s %-13s %11s %-6s %5.1f %8.1f %5.1f %7s %7s %8s  %s" \
+                    $workload $transport $client [rate_fmt $rate] $unitName \
+                    [spread [rates $s]] $cpu [spread [cpus $s]] \
+                    [fmt $xf] [fmt $xl] [fmt $cl] [expr {$sys eq "" ? "" : "$sys ($detail)"}]]
+                puts $csv [join [list c $client $workload $transport $unitName \
+                    [format %.1f $rate] [format %.1f [spread [rates $s]]] \
+                    [format %.2f $cpu] [format %.1f [spread [cpus $s]]] \
+                    [fmt $xf 3] [fmt $xl 3] [fmt $cl 3] - - - \
+                    [expr {$sys eq "" ? "-" : $sys}] [expr {$detail eq "" ? "-" : $detail}] \
+                    [ins c $client $workload $transport] [dict size $s]] ,]
+            }
+        }
+    }
+    puts ""
+    puts "Tcl: the memcache ensemble and a pure-Tcl socket client (TCP only in Tcl 8.6);"
+    puts "×C API = the ensemble over this library's C API (C rows above); ×pure-Tcl = rate"
+    puts "over the pure-Tcl client's; pure-Tcl CPU÷ = its CPU per op over the ensemble's."
+    puts [format "%-8s %-5s %-13s %11s %-6s %5s %8s %5s %7s %8s %11s" \
+        workload trans client rate unit ±% CPU/op ±% ×C\ API ×pure-Tcl pure-Tcl\ CPU÷]
+    foreach workload {get set mget100 mset100 get512k set512k} {
+        lassign [unit $workload] per unitName
+        foreach transport {tcp unix} {
+            set capi [series c memcache $workload $transport]
+            set pure [series tcl puretcl $workload $transport]
+            foreach client {memcache puretcl} {
+                set s [series tcl $client $workload $transport]
+                if {![dict size $s]} continue
+                set rate [median [rates $s]]
+                set cpu [median [cpus $s]]
+                set xc [ratio $s $capi]
+                set xp [expr {$client eq "puretcl" ? "" : [ratio $s $pure]}]
+                set pc [expr {$client eq "puretcl" || ![dict size $pure] ? "" : [ratio $pure $s 1]}]
+                puts [format "%-8s %-5s %-13s %11s %-6s %5.1f %8.1f %5.1f %7s %8s %11s" \
+                    $workload $transport $client [rate_fmt $rate] $unitName \
+                    [spread [rates $s]] $cpu [spread [cpus $s]] [fmt $xc] [fmt $xp] [fmt $pc]]
+                puts $csv [join [list tcl $client $workload $transport $unitName \
+                    [format %.1f $rate] [format %.1f [spread [rates $s]]] \
+                    [format %.2f $cpu] [format %.1f [spread [cpus $s]]] \
+                    - - - [fmt $xc 3] [fmt $xp 3] [fmt $pc 3] - - \
+                    [ins tcl $client $workload $transport] [dict size $s]] ,]
+            }
+        }
+    }
+    close $csv
+
+    variable instructions
+    if {[array size instructions]} {
+        puts ""
+        puts "User-space instructions per operation (callgrind, TCP; deterministic, unlike"
+        puts "CPU time; a memcpy done with rep movsb counts one per byte):"
+        puts [format "%-8s %12s %12s %12s %12s %12s" workload floor libmemcached "memcache C" "memcache Tcl" "pure Tcl"]
+        foreach workload {get set mget100} {
+            set row [list $workload]
+            foreach key {c,floor c,libmemcached c,memcache tcl,memcache tcl,puretcl} {
+                lappend row [expr {[info exists instructions($key,$workload)] ?
+                    $instructions($key,$workload) : "-"}]
+            }
+            puts [format "%-8s %12s %12s %12s %12s %12s" {*}$row]
+        }
+    }
+
+    # ----- the targets -----
+    puts ""
+    puts "Targets (same run, medians of per-round ratios):"
+    set met 0
+    set total 0
+    proc ::bench::target {text value cmp limit} {
+        upvar met met total total
+        incr total
+        if {$value eq ""} {
+            puts [format "  %-66s %8s  %s" $text - "NOT MEASURED"]
+            return
+        }
+        set ok [expr "\$value $cmp \$limit"]
+        if {$ok} {incr met}
+        puts [format "  %-66s %8.3f  %s" $text $value [expr {$ok ? "met" : "MISSED"}]]
+    }
+    foreach transport {tcp unix} {
+        foreach workload {get set} {
+            target "C $workload $transport: CPU/op ÷ libmemcached's (≤ 1.00)" \
+                [ratio [series c memcache $workload $transport] \
+                    [series c libmemcached $workload $transport] 1] <= 1.0
+            set sys [expr {[info exists syscalls(memcache,$workload,$transport)] ?
+                [lindex $syscalls(memcache,$workload,$transport) 0] : ""}]
+            target "C $workload $transport: system calls per op (= 2: write + read)" \
+                $sys <= 2.05
+        }
+    }
+    foreach transport {tcp unix} {
+        foreach workload {mget100 mset100} {
+            set s [series c memcache $workload $transport]
+            target "C $workload $transport: keys/s ÷ libmemcached's (≥ 1.30)" \
+                [ratio $s [series c libmemcached $workload $transport]] >= 1.3
+            target "C $workload $transport: keys/s ÷ the floor's (≥ 0.85)" \
+                [ratio $s [series c floor $workload $transport]] >= 0.85
+        }
+    }
+    foreach transport {tcp unix} {
+        foreach workload {get set} {
+            target "Tcl $workload $transport: ops/s ÷ the C API's (≥ 0.90)" \
+                [ratio [series tcl memcache $workload $transport] \
+                    [series c memcache $workload $transport]] >= 0.9
+        }
+    }
+    foreach workload {get set} {
+        target "Tcl $workload tcp: pure-Tcl CPU/op ÷ the ensemble's (≥ 1.20, clearly ahead)" \
+            [ratio [series tcl puretcl $workload tcp] [series tcl memcache $workload tcp] 1] >= 1.2
+    }
+    foreach transport {tcp unix} {
+        target "Tcl mget100 $transport: keys/s ÷ the C API's (≥ 0.70)" \
+            [ratio [series tcl memcache mget100 $transport] \
+                [series c memcache mget100 $transport]] >= 0.7
+    }
+    foreach transport {tcp unix} {
+        foreach workload {get512k set512k} {
+            target "C $workload $transport: MB/s ÷ the floor's (≥ 0.90)" \
+                [ratio [series c memcache $workload $transport] \
+                    [series c floor $workload $transport]] >= 0.9
+        }
+    }
+    foreach transport {tcp unix} {
+        target "C get4t $transport: 4 threads, one handle, ops/s ÷ libmemcached's (≥ 1.00)" \
+            [ratio [series c memcache get4t $transport] \
+                [series c libmemcached get4t $transport]] >= 1.0
+    }
+    puts "  $met of $total met"
+}
+
+# Runs `n` operations of one client and workload on the TCP server, for
+# counting instructions under callgrind (less a run with n = 0).
+proc bench::count {address client workload n} {
+    variable c
+    load_memcache
+    set h [memcache create $address]
+    memcache put $h bench:k100 $::bench::small 0
+    memcache put $h bench:big $::bench::big 0
+    memcache mput $h $::bench::mdict 0
+    if {$client eq "memcache"} {
+        set c $h
+    } else {
+        lassign [split $address :] host port
+        set c [ptcl::connect $host $port]
+    }
+    proc ::bench::count_loop {n} "
+        for {set i 0} {\$i < \$n} {incr i} {
+            [op $client $workload]
+        }
+    "
+    count_loop $n
+}
+
+switch -- [lindex $argv 0] {
+    run {bench::run [lrange $argv 1 end]}
+    count {bench::count {*}[lrange $argv 1 end]}
+    report {bench::report {*}[lrange $argv 1 end]}
+    default {
+        puts stderr "usage: tclsh bench.tcl run ?--option value ...? | report RAW SYSCALLS RESULTS"
+        exit 2
+    }
+}

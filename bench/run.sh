@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# bench/run.sh: what `make bench` runs. See the README's "Benchmarks".
+#
+# Starts its own memcached (TCP on a free loopback port, and a Unix socket
+# in a temporary directory), builds the library (cargo build --release) and
+# bench/bench.c, then runs the C bench (floor, libmemcached, this library)
+# and the Tcl bench (the memcache ensemble, a pure-Tcl client) in
+# alternation, counts system calls per operation under strace, prints one
+# table and writes target/bench/results.csv. The daemons are stopped at the
+# end, also on failure or Ctrl-C.
+#
+# Settings (environment): BENCH_PASSES (3) passes of BENCH_REPS (2) rounds
+# per language and workload, BENCH_TIME (0.15) seconds per trial,
+# BENCH_THREADS (2) memcached worker threads, MEMCACHED (memcached),
+# BENCH_INSTRUCTIONS=1 to count instructions per operation with callgrind.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out=$root/target/bench
+passes=${BENCH_PASSES:-3}
+reps=${BENCH_REPS:-2}
+secs=${BENCH_TIME:-0.15}
+threads=${BENCH_THREADS:-2}
+memcached=${MEMCACHED:-memcached}
+start_time=$(date +%s)
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# ----- what the bench needs -----
+
+missing=()
+[ -f /usr/include/libmemcached/memcached.h ] || missing+=(libmemcached-dev)
+command -v "$memcached" >/dev/null || missing+=(memcached)
+command -v tclsh >/dev/null || missing+=(tcl)
+command -v cc >/dev/null || missing+=(gcc)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} with apt-get (missing)"
+    sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# ----- build -----
+
+mkdir -p "$out"
+say "cargo build --release"
+(cd "$root" && cargo build --release --quiet)
+lib=$root/target/release
+# The Tcl bench loads this build (not the newest of release and debug).
+export MEMCACHE_LIB=$lib/libmemcache.so
+cc -O2 -g -Wall -Wextra -Werror -I"$root/include" "$root/bench/bench.c" -o "$out/bench" \
+    -L"$lib" -Wl,-rpath,"$lib" -lmemcache -lmemcached -lpthread
+
+# ----- memcached, on a free port and a Unix socket -----
+
+tmp=$(mktemp -d /tmp/mc-bench-XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+user=()
+[ "$(id -u)" -ne 0 ] || user=(-u root)
+common=(-U 0 -m 256 -t "$threads" -c 1024 "${user[@]}")
+
+port=
+for _ in $(seq 1 20); do
+    try=$((20000 + RANDOM % 40000))
+    "$memcached" -l 127.0.0.1 -p "$try" "${common[@]}" 2>"$tmp/tcp.log" &
+    pid=$!
+    for _ in $(seq 1 50); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; then port=$try; break; fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.02
+    done
+    if [ -n "$port" ]; then pids+=("$pid"); break; fi
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+done
+[ -n "$port" ] || { say "could not start memcached on a free port"; cat "$tmp/tcp.log" >&2; exit 1; }
+
+sock=$tmp/mc.sock
+"$memcached" -s "$sock" -a 0700 "${common[@]}" 2>"$tmp/unix.log" &
+pids+=("$!")
+for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.02; done
+[ -S "$sock" ] || { say "could not start memcached on $sock"; cat "$tmp/unix.log" >&2; exit 1; }
+
+# ----- run -----
+
+raw=$out/raw.csv
+sys=$out/syscalls.csv
+: >"$raw"
+: >"$sys"
+say "memcached $("$memcached" -V | cut -d' ' -f2) on 127.0.0.1:$port and $sock ($threads threads)"
+say "$passes passes x $reps rounds x ${secs}s per trial, C and Tcl in alternation per workload"
+# Each workload is run by the C bench, then by the Tcl bench, so that the
+# Tcl/C ratios compare trials seconds apart, not a minute apart.
+for pass in $(seq 1 "$passes"); do
+    for workload in get set mget100 mset100 get512k set512k get4t; do
+        "$out/bench" --tcp "127.0.0.1:$port" --unix "$sock" --reps "$reps" --time "$secs" \
+            --pass "$pass" --workloads "$workload" --out "$raw"
+        [ "$workload" = get4t ] && continue
+        tclsh "$root/bench/bench.tcl" run --tcp "127.0.0.1:$port" --unix "$sock" --reps "$reps" \
+            --time "$secs" --pass "$pass" --workloads "$workload" --out "$raw"
+    done
+done
+
+# System calls per operation: strace -c of N operations, less those of a run
+# with none (start-up, connections, the seeding of the items).
+if command -v strace >/dev/null; then
+    n=2000
+    for transport in tcp unix; do
+        for client in floor libmemcached memcache; do
+            args=(--"$transport" "$([ "$transport" = tcp ] && echo "127.0.0.1:$port" || echo "$sock")"
+                  --clients "$client")
+            strace -f -c -o "$tmp/base" "$out/bench" "${args[@]}" --workloads get --ops 0
+            for workload in get set; do
+                strace -f -c -o "$tmp/run" "$out/bench" "${args[@]}" --workloads "$workload" --ops "$n"
+                awk -v n="$n" -v c="$client" -v w="$workload" -v t="$transport" '
+                    FNR == 1 { file++ }
+                    $1 ~ /^[0-9.]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {
+                        if (file == 1) base[$NF] += $4; else run[$NF] += $4
+                    }
+                    END {
+                        total = 0; detail = ""
+                        for (s in run) {
+                            d = (run[s] - base[s]) / n
+                            if (d < 0.005) continue
+                            total += d
+                            detail = detail (detail == "" ? "" : " ") sprintf("%s %.2f", s, d)
+                        }
+                        printf "%s,%s,%s,%.2f,%s\n", c, w, t, total, detail
+                    }' "$tmp/base" "$tmp/run" >>"$sys"
+            done
+        done
+    done
+else
+    say "strace not found: no system call counts"
+fi
+
+# With BENCH_INSTRUCTIONS=1 (and valgrind): user-space instructions per
+# operation, which unlike CPU time do not vary from run to run. C: only
+# inside the timed loop (--toggle-collect=run_ops); Tcl: a run of N
+# operations less a run of none. About 40 s more.
+ins=$out/instructions.csv
+rm -f "$ins"
+if [ "${BENCH_INSTRUCTIONS:-0}" = 1 ]; then
+    if command -v valgrind >/dev/null; then
+        say "counting instructions with callgrind"
+        irs() { # file -> total instructions
+            awk '/^(summary|totals):/ { print $2; exit }' "$1"
+        }
+        for workload in get set mget100; do
+            for client in floor libmemcached memcache; do
+                valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" --toggle-collect=run_ops \
+                    "$out/bench" --tcp "127.0.0.1:$port" --clients "$client" \
+                    --workloads "$workload" --ops 1000 >/dev/null 2>&1
+                echo "c,$client,$workload,$(( $(irs "$tmp/cg") / 1000 ))" >>"$ins"
+            done
+            for client in memcache puretcl; do
+                for n in 0 300; do
+                    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg$n" tclsh \
+                        "$root/bench/bench.tcl" count "127.0.0.1:$port" "$client" "$workload" "$n" \
+                        >/dev/null 2>&1
+                done
+                echo "tcl,$client,$workload,$(( ($(irs "$tmp/cg300") - $(irs "$tmp/cg0")) / 300 ))" >>"$ins"
+            done
+        done
+    else
+        say "valgrind not found: no instruction counts"
+    fi
+fi
+
+# ----- report -----
+
+{
+    echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, Linux $(uname -r)"
+    echo "memcached $("$memcached" -V | cut -d' ' -f2) ($threads threads), libmemcached $(dpkg-query -W -f='${Version}' libmemcached-dev 2>/dev/null || echo '?'), $(rustc --version | cut -d' ' -f1-2), Tcl $(echo 'puts [info patchlevel]' | tclsh)"
+    echo "$passes passes x $reps rounds x ${secs}s trials; $(date -u +%Y-%m-%d)"
+    echo
+    tclsh "$root/bench/bench.tcl" report "$raw" "$sys" "$out/results.csv"
+} | tee "$out/report.txt"
+say "$(($(date +%s) - start_time)) s; table in target/bench/report.txt, CSV in target/bench/results.csv"
