@@ -13,10 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{library_path, run_with_limit, Memcached, Output, TempDir};
+use std::ffi::OsStr;
 
-/// The crate's root: the C sources and the header are taken from here.
-const CRATE: &str = env!("CARGO_MANIFEST_DIR");
+use support::{compile_c, library_path, run_with_limit, Memcached, Output, TempDir};
 
 /// How long one C program may run before it is killed.
 const TIME_LIMIT: Duration = Duration::from_secs(180);
@@ -33,33 +32,13 @@ fn library_dir() -> PathBuf {
 fn compile(program: &str, out: &Path) -> PathBuf {
     let lib = library_dir();
     let exe = out.join(program);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    let output = Command::new(&cc)
-        .current_dir(CRATE) // so that messages say tests/c/<program>.c:LINE
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-g",
-        ])
-        .arg("-I")
-        .arg(Path::new(CRATE).join("include"))
-        .arg(format!("tests/c/{program}.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg("-L")
-        .arg(&lib)
-        .args(["-lmemcache", "-lpthread"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cc}: {e} (install a C compiler or set CC)"));
-    let messages = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && messages.trim().is_empty(),
-        "{cc} failed or warned on tests/c/{program}.c ({}):\n{messages}",
-        output.status
-    );
+    let lib_flag = format!("-L{}", lib.display());
+    let extra: [&OsStr; 3] = [
+        lib_flag.as_ref(),
+        "-lmemcache".as_ref(),
+        "-lpthread".as_ref(),
+    ];
+    compile_c(&format!("tests/c/{program}.c"), &exe, &extra);
     exe
 }
 
@@ -180,6 +159,24 @@ fn servers() {
 fn daemon() {
     let dir = TempDir::new("c-daemon-socks");
     run_c("daemon", &[dir.path().display().to_string()], &[]);
+}
+
+/// `make bench` is not part of the tests (it times things), but its C
+/// program must keep compiling, warning-free, against the current header.
+#[test]
+fn bench_program_compiles() {
+    let dir = TempDir::new("c-bench");
+    let exe = dir.path().join("bench");
+    let lib_flag = format!("-L{}", library_dir().display());
+    let extra: [&OsStr; 5] = [
+        "-O2".as_ref(),
+        lib_flag.as_ref(),
+        "-lmemcache".as_ref(),
+        "-lmemcached".as_ref(),
+        "-lpthread".as_ref(),
+    ];
+    compile_c("bench/bench.c", &exe, &extra);
+    assert!(exe.is_file());
 }
 
 /// `api.c` again under valgrind, when it is installed: no invalid read or

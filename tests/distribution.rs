@@ -25,10 +25,7 @@ use std::time::Duration;
 
 use memcache::cluster::{ketama_hash, modula_hash, Distribution, Hash, Placement};
 use memcache::{Client, Options, Status};
-use support::{run_with_limit, Memcached, Output, TempDir};
-
-/// The crate's root.
-const CRATE: &str = env!("CARGO_MANIFEST_DIR");
+use support::{compile_c, run_with_limit, Memcached, Output, TempDir};
 
 /// How long one run of the reference program may take.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
@@ -36,29 +33,9 @@ const TIME_LIMIT: Duration = Duration::from_secs(120);
 /// Compiles `tests/c/ketama.c` against libmemcached into `dir`.
 fn oracle(dir: &Path) -> PathBuf {
     let exe = dir.join("ketama");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    let output = Command::new(&cc)
-        .current_dir(CRATE)
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Wpedantic",
-            "-Werror",
-            "-O2",
-        ])
-        .arg("tests/c/ketama.c")
-        .arg("-o")
-        .arg(&exe)
-        .arg("-lmemcached")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
-    let messages = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && messages.trim().is_empty(),
-        "{cc} failed on tests/c/ketama.c (is libmemcached-dev installed? \
-         apt-get install libmemcached-dev):\n{messages}"
-    );
+    // libmemcached-dev: `apt-get install libmemcached-dev` (.ci/run does).
+    let extra: [&std::ffi::OsStr; 2] = ["-O2".as_ref(), "-lmemcached".as_ref()];
+    compile_c("tests/c/ketama.c", &exe, &extra);
     exe
 }
 

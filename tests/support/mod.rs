@@ -595,3 +595,35 @@ pub fn tcl_list_element(path: &Path) -> String {
     }
     out
 }
+
+/// Compiles the C source `source` (relative to the crate) into `exe` with
+/// `-std=c11 -Wall -Wextra -Wpedantic -Werror`, the crate's `include/`, and
+/// `extra` after the source (libraries, optimisation). Any warning fails.
+pub fn compile_c(source: &str, exe: &Path, extra: &[&std::ffi::OsStr]) {
+    let crate_dir = env!("CARGO_MANIFEST_DIR");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let output = Command::new(&cc)
+        .current_dir(crate_dir) // so that messages say tests/c/<program>.c:LINE
+        .args([
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Wpedantic",
+            "-Werror",
+            "-g",
+        ])
+        .arg("-I")
+        .arg(Path::new(crate_dir).join("include"))
+        .arg(source)
+        .arg("-o")
+        .arg(exe)
+        .args(extra)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cc}: {e} (install a C compiler or set CC)"));
+    let messages = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && messages.trim().is_empty(),
+        "{cc} failed or warned on {source} ({}):\n{messages}",
+        output.status
+    );
+}
