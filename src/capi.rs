@@ -230,6 +230,15 @@ fn client(handle: u64) -> Result<Arc<Client>> {
     registry::get(handle)
 }
 
+/// Changes a handle's settings with `change`, under the handle's lock.
+fn configure(handle: u64, change: impl FnOnce(&mut Options)) -> Result<mc_result> {
+    client(handle)?.update_options(|options| {
+        change(options);
+        Ok::<(), Error>(())
+    })?;
+    Ok(mc_result::MC_OK)
+}
+
 /// Allocates `size` bytes with `malloc` so that `mc_free` (`free`) releases it.
 fn alloc(size: usize) -> Result<*mut u8> {
     // SAFETY: malloc has no preconditions; a null result is handled.
@@ -557,12 +566,10 @@ pub unsafe extern "C" fn mc_server_name(
 #[no_mangle]
 pub extern "C" fn mc_set_timeouts(handle: u64, connect_ms: u32, io_ms: u32) -> mc_result {
     guard(|| {
-        client(handle)?.update_options(|options| {
+        configure(handle, |options| {
             options.connect_timeout = Duration::from_millis(connect_ms.into());
             options.io_timeout = Duration::from_millis(io_ms.into());
-            Ok::<(), Error>(())
-        })?;
-        Ok(mc_result::MC_OK)
+        })
     })
 }
 
@@ -575,11 +582,7 @@ pub extern "C" fn mc_set_timeouts(handle: u64, connect_ms: u32, io_ms: u32) -> m
 pub unsafe extern "C" fn mc_set_key_prefix(handle: u64, prefix: *const c_char) -> mc_result {
     guard(|| {
         let prefix = text(prefix, "prefix")?;
-        client(handle)?.update_options(|options| {
-            options.key_prefix = prefix.to_vec();
-            Ok::<(), Error>(())
-        })?;
-        Ok(mc_result::MC_OK)
+        configure(handle, |options| options.key_prefix = prefix.to_vec())
     })
 }
 
@@ -1460,12 +1463,10 @@ pub extern "C" fn mc_set_distribution(handle: u64, distribution: u32) -> mc_resu
 #[no_mangle]
 pub extern "C" fn mc_set_failure_policy(handle: u64, retry_ms: u32, failover: i32) -> mc_result {
     guard(|| {
-        client(handle)?.update_options(|options| {
+        configure(handle, |options| {
             options.retry_interval = Duration::from_millis(retry_ms.into());
             options.failover = failover != 0;
-            Ok::<(), Error>(())
-        })?;
-        Ok(mc_result::MC_OK)
+        })
     })
 }
 
