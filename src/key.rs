@@ -31,7 +31,11 @@ pub fn check(key: &[u8]) -> Result<()> {
             ),
         ));
     }
-    if let Some(pos) = key.iter().position(|&b| b <= b' ' || b == 0x7f) {
+    // One pass without an early exit (the compiler vectorizes it): keys
+    // are checked one by one in multi-key calls. The position only when bad.
+    let bad = |b: u8| b <= b' ' || b == 0x7f;
+    if key.iter().fold(false, |any, &b| any | bad(b)) {
+        let pos = key.iter().position(|&b| bad(b)).unwrap_or(0);
         let what = if key[pos] == b' ' {
             "a space".to_string()
         } else {

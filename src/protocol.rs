@@ -325,7 +325,7 @@ fn garbage(what: &str, line: &[u8]) -> Error {
 /// a header and a megabyte of value costs only the header to look at.
 fn split_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>> {
     let window = &buf[..buf.len().min(MAX_LINE + 2)];
-    match find_newline(window) {
+    match find_byte(window, b'\n') {
         Some(nl) => {
             if nl == 0 || window[nl - 1] != b'\r' {
                 return Err(garbage("line ended by a bare \\n", &window[..nl]));
@@ -339,24 +339,25 @@ fn split_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>> {
     }
 }
 
-/// The position of the first "\n" in `bytes`, looked for eight bytes at a
-/// time (every reply line is scanned, a multi-get's hundreds of them).
-fn find_newline(bytes: &[u8]) -> Option<usize> {
+/// The position of the first `byte` in `bytes`, looked for eight bytes at
+/// a time (every reply line is scanned for its end, and every VALUE line
+/// for the end of its key: a multi-get's hundreds of them).
+fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let pattern = ONES * u64::from(byte);
     let (words, tail) = bytes.as_chunks::<8>();
     for (i, word) in words.iter().enumerate() {
-        // A byte of `x` is zero where the word has a "\n"; the lowest flag
+        // A byte of `x` is zero where the word has `byte`; the lowest flag
         // set marks the first of them (borrows only flag bytes above it).
-        let x = u64::from_le_bytes(*word) ^ NEWLINES;
+        let x = u64::from_le_bytes(*word) ^ pattern;
         let found = x.wrapping_sub(ONES) & !x & HIGHS;
         if found != 0 {
             return Some(i * 8 + (found.trailing_zeros() / 8) as usize);
         }
     }
     let at = words.len() * 8;
-    tail.iter().position(|&b| b == b'\n').map(|i| at + i)
+    tail.iter().position(|&b| b == byte).map(|i| at + i)
 }
 
 /// A decimal u64: digits only, no sign, no overflow.
@@ -411,27 +412,44 @@ struct ValueHeader<'a> {
     cas: Option<u64>,
 }
 
+/// A decimal field at the start of `bytes` and what follows the one space
+/// after it (`None`: the field ends the line), read in one pass: digits
+/// only, no sign, at least one digit, no overflow.
+fn number_field(bytes: &[u8]) -> Option<(u64, Option<&[u8]>)> {
+    let mut n = 0u64;
+    for (i, &b) in bytes.iter().enumerate() {
+        let digit = b.wrapping_sub(b'0');
+        if digit <= 9 {
+            n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+        } else if b == b' ' && i > 0 {
+            return Some((n, Some(&bytes[i + 1..])));
+        } else {
+            return None;
+        }
+    }
+    (!bytes.is_empty()).then_some((n, None))
+}
+
 /// Parses what follows "VALUE ". Fields are separated by exactly one space,
 /// as memcached writes them; anything else means we are out of step.
 fn value_header(rest: &[u8]) -> std::result::Result<ValueHeader<'_>, &'static str> {
-    let (key, rest) = split_space(rest);
+    let sp = find_byte(rest, b' ').ok_or("VALUE with bad flags")?;
+    let (key, rest) = (&rest[..sp], &rest[sp + 1..]);
     if key.is_empty() {
         return Err("VALUE without key");
     }
-    let (flags, rest) = split_space(rest.ok_or("VALUE with bad flags")?);
-    let flags = parse_u32(flags).ok_or("VALUE with bad flags")?;
-    let (size, rest) = split_space(rest.ok_or("VALUE with bad size")?);
-    let size = parse_size(size).ok_or("VALUE with bad size")?;
+    let (flags, rest) = number_field(rest)
+        .and_then(|(n, rest)| Some((u32::try_from(n).ok()?, rest)))
+        .ok_or("VALUE with bad flags")?;
+    let (size, rest) = number_field(rest.ok_or("VALUE with bad size")?)
+        .and_then(|(n, rest)| Some((usize::try_from(u32::try_from(n).ok()?).ok()?, rest)))
+        .ok_or("VALUE with bad size")?;
     let cas = match rest {
         None => None,
-        Some(rest) => {
-            let (token, extra) = split_space(rest);
-            let cas = parse_u64(token).ok_or("VALUE with bad cas")?;
-            if extra.is_some() {
-                return Err("VALUE with extra fields");
-            }
-            Some(cas)
-        }
+        Some(rest) => match number_field(rest).ok_or("VALUE with bad cas")? {
+            (cas, None) => Some(cas),
+            (_, Some(_)) => return Err("VALUE with extra fields"),
+        },
     };
     Ok(ValueHeader {
         key,
@@ -928,22 +946,43 @@ mod tests {
     }
 
     #[test]
-    fn newline_search() {
-        for len in 0..40 {
-            let mut buf = vec![b'x'; len];
-            assert_eq!(find_newline(&buf), None, "len {len}");
-            for at in 0..len {
-                buf[at] = b'\n';
-                assert_eq!(find_newline(&buf), Some(at), "len {len}, at {at}");
-                // a later one does not count, nor does a byte just above
-                if at + 1 < len {
-                    buf[at + 1] = b'\n' + 1;
+    fn byte_search() {
+        for byte in [b'\n', b' '] {
+            for len in 0..40 {
+                let mut buf = vec![b'x'; len];
+                assert_eq!(find_byte(&buf, byte), None, "len {len}");
+                for at in 0..len {
+                    buf[at] = byte;
+                    assert_eq!(find_byte(&buf, byte), Some(at), "len {len}, at {at}");
+                    // a later one does not count, nor does a byte just above
+                    if at + 1 < len {
+                        buf[at + 1] = byte + 1;
+                    }
+                    assert_eq!(find_byte(&buf, byte), Some(at), "len {len}, at {at}");
+                    buf[at] = byte | 0x80;
+                    assert_ne!(find_byte(&buf, byte), Some(at));
+                    buf.iter_mut().for_each(|b| *b = b'x');
                 }
-                assert_eq!(find_newline(&buf), Some(at), "len {len}, at {at}");
-                buf[at] = 0x8a;
-                assert_ne!(find_newline(&buf), Some(at));
-                buf.iter_mut().for_each(|b| *b = b'x');
             }
+        }
+    }
+
+    #[test]
+    fn number_fields() {
+        assert_eq!(number_field(b"0"), Some((0, None)));
+        assert_eq!(number_field(b"42 rest"), Some((42, Some(&b"rest"[..]))));
+        assert_eq!(number_field(b"7 "), Some((7, Some(&b""[..]))));
+        assert_eq!(
+            number_field(b"18446744073709551615"),
+            Some((u64::MAX, None))
+        );
+        assert_eq!(
+            number_field(b"0018446744073709551615 x"),
+            Some((u64::MAX, Some(&b"x"[..])))
+        );
+        assert_eq!(number_field(b"18446744073709551616"), None);
+        for bad in [&b""[..], b" 1", b"-1", b"+1", b"1x", b"1\t2", b"x"] {
+            assert_eq!(number_field(bad), None, "{bad:?}");
         }
     }
 
