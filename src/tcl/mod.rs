@@ -43,6 +43,7 @@ use std::sync::Mutex;
 pub use interp::{CmdError, CmdResult, Interp};
 pub use obj::ObjRef;
 
+use obj::Obj;
 use stubs::{ClientData, Tcl_Interp, Tcl_Obj, TCL_ERROR, TCL_OK};
 
 /// The implementation of one subcommand. `objv[0]` is the command's own
@@ -130,6 +131,23 @@ unsafe fn create_ensemble(interp: Interp, table: &'static [Subcommand]) -> CmdRe
     let ensemble =
         stubs::Tcl_CreateEnsemble(raw, NAMESPACE_C.as_ptr(), ns, stubs::TCL_ENSEMBLE_PREFIX);
     if ensemble.is_null() {
+        return Err(CmdError::Reported);
+    }
+    // Compiled like Tcl's own ensembles (string, dict): in a procedure,
+    // `memcache get $h $k` becomes a direct call of ::memcache::get, which
+    // saves the ensemble's lookup at run time (~1,500 instructions of a
+    // get's ~6,700). Errors and `wrong # args` read the same. The compiler
+    // resolves subcommands only through a mapping dict, so one is set
+    // (the same names and commands as the exports).
+    let map = Obj::new_dict(table.iter().map(|sub| {
+        let command = format!("{NAMESPACE}::{}", sub.name);
+        (Obj::new_text(sub.name), Obj::new_text(&command))
+    }));
+    if stubs::Tcl_SetEnsembleMappingDict(raw, ensemble, map.as_ptr()) != TCL_OK {
+        return Err(CmdError::Reported);
+    }
+    let flags = stubs::TCL_ENSEMBLE_PREFIX | stubs::ENSEMBLE_COMPILE;
+    if stubs::Tcl_SetEnsembleFlags(raw, ensemble, flags) != TCL_OK {
         return Err(CmdError::Reported);
     }
     Ok(())

@@ -60,6 +60,10 @@ pub const TCL_EVAL_GLOBAL: c_int = 0x20000;
 /// `Tcl_CreateEnsemble` flag: accept unique prefixes of subcommand names,
 /// as `namespace ensemble create` does by default.
 pub const TCL_ENSEMBLE_PREFIX: c_int = 0x02;
+/// `Tcl_SetEnsembleFlags` flag: compile calls of the ensemble into calls
+/// of its subcommands' commands (tclInt.h's `ENSEMBLE_COMPILE`; not in
+/// tcl.h, but the public call honours it in every 8.6 release).
+pub const ENSEMBLE_COMPILE: c_int = 0x04;
 /// `<Prefix>_Unload` flag: the last interpreter unloads the library (else
 /// `TCL_UNLOAD_DETACH_FROM_INTERPRETER`, 1).
 pub const TCL_UNLOAD_DETACH_FROM_PROCESS: c_int = 2;
@@ -277,6 +281,8 @@ tcl_stubs! {
     509 => Tcl_Export(interp: *mut Tcl_Interp, nsPtr: *mut Tcl_Namespace, pattern: *const c_char, resetListFirst: c_int) -> c_int;
     514 => Tcl_FindNamespace(interp: *mut Tcl_Interp, name: *const c_char, contextNsPtr: *mut Tcl_Namespace, flags: c_int) -> *mut Tcl_Namespace;
     541 => Tcl_CreateEnsemble(interp: *mut Tcl_Interp, name: *const c_char, namespacePtr: *mut Tcl_Namespace, flags: c_int) -> Tcl_Command;
+    544 => Tcl_SetEnsembleMappingDict(interp: *mut Tcl_Interp, token: Tcl_Command, mapDict: *mut Tcl_Obj) -> c_int;
+    546 => Tcl_SetEnsembleFlags(interp: *mut Tcl_Interp, token: Tcl_Command, flags: c_int) -> c_int;
 }
 
 /// `Tcl_IncrRefCount` (a macro in 8.6, not a slot).
