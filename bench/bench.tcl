@@ -518,6 +518,16 @@ proc bench::report {raw syscallsFile resultsFile} {
                 [series c libmemcached get4t $transport]] >= 1.0
     }
     puts "  $met of $total met"
+    # The pure-Tcl comparison in the client's own work: CPU per op above is
+    # mostly the kernel's, the same two system calls for both clients.
+    foreach workload {get set mget100} {
+        if {[info exists instructions(tcl,memcache,$workload)]
+                && [info exists instructions(tcl,puretcl,$workload)]} {
+            puts [format "  (Tcl $workload tcp: pure-Tcl user instructions ÷ the ensemble's: %.2f)" \
+                [expr {double($instructions(tcl,puretcl,$workload))
+                    / $instructions(tcl,memcache,$workload)}]]
+        }
+    }
 }
 
 # Runs `n` operations of one client and workload on the TCP server, for
