@@ -38,12 +38,6 @@ pub const MAX_RELATIVE_TTL: u32 = 60 * 60 * 24 * 30;
 /// one gathered write instead of being copied into the request buffer.
 const ZERO_COPY_VALUE: usize = 16 * 1024;
 
-/// The most storage or delete requests a multi-key operation writes to one
-/// server before reading their replies (see `Client::per_server`): their
-/// replies (at most ~50 bytes each, usually 8 to 11) then fit in the
-/// socket buffers even of a Unix socket, where 16,000 deletes did not.
-const PIPELINE_BATCH: usize = 1024;
-
 /// How often `append_or_add` retries after losing a race to other clients.
 const APPEND_RACES: usize = 100;
 
@@ -571,7 +565,6 @@ impl Client {
         let errors = self.per_server(
             place,
             &keys,
-            PIPELINE_BATCH,
             |buf, indexes| {
                 for &i in indexes {
                     let (_, value, flags) = &items[i];
@@ -712,8 +705,7 @@ impl Client {
         let errors = self.per_server(
             place,
             &full,
-            // One "gets" line: the server reads all of it before replying.
-            usize::MAX,
+            // One "gets" line per server.
             |buf, indexes| {
                 let keys: Vec<&[u8]> = indexes.iter().map(|&i| full[i].as_ref()).collect();
                 protocol::retrieve(buf, RetrieveVerb::Gets, &keys);
@@ -833,7 +825,6 @@ impl Client {
         let errors = self.per_server(
             place,
             &full,
-            PIPELINE_BATCH,
             |buf, indexes| {
                 for &i in indexes {
                     protocol::delete(buf, &full[i], false);
@@ -1039,7 +1030,7 @@ impl Client {
             let n = topology.placement.home(&hash);
             topology.nodes[n].admit(policy.retry)?;
             return self
-                .round_trip(&topology, n, &policy, request, &mut read)
+                .round_trip(&topology, n, &policy, Connection::send, request, &mut read)
                 .map_err(|f| f.error);
         }
         let mut admission = Admission::new(&topology, policy.retry);
@@ -1051,7 +1042,7 @@ impl Client {
                 // call says more than the dead mark it left.
                 Err(e) => return Err(first_failure.unwrap_or(e)),
             };
-            match self.round_trip(&topology, n, &policy, request, &mut read) {
+            match self.round_trip(&topology, n, &policy, Connection::send, request, &mut read) {
                 Ok(v) => return Ok(v),
                 Err(f) if f.connect => {
                     admission.failed(n, &f.error);
@@ -1074,6 +1065,7 @@ impl Client {
         topology: &Topology,
         n: usize,
         policy: &Policy,
+        send: Send,
         request: &[&[u8]],
         mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
     ) -> std::result::Result<T, Failure> {
@@ -1081,7 +1073,7 @@ impl Client {
         let (mut conn, reused) = node
             .checkout(policy.connect_timeout, policy.io_timeout)
             .map_err(|e| failure(node, policy, e, true))?;
-        let mut result = exchange(&mut conn, request, &mut read);
+        let mut result = exchange(&mut conn, send, request, &mut read);
         if result.is_err() && reused && conn.closed_before_reply() {
             node.close_all();
             conn = Connection::open(
@@ -1090,7 +1082,7 @@ impl Client {
                 policy.io_timeout,
             )
             .map_err(|e| failure(node, policy, e, true))?;
-            result = exchange(&mut conn, request, &mut read);
+            result = exchange(&mut conn, send, request, &mut read);
         }
         match result {
             Ok(v) => {
@@ -1116,17 +1108,12 @@ impl Client {
     /// whatever happened to one. The keys of a server marked dead are not
     /// sent (its dead error is returned); with failover they go to the next
     /// live server, and so do those of a server that cannot be reached.
-    ///
-    /// At most `batch` keys of a server go in one write: a server answering
-    /// a pipeline it is still reading stops reading once its replies fill
-    /// the socket buffers, so a pipeline whose replies outgrow them would
-    /// leave both sides waiting for each other. Larger operations take one
-    /// round trip per `batch` keys.
+    /// However many keys, one write per server (replies that arrive while
+    /// it is written are read meanwhile: [`Connection::send_pipeline`]).
     fn per_server(
         &self,
         place: Option<&[u8]>,
         keys: &[impl AsRef<[u8]>],
-        batch: usize,
         mut encode: impl FnMut(&mut Vec<u8>, &[usize]),
         mut read: impl FnMut(&mut Connection, Instant, &Server, &[usize]) -> Result<()>,
     ) -> Vec<Error> {
@@ -1153,42 +1140,33 @@ impl Client {
                 }
             }
             pending = Vec::new();
-            let rounds = groups
+            let requests: Vec<(usize, Vec<u8>, &[usize])> = groups
                 .iter()
-                .map(|g| g.len().div_ceil(batch))
-                .max()
-                .unwrap_or(0);
-            for round in 0..rounds {
-                let requests: Vec<(usize, Vec<u8>, &[usize])> = groups
-                    .iter()
-                    .enumerate()
-                    .filter(|(n, _)| !admission.has_failed(*n))
-                    .filter_map(|(n, g)| {
-                        let part = g.chunks(batch).nth(round)?;
-                        let mut buf = Vec::with_capacity(part.len() * 40);
-                        encode(&mut buf, part);
-                        Some((n, buf, part))
-                    })
-                    .collect();
-                let results = self.fan_out(
-                    &topology,
-                    &policy,
-                    requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
-                    |k, conn, deadline| {
-                        let n = requests[k].0;
-                        read(conn, deadline, &topology.nodes[n].server, requests[k].2)
-                    },
-                );
-                for ((n, _, _), result) in requests.iter().zip(results) {
-                    let Err(f) = result else { continue };
-                    admission.failed(*n, &f.error);
-                    if f.connect && policy.failover {
-                        // Not sent: this and the later rounds' keys of
-                        // the server go to the next live one.
-                        pending.extend(groups[*n].iter().skip(round * batch));
-                    } else {
-                        note(&mut errors, f.error);
-                    }
+                .enumerate()
+                .filter(|(n, g)| !g.is_empty() && !admission.has_failed(*n))
+                .map(|(n, g)| {
+                    let mut buf = Vec::with_capacity(g.len() * 40);
+                    encode(&mut buf, g);
+                    (n, buf, g.as_slice())
+                })
+                .collect();
+            let results = self.fan_out(
+                &topology,
+                &policy,
+                requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
+                |k, conn, deadline| {
+                    let n = requests[k].0;
+                    read(conn, deadline, &topology.nodes[n].server, requests[k].2)
+                },
+            );
+            for ((n, _, _), result) in requests.iter().zip(results) {
+                let Err(f) = result else { continue };
+                admission.failed(*n, &f.error);
+                if f.connect && policy.failover {
+                    // Not sent: the server's keys go to the next live one.
+                    pending.extend_from_slice(&groups[*n]);
+                } else {
+                    note(&mut errors, f.error);
                 }
             }
         }
@@ -1274,7 +1252,7 @@ impl Client {
                 let node = &topology.nodes[n];
                 let sent = match node.checkout(policy.connect_timeout, policy.io_timeout) {
                     Err(e) => Sent::Failed(failure(node, policy, e, true)),
-                    Ok((mut conn, reused)) => match conn.send(&[request]) {
+                    Ok((mut conn, reused)) => match conn.send_pipeline(&[request]) {
                         Ok(()) => Sent::Waiting(conn, reused),
                         Err(_) if reused && conn.closed_before_reply() => Sent::Stale,
                         Err(e) => Sent::Failed(failure(node, policy, e, false)),
@@ -1297,7 +1275,9 @@ impl Client {
                         }
                         Err(_) if reused && conn.closed_before_reply() => {
                             node.close_all();
-                            self.round_trip(topology, n, policy, &[request], |c, d| read(k, c, d))
+                            self.round_trip(topology, n, policy, PIPELINE, &[request], |c, d| {
+                                read(k, c, d)
+                            })
                         }
                         Err(e) => {
                             if answered(&e) {
@@ -1309,7 +1289,9 @@ impl Client {
                 }
                 Sent::Stale => {
                     node.close_all();
-                    self.round_trip(topology, n, policy, &[request], |c, d| read(k, c, d))
+                    self.round_trip(topology, n, policy, PIPELINE, &[request], |c, d| {
+                        read(k, c, d)
+                    })
                 }
                 Sent::Failed(f) => Err(f),
             };
@@ -1504,14 +1486,23 @@ enum Sent {
     Failed(Failure),
 }
 
-/// Writes `request` and reads its reply.
+/// How a request is written: [`Connection::send`] for one request,
+/// [`PIPELINE`] for many at once.
+type Send = fn(&mut Connection, &[&[u8]]) -> Result<()>;
+
+/// Writes a pipeline of requests while reading the replies that come
+/// meanwhile (see [`Connection::send_pipeline`]).
+const PIPELINE: Send = Connection::send_pipeline;
+
+/// Writes `request` with `send` and reads its reply.
 fn exchange<T>(
     conn: &mut Connection,
+    send: Send,
     request: &[&[u8]],
     read: &mut impl FnMut(&mut Connection, Instant) -> Result<T>,
 ) -> Result<T> {
     let deadline = conn.deadline();
-    conn.send(request)?;
+    send(conn, request)?;
     read(conn, deadline)
 }
 

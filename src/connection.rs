@@ -6,6 +6,7 @@
 //! again: after a timeout or a parse error the stream's position is unknown,
 //! and the next request would read the previous request's late reply.
 
+use std::ffi::c_int;
 use std::io::{ErrorKind, IoSlice};
 use std::mem::MaybeUninit;
 use std::net::TcpStream;
@@ -77,11 +78,11 @@ impl Stream {
         }
     }
 
-    /// A gathered write by `sendmsg` with `MSG_NOSIGNAL`: `writev` (what
-    /// `write_vectored` does) raises SIGPIPE on a connection the peer
-    /// closed, which kills a C or Tcl host that has not ignored it. The
-    /// socket's send timeout applies as to `writev`.
-    fn write_vectored(&mut self, parts: &[IoSlice<'_>]) -> std::io::Result<usize> {
+    /// A gathered write by `sendmsg` with `MSG_NOSIGNAL` and `flags`:
+    /// `writev` (what `Write::write_vectored` does) raises SIGPIPE on a
+    /// connection the peer closed, which kills a C or Tcl host that has not
+    /// ignored it. The socket's send timeout applies as to `writev`.
+    fn write_vectored(&mut self, parts: &[IoSlice<'_>], flags: c_int) -> std::io::Result<usize> {
         if let [part] = parts {
             // One buffer (a small request): `send`, which spares the kernel
             // the message header and the vector of `sendmsg`.
@@ -92,7 +93,7 @@ impl Stream {
                     self.fd(),
                     part.as_ptr().cast(),
                     part.len(),
-                    libc::MSG_NOSIGNAL,
+                    libc::MSG_NOSIGNAL | flags,
                 )
             };
             return if n < 0 {
@@ -108,7 +109,7 @@ impl Stream {
         msg.msg_iovlen = parts.len().min(MAX_IOV) as _;
         // SAFETY: fd is an open socket owned by self; msg points to
         // `parts`, which outlives the call.
-        let n = unsafe { libc::sendmsg(self.fd(), &msg, libc::MSG_NOSIGNAL) };
+        let n = unsafe { libc::sendmsg(self.fd(), &msg, libc::MSG_NOSIGNAL | flags) };
         if n < 0 {
             Err(std::io::Error::last_os_error())
         } else {
@@ -254,7 +255,7 @@ impl Connection {
             &mut heap[..]
         };
         while !slices.is_empty() {
-            match self.stream.write_vectored(slices) {
+            match self.stream.write_vectored(slices, 0) {
                 Ok(0) => {
                     self.closed_by_peer = true;
                     return Err(Error::new(Kind::Io, "connection closed while sending"));
@@ -284,6 +285,117 @@ impl Connection {
             }
         }
         Ok(())
+    }
+
+    /// Writes all of `parts`, a pipeline of requests, reading whatever
+    /// replies arrive meanwhile into the read buffer (for `read_reply`).
+    ///
+    /// A server answering a pipeline stops reading it while it cannot
+    /// write its replies, so a client that finished writing before it
+    /// read would wait as long as the server: for ever, once the replies
+    /// fill the socket buffers. On a Unix socket a few hundred small
+    /// replies do (each costs its own buffer), as do large values fetched
+    /// by a long key list. A pipeline that fits in the socket buffer is
+    /// sent by one `sendmsg` as with [`Connection::send`]; one that does
+    /// not waits in `poll` for room to write or replies to read. The I/O
+    /// timeout bounds the whole write.
+    pub fn send_pipeline(&mut self, parts: &[&[u8]]) -> Result<()> {
+        self.received = 0;
+        self.closed_by_peer = false;
+        let deadline = Instant::now() + self.io_timeout;
+        let mut all: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let mut slices = &mut all[..];
+        while !slices.is_empty() {
+            match self.stream.write_vectored(slices, libc::MSG_DONTWAIT) {
+                Ok(0) => {
+                    self.closed_by_peer = true;
+                    return Err(Error::new(Kind::Io, "connection closed while sending"));
+                }
+                Ok(n) => IoSlice::advance_slices(&mut slices, n),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.await_room(deadline)?,
+                Err(e) => {
+                    self.closed_by_peer = is_closed(&e);
+                    return Err(io_error(&e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the socket takes more of a request, reading the replies
+    /// that arrive meanwhile.
+    fn await_room(&mut self, deadline: Instant) -> Result<()> {
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(self.send_timeout());
+            }
+            let mut pollfd = libc::pollfd {
+                fd: self.stream.fd(),
+                events: libc::POLLOUT | libc::POLLIN,
+                revents: 0,
+            };
+            // Rounded up, so the deadline is never cut short.
+            let ms = c_int::try_from(remaining.as_millis() + 1).unwrap_or(c_int::MAX);
+            // SAFETY: one valid pollfd, borrowed for the call.
+            let n = unsafe { libc::poll(&mut pollfd, 1, ms) };
+            if n < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(io_error(&e));
+            }
+            if pollfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+                self.take_waiting()?;
+            }
+            if pollfd.revents & (libc::POLLOUT | libc::POLLHUP | libc::POLLERR) != 0 {
+                // Room to write, or an error the next write reports.
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reads, without waiting, what the server has sent, to the end of the
+    /// read buffer (grown as needed).
+    fn take_waiting(&mut self) -> Result<()> {
+        if self.end == self.buf.len() {
+            let more = self.buf.len().max(READ_CHUNK);
+            self.buf.resize(self.buf.len() + more, 0);
+        }
+        let spare = &mut self.buf[self.end..];
+        // SAFETY: the fd is an open socket owned by self; `spare` is
+        // borrowed mutably for the call.
+        let n = unsafe {
+            libc::recv(
+                self.stream.fd(),
+                spare.as_mut_ptr().cast(),
+                spare.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        match n {
+            0 => {
+                self.closed_by_peer = true;
+                Err(Error::new(Kind::Io, "connection closed while sending"))
+            }
+            n if n > 0 => {
+                self.end += n as usize;
+                self.received += n as usize;
+                Ok(())
+            }
+            _ => {
+                let e = std::io::Error::last_os_error();
+                match e.kind() {
+                    ErrorKind::WouldBlock | ErrorKind::Interrupted => Ok(()),
+                    _ => {
+                        self.closed_by_peer = is_closed(&e);
+                        Err(io_error(&e))
+                    }
+                }
+            }
+        }
     }
 
     /// Reads until one whole reply is buffered, hands it to `handle`, and

@@ -576,6 +576,24 @@ fn server_that_never_reads_times_out_the_write() {
             )
         )
     );
+    // A pipeline (written while replies are awaited, see
+    // `Connection::send_pipeline`) too, on a new handle (the first marked
+    // the server dead).
+    let c = client_with_timeout(&fake.spec(), 200);
+    let value = vec![b'x'; 64 << 10];
+    let keys: Vec<String> = (0..1024).map(|i| format!("k{i}")).collect();
+    let items: Vec<(&[u8], &[u8], u32)> =
+        keys.iter().map(|k| (k.as_bytes(), &value[..], 0)).collect();
+    assert_eq!(
+        timed(150, 350, || fail(c.set_many(&items, 0))),
+        (
+            Kind::Timeout,
+            format!(
+                "127.0.0.1:{}: server did not take the request within 200 ms",
+                fake.port
+            )
+        )
+    );
 }
 
 /// The same over a Unix socket, where a blocking connect to a full queue
