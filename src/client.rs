@@ -18,21 +18,28 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-use parking_lot::RwLock;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use crate::cluster::{Distribution, Hash, Node, Placement};
 use crate::connection::{Connection, Fetched, ValueBuf, VecBuf};
 use crate::daemon::DaemonOptions;
 use crate::error::{Error, Kind, Result};
+use crate::fork::{read, write, Held};
 use crate::key;
 use crate::protocol::{self, Arith, MetaCode, Reply, RetrieveVerb, StoreVerb};
 use crate::server::{self, Server};
 
 /// memcached reads an exptime above this (30 days) as a Unix time.
 pub const MAX_RELATIVE_TTL: u32 = 60 * 60 * 24 * 30;
+
+/// The last Unix time memcached can keep: it reads an exptime as a signed
+/// 32-bit number, so a later one is in the past (2038-01-19 03:14:07 UTC).
+pub const MAX_UNIX_TIME: u64 = i32::MAX as u64;
+
+/// The most a `stats` reply may hold (names and values): memcached's
+/// largest, `stats cachedump`, stops at 2 MiB. More is not kept.
+const MAX_STATS: usize = 8 << 20;
 
 /// Values at least this long are written from the caller's memory with
 /// one gathered write instead of being copied into the request buffer.
@@ -136,6 +143,14 @@ struct Topology {
 }
 
 impl Topology {
+    /// The hash that places a key: `place`'s if given, else the key's.
+    fn hash(&self, place: Option<&[u8]>, full_key: &[u8]) -> Hash {
+        match place {
+            Some(place) => self.placement.hash_place(place),
+            None => self.placement.hash_key(full_key),
+        }
+    }
+
     fn new(servers: Vec<Server>, nodes: Vec<Arc<Node>>, distribution: Distribution) -> Topology {
         let placement = Placement::of_servers(distribution, &servers);
         Topology {
@@ -146,12 +161,38 @@ impl Topology {
     }
 }
 
-/// The settings an operation needs, read once at its start.
+/// The settings an operation needs, read once at its start, and its
+/// deadline: one for the whole command, however many servers it reaches.
 struct Policy {
     connect_timeout: Duration,
     io_timeout: Duration,
     retry: Duration,
     failover: bool,
+    deadline: Instant,
+}
+
+/// May a request be sent again on a new connection, when the pooled one it
+/// went out on turns out to have been closed by the server (a restart, an
+/// idle timeout) before a byte of reply came? The server may have carried
+/// it out before closing, so only a request whose repetition changes
+/// neither the data nor the answer may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Reads, `set`, `replace`, `touch`, whole-server commands.
+    Safe,
+    /// `add`, `cas`, `append`, `prepend`, `delete`, `incr`, `decr`: a
+    /// pooled connection is checked before it carries one instead (one
+    /// non-blocking `recv`), and a failure after sending is reported.
+    Never,
+}
+
+impl StoreVerb {
+    fn resend(self) -> Resend {
+        match self {
+            StoreVerb::Set | StoreVerb::Replace => Resend::Safe,
+            _ => Resend::Never,
+        }
+    }
 }
 
 /// A failed exchange with one server: the error (naming the server), and
@@ -163,10 +204,13 @@ struct Failure {
 }
 
 /// The failure of `node` with `error` (without the server's name yet):
-/// marks the server dead if it could not be reached or did not answer in
-/// time, and names it in the error.
+/// marks the server dead if it did not answer in time (a hung server costs
+/// a timeout per request otherwise), or, with failover, if it could not be
+/// reached (its keys go elsewhere meanwhile). A refused connection marks
+/// nothing without failover: it costs microseconds, and the next request
+/// uses the server as soon as it is back.
 fn failure(node: &Node, policy: &Policy, error: Error, connect: bool) -> Failure {
-    if connect || error.kind() == Kind::Timeout {
+    if error.kind() == Kind::Timeout || (connect && policy.failover) {
         node.mark_dead(&error, policy.retry);
     }
     Failure {
@@ -291,7 +335,7 @@ impl Client {
 
     /// The current server list (an operation keeps the one it started with).
     fn topology(&self) -> Arc<Topology> {
-        Arc::clone(&self.topology.read())
+        Arc::clone(&read(&self.topology))
     }
 
     /// The servers, in the order given.
@@ -322,8 +366,8 @@ impl Client {
             return Err(Error::new(Kind::Invalid, "no server given"));
         }
         // Lock order: options, then topology (as update_options).
-        let options = self.options.read();
-        let mut topology = self.topology.write();
+        let options = read(&self.options);
+        let mut topology = write(&self.topology);
         let nodes = servers
             .iter()
             .map(|s| {
@@ -400,12 +444,12 @@ impl Client {
     }
 
     pub fn options(&self) -> Options {
-        self.options.read().clone()
+        read(&self.options).clone()
     }
 
     /// [`Options::default_ttl`], without copying the options.
     pub fn default_ttl(&self) -> u32 {
-        self.options.read().default_ttl
+        read(&self.options).default_ttl
     }
 
     /// Replaces the settings; connections already open keep their timeouts
@@ -425,7 +469,7 @@ impl Client {
         &self,
         change: impl FnOnce(&mut Options) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        let mut current = self.options.write();
+        let mut current = write(&self.options);
         let mut options = current.clone();
         change(&mut options)?;
         if options.connect_timeout.is_zero() || options.io_timeout.is_zero() {
@@ -436,7 +480,7 @@ impl Client {
                 .map_err(|e| Error::new(Kind::Invalid, format!("bad key prefix: {e}")))?;
         }
         if options.distribution != current.distribution {
-            let mut topology = self.topology.write();
+            let mut topology = write(&self.topology);
             *topology = Arc::new(Topology::new(
                 topology.servers.clone(),
                 topology.nodes.clone(),
@@ -447,6 +491,19 @@ impl Client {
         drop(current);
         self.disconnect_all();
         Ok(())
+    }
+
+    /// Takes every lock of this client, in the library's lock order
+    /// (settings, server list, each server's), into `held` (see
+    /// [`crate::fork`]). While the settings are held, the server list
+    /// cannot change.
+    pub(crate) fn hold_locks(self: &Arc<Client>, held: &mut Held) {
+        held.keep_with(Arc::clone(self), |c| write(&c.options));
+        let topology = self.topology();
+        held.keep_with(Arc::clone(self), |c| write(&c.topology));
+        for node in &topology.nodes {
+            held.keep_with(Arc::clone(node), |n| n.lock_all());
+        }
     }
 
     /// Closes every idle connection (they reopen on the next operation).
@@ -518,7 +575,9 @@ impl Client {
         ttl: u32,
     ) -> Result<Status> {
         let full = self.full_key(key)?;
-        let exptime = exptime(ttl);
+        let topology = self.topology();
+        let home = topology.placement.home(&topology.hash(place, &full));
+        let exptime = self.exptime(&topology.nodes[home], ttl)?;
         let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
         let parts: [&[u8]; 3];
         let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {
@@ -530,9 +589,14 @@ impl Client {
             parts = [&head, &[], &[]];
             &parts[..1]
         };
-        self.keyed(place, &full, request, |conn, deadline| {
-            conn.read_reply(deadline, store_status)?
-        })
+        self.keyed(
+            &topology,
+            place,
+            &full,
+            request,
+            verb.resend(),
+            |conn, deadline| conn.read_reply(deadline, store_status)?,
+        )
     }
 
     /// Stores many items, pipelined: one write per server. Returns each
@@ -555,17 +619,20 @@ impl Client {
         items: &[(K, V, u32)],
         ttl: u32,
     ) -> Result<Vec<Result<Status>>> {
-        let prefix = self.options.read().key_prefix.clone();
-        let exptime = exptime(ttl);
+        let prefix = read(&self.options).key_prefix.clone();
+        let topology = self.topology();
+        let exptimes = self.exptimes(&topology, ttl)?;
         let keys = items
             .iter()
             .map(|(k, _, _)| with_prefix(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let mut outcomes: Vec<Result<Status>> = vec![Ok(Status::NotStored); items.len()];
         let errors = self.per_server(
+            &topology,
             place,
             &keys,
-            |buf, indexes| {
+            Resend::Safe,
+            |buf, n, indexes| {
                 for &i in indexes {
                     let (_, value, flags) = &items[i];
                     protocol::store(
@@ -573,7 +640,7 @@ impl Client {
                         StoreVerb::Set,
                         &keys[i],
                         *flags,
-                        exptime,
+                        exptimes[n],
                         value.as_ref(),
                         false,
                     );
@@ -625,9 +692,15 @@ impl Client {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 8);
         protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&full]);
-        self.keyed(place, &full, &[&request], |conn, deadline| {
-            read_single(conn, deadline, &mut make)
-        })
+        let topology = self.topology();
+        self.keyed(
+            &topology,
+            place,
+            &full,
+            &[&request],
+            Resend::Safe,
+            |conn, deadline| read_single(conn, deadline, &full, &mut make),
+        )
     }
 
     /// The item under `key`, giving it a new TTL in the same request
@@ -644,11 +717,19 @@ impl Client {
         mut make: impl FnMut(usize, u32) -> Result<B>,
     ) -> Result<Option<(B, u32, u64)>> {
         let full = self.full_key(key)?;
+        let topology = self.topology();
+        let home = topology.placement.home(&topology.hash(place, &full));
+        let exptime = self.exptime(&topology.nodes[home], ttl)?;
         let mut request = Vec::with_capacity(full.len() + 24);
-        protocol::get_and_touch(&mut request, true, exptime(ttl), &[&full]);
-        self.keyed(place, &full, &[&request], |conn, deadline| {
-            read_single(conn, deadline, &mut make)
-        })
+        protocol::get_and_touch(&mut request, true, exptime, &[&full]);
+        self.keyed(
+            &topology,
+            place,
+            &full,
+            &[&request],
+            Resend::Safe,
+            |conn, deadline| read_single(conn, deadline, &full, &mut make),
+        )
     }
 
     /// Every hit among `keys`, pipelined: one `gets` per server. Keys come
@@ -697,36 +778,42 @@ impl Client {
         keys: &[K],
         mut each: impl FnMut(&[u8], u32, u64, &[u8]),
     ) -> Result<Vec<Error>> {
-        let prefix = self.options.read().key_prefix.clone();
+        let prefix = read(&self.options).key_prefix.clone();
         let full = keys
             .iter()
             .map(|k| with_prefix(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
+        let topology = self.topology();
         let errors = self.per_server(
+            &topology,
             place,
             &full,
+            Resend::Safe,
             // One "gets" line per server.
-            |buf, indexes| {
+            |buf, _, indexes| {
                 let keys: Vec<&[u8]> = indexes.iter().map(|&i| full[i].as_ref()).collect();
                 protocol::retrieve(buf, RetrieveVerb::Gets, &keys);
             },
-            |conn, deadline, _, _| loop {
-                let done = conn.read_reply(deadline, |reply| match reply {
-                    Reply::Value {
-                        key,
-                        flags,
-                        cas,
-                        data,
-                    } => {
-                        let key = &key[prefix.len().min(key.len())..];
-                        each(key, flags, cas.unwrap_or(0), data);
-                        Ok(false)
+            |conn, deadline, _, indexes| {
+                let mut asked = Asked::new(indexes);
+                loop {
+                    let done = conn.read_unit(deadline, |reply| match reply {
+                        Reply::Value {
+                            key,
+                            flags,
+                            cas,
+                            data,
+                        } => {
+                            let i = asked.take(key, |i| &full[i])?;
+                            each(keys[i].as_ref(), flags, cas.unwrap_or(0), data);
+                            Ok(false)
+                        }
+                        Reply::End => Ok(true),
+                        other => Err(unexpected(other)),
+                    })??;
+                    if done {
+                        return Ok(());
                     }
-                    Reply::End => Ok(true),
-                    other => Err(unexpected(other)),
-                })??;
-                if done {
-                    return Ok(());
                 }
             },
         );
@@ -764,29 +851,37 @@ impl Client {
         let token = flag.map(|f| [f]);
         let tokens: Vec<&[u8]> = token.iter().map(|t| &t[..]).collect();
         protocol::meta_get(&mut request, &full, &tokens);
-        self.keyed(place, &full, &[&request], |conn, deadline| {
-            conn.read_reply(deadline, |reply| match reply {
-                Reply::Meta {
-                    code: MetaCode::Hd,
-                    flags,
-                    ..
-                } => match flag {
-                    None => Ok(Some(Vec::new())),
-                    Some(f) => protocol::meta_flag(flags, f)
-                        .map(|v| Some(v.to_vec()))
-                        .ok_or_else(|| {
-                            Error::new(
-                                Kind::Protocol,
-                                format!("meta get reply without its {} flag", char::from(f)),
-                            )
-                        }),
-                },
-                Reply::Meta {
-                    code: MetaCode::En, ..
-                } => Ok(None),
-                other => Err(unexpected(other)),
-            })?
-        })
+        let topology = self.topology();
+        self.keyed(
+            &topology,
+            place,
+            &full,
+            &[&request],
+            Resend::Safe,
+            |conn, deadline| {
+                conn.read_reply(deadline, |reply| match reply {
+                    Reply::Meta {
+                        code: MetaCode::Hd,
+                        flags,
+                        ..
+                    } => match flag {
+                        None => Ok(Some(Vec::new())),
+                        Some(f) => protocol::meta_flag(flags, f)
+                            .map(|v| Some(v.to_vec()))
+                            .ok_or_else(|| {
+                                Error::new(
+                                    Kind::Protocol,
+                                    format!("meta get reply without its {} flag", char::from(f)),
+                                )
+                            }),
+                    },
+                    Reply::Meta {
+                        code: MetaCode::En, ..
+                    } => Ok(None),
+                    other => Err(unexpected(other)),
+                })?
+            },
+        )
     }
 
     // ----- other key operations -----
@@ -800,9 +895,15 @@ impl Client {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 10);
         protocol::delete(&mut request, &full, false);
-        self.keyed(place, &full, &[&request], |conn, deadline| {
-            conn.read_reply(deadline, deleted)?
-        })
+        let topology = self.topology();
+        self.keyed(
+            &topology,
+            place,
+            &full,
+            &[&request],
+            Resend::Never,
+            |conn, deadline| conn.read_reply(deadline, deleted)?,
+        )
     }
 
     /// Deletes many keys, pipelined. Returns for each key whether it had an
@@ -816,16 +917,19 @@ impl Client {
         place: Option<&[u8]>,
         keys: &[K],
     ) -> Result<Vec<bool>> {
-        let prefix = self.options.read().key_prefix.clone();
+        let prefix = read(&self.options).key_prefix.clone();
         let full = keys
             .iter()
             .map(|k| prefixed(&prefix, k.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         let mut found = vec![false; keys.len()];
+        let topology = self.topology();
         let errors = self.per_server(
+            &topology,
             place,
             &full,
-            |buf, indexes| {
+            Resend::Never,
+            |buf, _, indexes| {
                 for &i in indexes {
                     protocol::delete(buf, &full[i], false);
                 }
@@ -848,15 +952,25 @@ impl Client {
 
     fn touch_in(&self, place: Option<&[u8]>, key: &[u8], ttl: u32) -> Result<bool> {
         let full = self.full_key(key)?;
+        let topology = self.topology();
+        let home = topology.placement.home(&topology.hash(place, &full));
+        let exptime = self.exptime(&topology.nodes[home], ttl)?;
         let mut request = Vec::with_capacity(full.len() + 24);
-        protocol::touch(&mut request, &full, exptime(ttl), false);
-        self.keyed(place, &full, &[&request], |conn, deadline| {
-            conn.read_reply(deadline, |reply| match reply {
-                Reply::Touched => Ok(true),
-                Reply::NotFound => Ok(false),
-                other => Err(unexpected(other)),
-            })?
-        })
+        protocol::touch(&mut request, &full, exptime, false);
+        self.keyed(
+            &topology,
+            place,
+            &full,
+            &[&request],
+            Resend::Safe,
+            |conn, deadline| {
+                conn.read_reply(deadline, |reply| match reply {
+                    Reply::Touched => Ok(true),
+                    Reply::NotFound => Ok(false),
+                    other => Err(unexpected(other)),
+                })?
+            },
+        )
     }
 
     /// Adds `delta` to the decimal number stored under `key`, wrapping at
@@ -880,34 +994,55 @@ impl Client {
         let full = self.full_key(key)?;
         let mut request = Vec::with_capacity(full.len() + 32);
         protocol::arith(&mut request, verb, &full, delta, false);
-        self.keyed(place, &full, &[&request], |conn, deadline| {
-            conn.read_reply(deadline, |reply| match reply {
-                Reply::Number(n) => Ok(Some(n)),
-                Reply::NotFound => Ok(None),
-                other => Err(unexpected(other)),
-            })?
-        })
+        let topology = self.topology();
+        self.keyed(
+            &topology,
+            place,
+            &full,
+            &[&request],
+            Resend::Never,
+            |conn, deadline| {
+                conn.read_reply(deadline, |reply| match reply {
+                    Reply::Number(n) => Ok(Some(n)),
+                    Reply::NotFound => Ok(None),
+                    other => Err(unexpected(other)),
+                })?
+            },
+        )
     }
 
     // ----- whole servers -----
 
     /// Invalidates every item on every server, now or after `delay` seconds.
+    /// A delay over 30 days is sent as the server's time + delay, as TTLs
+    /// are; one that ends after 2038 is an `Invalid` error.
     pub fn flush_all(&self, delay: Option<u32>) -> Result<()> {
-        let mut request = Vec::new();
-        protocol::flush_all(&mut request, delay, false);
-        self.on_servers(None, &request, |conn, deadline| {
-            conn.read_reply(deadline, expect_ok)?
-        })
+        let topology = self.topology();
+        let delays = match delay {
+            Some(delay) => self
+                .exptimes(&topology, delay)?
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => vec![None; topology.nodes.len()],
+        };
+        self.on_servers(
+            &topology,
+            None,
+            |buf, n| protocol::flush_all(buf, delays[n], false),
+            |conn, deadline| conn.read_reply(deadline, expect_ok)?,
+        )
         .map(drop)
     }
 
     /// Sets the servers' logging verbosity.
     pub fn verbosity(&self, level: u32) -> Result<()> {
-        let mut request = Vec::new();
-        protocol::verbosity(&mut request, level, false);
-        self.on_servers(None, &request, |conn, deadline| {
-            conn.read_reply(deadline, expect_ok)?
-        })
+        self.on_servers(
+            &self.topology(),
+            None,
+            |buf, _| protocol::verbosity(buf, level, false),
+            |conn, deadline| conn.read_reply(deadline, expect_ok)?,
+        )
         .map(drop)
     }
 
@@ -944,27 +1079,42 @@ impl Client {
                 ));
             }
         }
-        let mut request = Vec::new();
-        protocol::stats(&mut request, group.map(str::as_bytes));
-        self.on_servers(only, &request, |conn, deadline| {
-            let mut stats = Vec::new();
-            loop {
-                let done = conn.read_reply(deadline, |reply| match reply {
-                    Reply::Stat { name, value } => {
-                        stats.push((
-                            String::from_utf8_lossy(name).into_owned(),
-                            String::from_utf8_lossy(value).into_owned(),
-                        ));
-                        Ok(false)
+        let group = group.map(str::as_bytes);
+        self.on_servers(
+            &self.topology(),
+            only,
+            |buf, _| protocol::stats(buf, group),
+            |conn, deadline| {
+                let mut stats = Vec::new();
+                let mut size = 0;
+                loop {
+                    let done = conn.read_reply(deadline, |reply| match reply {
+                        Reply::Stat { name, value } => {
+                            size += name.len() + value.len();
+                            if size > MAX_STATS {
+                                return Err(Error::new(
+                                    Kind::Protocol,
+                                    format!(
+                                        "stats reply larger than {} MiB: not kept",
+                                        MAX_STATS >> 20
+                                    ),
+                                ));
+                            }
+                            stats.push((
+                                String::from_utf8_lossy(name).into_owned(),
+                                String::from_utf8_lossy(value).into_owned(),
+                            ));
+                            Ok(false)
+                        }
+                        Reply::End => Ok(true),
+                        other => Err(unexpected(other)),
+                    })??;
+                    if done {
+                        return Ok(stats);
                     }
-                    Reply::End => Ok(true),
-                    other => Err(unexpected(other)),
-                })??;
-                if done {
-                    return Ok(stats);
                 }
-            }
-        })
+            },
+        )
     }
 
     /// Each server's version string, in server order.
@@ -979,32 +1129,103 @@ impl Client {
     }
 
     fn version_of(&self, only: Option<usize>) -> Result<Vec<String>> {
-        let mut request = Vec::new();
-        protocol::version(&mut request);
-        self.on_servers(only, &request, |conn, deadline| {
-            conn.read_reply(deadline, |reply| match reply {
-                Reply::Version(v) => Ok(String::from_utf8_lossy(v).into_owned()),
-                other => Err(unexpected(other)),
-            })?
-        })
+        self.on_servers(
+            &self.topology(),
+            only,
+            |buf, _| protocol::version(buf),
+            |conn, deadline| {
+                conn.read_reply(deadline, |reply| match reply {
+                    Reply::Version(v) => Ok(String::from_utf8_lossy(v).into_owned()),
+                    other => Err(unexpected(other)),
+                })?
+            },
+        )
     }
 
     // ----- plumbing -----
 
     /// The key prefix + `key`, checked.
     fn full_key<'k>(&self, key: &'k [u8]) -> Result<Cow<'k, [u8]>> {
-        with_prefix(&self.options.read().key_prefix, key)
+        with_prefix(&read(&self.options).key_prefix, key)
     }
 
-    /// The settings an operation runs with.
+    /// The settings an operation runs with, and its deadline.
     fn policy(&self) -> Policy {
-        let options = self.options.read();
+        let options = read(&self.options);
         Policy {
             connect_timeout: options.connect_timeout,
             io_timeout: options.io_timeout,
             retry: options.retry_interval,
             failover: options.failover,
+            deadline: Instant::now() + options.io_timeout,
         }
+    }
+
+    /// The exptime to send to `node` for a lifetime of `ttl` seconds (0:
+    /// none). memcached reads an exptime over 30 days as a Unix time, so a
+    /// longer lifetime is sent as the server's own time plus `ttl` (its
+    /// clock, learned from its `time` stat: the host's may differ, and
+    /// memcached's lags it by up to a second). One that ends after
+    /// [`MAX_UNIX_TIME`] is an `Invalid` error, never an item that is
+    /// already gone.
+    fn exptime(&self, node: &Node, ttl: u32) -> Result<u32> {
+        if ttl <= MAX_RELATIVE_TTL {
+            return Ok(ttl);
+        }
+        let now = match node.server_time() {
+            Some(now) => now,
+            None => self.learn_time(node)?,
+        };
+        let at = now + u64::from(ttl);
+        if at > MAX_UNIX_TIME {
+            return Err(Error::new(
+                Kind::Invalid,
+                format!(
+                    "a lifetime of {ttl} seconds ends after 2038-01-19 03:14:07 UTC, the last \
+                     time memcached can keep (today at most {} seconds)",
+                    MAX_UNIX_TIME - now
+                ),
+            ));
+        }
+        Ok(at as u32)
+    }
+
+    /// [`Client::exptime`] for every server of `topology`, by index.
+    fn exptimes(&self, topology: &Topology, ttl: u32) -> Result<Vec<u32>> {
+        topology
+            .nodes
+            .iter()
+            .map(|node| self.exptime(node, ttl))
+            .collect()
+    }
+
+    /// Asks `node` for its clock (`stats`) and records it; its time now.
+    fn learn_time(&self, node: &Node) -> Result<u64> {
+        let topology = self.topology();
+        let n = topology
+            .nodes
+            .iter()
+            .position(|m| std::ptr::eq(&**m, node))
+            .ok_or_else(|| Error::new(Kind::Invalid, "the server list changed meanwhile"))?;
+        let stats = self.stats_of(Some(n), None)?.remove(0);
+        let read = Instant::now();
+        let time = stats
+            .iter()
+            .find(|(name, _)| name == "time")
+            .and_then(|(_, value)| value.parse::<u64>().ok())
+            .ok_or_else(|| {
+                Error::new(
+                    Kind::Protocol,
+                    format!("{}: no \"time\" in its stats", node.server),
+                )
+            })?;
+        node.learn_time(time, read);
+        node.server_time().ok_or_else(|| {
+            Error::new(
+                Kind::Protocol,
+                format!("{}: a bad \"time\" stat", node.server),
+            )
+        })
     }
 
     /// Sends the request of one key (`full_key`, prefixed, or `place` if
@@ -1015,25 +1236,26 @@ impl Client {
     /// error is returned).
     fn keyed<T>(
         &self,
+        topology: &Topology,
         place: Option<&[u8]>,
         full_key: &[u8],
         request: &[&[u8]],
+        resend: Resend,
         mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
     ) -> Result<T> {
-        let topology = self.topology();
         let policy = self.policy();
-        let hash = match place {
-            Some(place) => topology.placement.hash_place(place),
-            None => topology.placement.hash_key(full_key),
+        let hash = topology.hash(place, full_key);
+        let exchange = Exchange {
+            send: Connection::send,
+            request,
+            resend,
         };
         if !policy.failover {
             let n = topology.placement.home(&hash);
             topology.nodes[n].admit(policy.retry)?;
-            return self
-                .round_trip(&topology, n, &policy, Connection::send, request, &mut read)
-                .map_err(|f| f.error);
+            return round_trip(topology, n, &policy, &exchange, &mut read).map_err(|f| f.error);
         }
-        let mut admission = Admission::new(&topology, policy.retry);
+        let mut admission = Admission::new(topology, policy.retry);
         let mut first_failure = None;
         loop {
             let n = match admission.route(&hash, policy.failover) {
@@ -1042,7 +1264,7 @@ impl Client {
                 // call says more than the dead mark it left.
                 Err(e) => return Err(first_failure.unwrap_or(e)),
             };
-            match self.round_trip(&topology, n, &policy, Connection::send, request, &mut read) {
+            match round_trip(topology, n, &policy, &exchange, &mut read) {
                 Ok(v) => return Ok(v),
                 Err(f) if f.connect => {
                     admission.failed(n, &f.error);
@@ -1053,71 +1275,27 @@ impl Client {
         }
     }
 
-    /// Sends `request` to node `n` and reads its reply with `read`. A pooled
-    /// connection the server closed while it was idle (found closed or
-    /// reset before a byte of reply arrived, so the server never saw the
-    /// request) is replaced by a new one once; any other failure, a timeout
-    /// included, drops the connection and is returned, naming the server.
-    /// A failure to connect or a timeout marks the server dead; an answer
-    /// marks it alive.
-    fn round_trip<T>(
-        &self,
-        topology: &Topology,
-        n: usize,
-        policy: &Policy,
-        send: Send,
-        request: &[&[u8]],
-        mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
-    ) -> std::result::Result<T, Failure> {
-        let node = &topology.nodes[n];
-        let (mut conn, reused) = node
-            .checkout(policy.connect_timeout, policy.io_timeout)
-            .map_err(|e| failure(node, policy, e, true))?;
-        let mut result = exchange(&mut conn, send, request, &mut read);
-        if result.is_err() && reused && conn.closed_before_reply() {
-            node.close_all();
-            conn = Connection::open(
-                &node.server.address,
-                policy.connect_timeout,
-                policy.io_timeout,
-            )
-            .map_err(|e| failure(node, policy, e, true))?;
-            result = exchange(&mut conn, send, request, &mut read);
-        }
-        match result {
-            Ok(v) => {
-                node.checkin(conn);
-                node.mark_alive();
-                Ok(v)
-            }
-            Err(e) => {
-                if answered(&e) {
-                    node.mark_alive();
-                }
-                Err(failure(node, policy, e, false))
-            }
-        }
-    }
-
     /// Groups `keys` (already prefixed) by server (by `place` if given);
     /// for each server encodes its keys' requests into one buffer with
-    /// `encode(buffer, key indexes)` and writes it, and once all are
-    /// written reads each server's replies with `read(connection, deadline,
-    /// server, that server's key indexes)`. Returns the failures, one per
-    /// failed server (none: all done); the other servers' keys are done
-    /// whatever happened to one. The keys of a server marked dead are not
-    /// sent (its dead error is returned); with failover they go to the next
-    /// live server, and so do those of a server that cannot be reached.
-    /// However many keys, one write per server (replies that arrive while
-    /// it is written are read meanwhile: [`Connection::send_pipeline`]).
+    /// `encode(buffer, server index, key indexes)` and writes it, and once
+    /// all are written reads each server's replies with `read(connection,
+    /// deadline, server, that server's key indexes)`. Returns the failures,
+    /// one per failed server (none: all done); the other servers' keys are
+    /// done whatever happened to one. The keys of a server marked dead are
+    /// not sent (its dead error is returned); with failover they go to the
+    /// next live server, and so do those of a server that cannot be
+    /// reached. However many keys, one write per server (replies that
+    /// arrive while it is written are read meanwhile:
+    /// [`Connection::send_pipeline`]).
     fn per_server(
         &self,
+        topology: &Topology,
         place: Option<&[u8]>,
         keys: &[impl AsRef<[u8]>],
-        mut encode: impl FnMut(&mut Vec<u8>, &[usize]),
+        resend: Resend,
+        mut encode: impl FnMut(&mut Vec<u8>, usize, &[usize]),
         mut read: impl FnMut(&mut Connection, Instant, &Server, &[usize]) -> Result<()>,
     ) -> Vec<Error> {
-        let topology = self.topology();
         let policy = self.policy();
         let count = topology.nodes.len();
         let placement = &topology.placement;
@@ -1128,7 +1306,7 @@ impl Client {
                 .map(|k| placement.hash_key(k.as_ref()))
                 .collect(),
         };
-        let mut admission = Admission::new(&topology, policy.retry);
+        let mut admission = Admission::new(topology, policy.retry);
         let mut errors = Vec::new();
         let mut pending: Vec<usize> = (0..keys.len()).collect();
         while !pending.is_empty() {
@@ -1146,13 +1324,14 @@ impl Client {
                 .filter(|(n, g)| !g.is_empty() && !admission.has_failed(*n))
                 .map(|(n, g)| {
                     let mut buf = Vec::with_capacity(g.len() * 40);
-                    encode(&mut buf, g);
+                    encode(&mut buf, n, g);
                     (n, buf, g.as_slice())
                 })
                 .collect();
-            let results = self.fan_out(
-                &topology,
+            let results = fan_out(
+                topology,
                 &policy,
+                resend,
                 requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
                 |k, conn, deadline| {
                     let n = requests[k].0;
@@ -1173,16 +1352,17 @@ impl Client {
         errors
     }
 
-    /// Sends `request` to server `only`, or to every server, then reads
-    /// each one's reply. Servers marked dead fail at once; the first error
-    /// is returned (after every server's reply was read).
+    /// Sends the request `encode(buffer, server index)` makes to server
+    /// `only`, or to every server, then reads each one's reply. Servers
+    /// marked dead fail at once; the first error is returned (after every
+    /// server's reply was read).
     fn on_servers<T>(
         &self,
+        topology: &Topology,
         only: Option<usize>,
-        request: &[u8],
+        mut encode: impl FnMut(&mut Vec<u8>, usize),
         mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
     ) -> Result<Vec<T>> {
-        let topology = self.topology();
         let policy = self.policy();
         let servers: Range<usize> = match only {
             Some(n) if n < topology.nodes.len() => n..n + 1,
@@ -1199,20 +1379,22 @@ impl Client {
         for n in servers {
             match topology.nodes[n].admit(policy.retry) {
                 Ok(()) => {
-                    admitted.push(n);
+                    let mut request = Vec::new();
+                    encode(&mut request, n);
+                    admitted.push((n, request));
                     refused.push(None);
                 }
                 Err(e) => refused.push(Some(e)),
             }
         }
-        let mut results = self
-            .fan_out(
-                &topology,
-                &policy,
-                admitted.iter().map(|&n| (n, request)),
-                |_, conn, deadline| read(conn, deadline),
-            )
-            .into_iter();
+        let mut results = fan_out(
+            topology,
+            &policy,
+            Resend::Safe,
+            admitted.iter().map(|(n, request)| (*n, request.as_slice())),
+            |_, conn, deadline| read(conn, deadline),
+        )
+        .into_iter();
         let mut out = Vec::with_capacity(refused.len());
         let mut first_error = None;
         for refusal in refused {
@@ -1235,70 +1417,159 @@ impl Client {
             Some(e) => Err(e),
         }
     }
+}
 
-    /// Writes each `(node, request)` first, then reads the replies in the
-    /// same order with `read(request index, ...)`. Every server's replies
-    /// are read even after one failed, so the healthy connections go back to
-    /// the pool in step. Returns each request's outcome, in order.
-    fn fan_out<'r, T>(
-        &self,
-        topology: &Topology,
-        policy: &Policy,
-        requests: impl Iterator<Item = (usize, &'r [u8])>,
-        mut read: impl FnMut(usize, &mut Connection, Instant) -> Result<T>,
-    ) -> Vec<std::result::Result<T, Failure>> {
-        let sent: Vec<(usize, &[u8], Sent)> = requests
-            .map(|(n, request)| {
-                let node = &topology.nodes[n];
-                let sent = match node.checkout(policy.connect_timeout, policy.io_timeout) {
-                    Err(e) => Sent::Failed(failure(node, policy, e, true)),
-                    Ok((mut conn, reused)) => match conn.send_pipeline(&[request]) {
-                        Ok(()) => Sent::Waiting(conn, reused),
-                        Err(_) if reused && conn.closed_before_reply() => Sent::Stale,
-                        Err(e) => Sent::Failed(failure(node, policy, e, false)),
-                    },
-                };
-                (n, request, sent)
-            })
-            .collect();
-        let mut out = Vec::with_capacity(sent.len());
-        for (k, (n, request, sent)) in sent.into_iter().enumerate() {
-            let node = &topology.nodes[n];
-            let result = match sent {
-                Sent::Waiting(mut conn, reused) => {
-                    let deadline = conn.deadline();
-                    match read(k, &mut conn, deadline) {
-                        Ok(v) => {
-                            node.checkin(conn);
-                            node.mark_alive();
-                            Ok(v)
-                        }
-                        Err(_) if reused && conn.closed_before_reply() => {
-                            node.close_all();
-                            self.round_trip(topology, n, policy, PIPELINE, &[request], |c, d| {
-                                read(k, c, d)
-                            })
-                        }
-                        Err(e) => {
-                            if answered(&e) {
-                                node.mark_alive();
-                            }
-                            Err(failure(node, policy, e, false))
-                        }
-                    }
-                }
-                Sent::Stale => {
-                    node.close_all();
-                    self.round_trip(topology, n, policy, PIPELINE, &[request], |c, d| {
-                        read(k, c, d)
-                    })
-                }
-                Sent::Failed(f) => Err(f),
-            };
-            out.push(result);
-        }
-        out
+/// One request and how it goes out.
+struct Exchange<'r> {
+    send: SendFn,
+    request: &'r [&'r [u8]],
+    resend: Resend,
+}
+
+/// A connection to node `n` fit to carry a request of `resend`'s kind: a
+/// pooled one (flagged true) or a new one. A pooled connection is checked
+/// first for a request that may not be sent twice.
+fn checkout(
+    node: &Node,
+    policy: &Policy,
+    resend: Resend,
+) -> std::result::Result<(Connection, bool), Failure> {
+    let (conn, reused) = node
+        .checkout(policy.connect_timeout, policy.io_timeout)
+        .map_err(|e| failure(node, policy, e, true))?;
+    if reused && resend == Resend::Never && !conn.is_idle_and_open() {
+        // Closed by the server meanwhile: so are the others, likely.
+        drop(conn);
+        node.close_all();
+        return reopen(node, policy).map(|c| (c, false));
     }
+    Ok((conn, reused))
+}
+
+/// A new connection to `node`.
+fn reopen(node: &Node, policy: &Policy) -> std::result::Result<Connection, Failure> {
+    Connection::open(
+        &node.server.address,
+        policy.connect_timeout,
+        policy.io_timeout,
+    )
+    .map_err(|e| failure(node, policy, e, true))
+}
+
+/// Sends a request to node `n` and reads its reply with `read`. A pooled
+/// connection the server closed while it was idle (found closed or reset
+/// before a byte of reply arrived) is replaced by a new one once, if the
+/// request may be sent again ([`Resend::Safe`]); any other failure, a
+/// timeout included, drops the connection and is returned, naming the
+/// server. A timeout marks the server dead; an answer marks it alive.
+fn round_trip<T>(
+    topology: &Topology,
+    n: usize,
+    policy: &Policy,
+    exchange: &Exchange<'_>,
+    mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+) -> std::result::Result<T, Failure> {
+    let node = &topology.nodes[n];
+    let (mut conn, reused) = checkout(node, policy, exchange.resend)?;
+    let mut result = exchange.run(&mut conn, policy.deadline, &mut read);
+    if result.is_err() && reused && exchange.resend == Resend::Safe && conn.closed_before_reply() {
+        node.close_all();
+        conn = reopen(node, policy)?;
+        result = exchange.run(&mut conn, policy.deadline, &mut read);
+    }
+    finish(node, policy, conn, result)
+}
+
+/// Ends an exchange with `node` on `conn`: a success returns the connection
+/// to the pool and marks the server alive; a failure drops it.
+fn finish<T>(
+    node: &Node,
+    policy: &Policy,
+    conn: Connection,
+    result: Result<T>,
+) -> std::result::Result<T, Failure> {
+    match result {
+        Ok(v) => {
+            node.checkin(conn);
+            node.mark_alive();
+            Ok(v)
+        }
+        Err(e) => {
+            if answered(&e) {
+                node.mark_alive();
+            }
+            Err(failure(node, policy, e, false))
+        }
+    }
+}
+
+/// Writes each `(node, request)` first, then reads the replies in the same
+/// order with `read(request index, ...)`. Every server's replies are read
+/// even after one failed, so the healthy connections go back to the pool
+/// in step. Returns each request's outcome, in order.
+fn fan_out<'r, T>(
+    topology: &Topology,
+    policy: &Policy,
+    resend: Resend,
+    requests: impl Iterator<Item = (usize, &'r [u8])>,
+    mut read: impl FnMut(usize, &mut Connection, Instant) -> Result<T>,
+) -> Vec<std::result::Result<T, Failure>> {
+    let sent: Vec<(usize, &[u8], Sent)> = requests
+        .map(|(n, request)| {
+            let node = &topology.nodes[n];
+            let sent = match checkout(node, policy, resend) {
+                Err(f) => Sent::Failed(f),
+                Ok((mut conn, reused)) => match conn.send_pipeline(&[request], policy.deadline) {
+                    Ok(()) => Sent::Waiting(conn, reused),
+                    Err(_) if reused && resend == Resend::Safe && conn.closed_before_reply() => {
+                        Sent::Stale
+                    }
+                    Err(e) => Sent::Failed(failure(node, policy, e, false)),
+                },
+            };
+            (n, request, sent)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(sent.len());
+    for (k, (n, request, sent)) in sent.into_iter().enumerate() {
+        let node = &topology.nodes[n];
+        let result = match sent {
+            Sent::Waiting(mut conn, reused) => {
+                let result = read(k, &mut conn, policy.deadline);
+                if result.is_err() && reused && resend == Resend::Safe && conn.closed_before_reply()
+                {
+                    resend_stale(topology, n, policy, request, |c, d| read(k, c, d))
+                } else {
+                    finish(node, policy, conn, result)
+                }
+            }
+            Sent::Stale => resend_stale(topology, n, policy, request, |c, d| read(k, c, d)),
+            Sent::Failed(f) => Err(f),
+        };
+        out.push(result);
+    }
+    out
+}
+
+/// Sends a pipeline again on a new connection to node `n`, after the
+/// pooled one it went out on was found closed before any reply (only for
+/// requests that may be sent twice).
+fn resend_stale<T>(
+    topology: &Topology,
+    n: usize,
+    policy: &Policy,
+    request: &[u8],
+    read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+) -> std::result::Result<T, Failure> {
+    topology.nodes[n].close_all();
+    let parts = [request];
+    let exchange = Exchange {
+        send: Connection::send_pipeline,
+        request: &parts,
+        // No second resend: the pool is empty, the connection new.
+        resend: Resend::Never,
+    };
+    round_trip(topology, n, policy, &exchange, read)
 }
 
 /// The operations of a client with a placement value (see [`Placed`]);
@@ -1487,23 +1758,69 @@ enum Sent {
 }
 
 /// How a request is written: [`Connection::send`] for one request,
-/// [`PIPELINE`] for many at once.
-type Send = fn(&mut Connection, &[&[u8]]) -> Result<()>;
+/// [`Connection::send_pipeline`] for many at once.
+type SendFn = fn(&mut Connection, &[&[u8]], Instant) -> Result<()>;
 
-/// Writes a pipeline of requests while reading the replies that come
-/// meanwhile (see [`Connection::send_pipeline`]).
-const PIPELINE: Send = Connection::send_pipeline;
+impl Exchange<'_> {
+    /// Writes the request and reads its reply, by `deadline`.
+    fn run<T>(
+        &self,
+        conn: &mut Connection,
+        deadline: Instant,
+        read: &mut impl FnMut(&mut Connection, Instant) -> Result<T>,
+    ) -> Result<T> {
+        (self.send)(conn, self.request, deadline)?;
+        read(conn, deadline)
+    }
+}
 
-/// Writes `request` with `send` and reads its reply.
-fn exchange<T>(
-    conn: &mut Connection,
-    send: Send,
-    request: &[&[u8]],
-    read: &mut impl FnMut(&mut Connection, Instant) -> Result<T>,
-) -> Result<T> {
-    let deadline = conn.deadline();
-    send(conn, request)?;
-    read(conn, deadline)
+/// The keys one server was asked for in a multi-get, to check its reply
+/// against: every VALUE must be for a key asked, each at most as often as
+/// asked. memcached answers in the order asked, so the next key asked is
+/// looked at first; a key out of that order is still found.
+struct Asked<'i> {
+    indexes: &'i [usize],
+    taken: Vec<bool>,
+    next: usize,
+}
+
+impl<'i> Asked<'i> {
+    fn new(indexes: &'i [usize]) -> Asked<'i> {
+        Asked {
+            indexes,
+            taken: vec![false; indexes.len()],
+            next: 0,
+        }
+    }
+
+    /// The index of the key asked that `key` (as the server sent it)
+    /// answers, `full(index)` being each key as sent; a protocol error if
+    /// none is left.
+    fn take<'k>(&mut self, key: &[u8], full: impl Fn(usize) -> &'k [u8]) -> Result<usize> {
+        let len = self.indexes.len();
+        let found = (self.next..len)
+            .chain(0..self.next)
+            .find(|&j| !self.taken[j] && full(self.indexes[j]) == key);
+        match found {
+            Some(j) => {
+                self.taken[j] = true;
+                self.next = j + 1;
+                Ok(self.indexes[j])
+            }
+            None => Err(not_asked(key)),
+        }
+    }
+}
+
+/// The error of a VALUE for a key that was not asked (or not that often).
+fn not_asked(key: &[u8]) -> Error {
+    Error::new(
+        Kind::Protocol,
+        format!(
+            "reply with a value for key \"{}\", which was not asked for",
+            key::show(key)
+        ),
+    )
 }
 
 /// `prefix` + `key`, checked.
@@ -1529,19 +1846,6 @@ fn with_prefix<'k>(prefix: &[u8], key: &'k [u8]) -> Result<Cow<'k, [u8]>> {
     }
 }
 
-/// The exptime to send for a relative TTL: memcached reads values over 30
-/// days as Unix times, so longer TTLs are sent as `now + ttl`.
-pub fn exptime(ttl: u32) -> u32 {
-    if ttl <= MAX_RELATIVE_TTL {
-        return ttl;
-    }
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    u32::try_from(now + u64::from(ttl)).unwrap_or(u32::MAX)
-}
-
 /// A meta flag's value as a number.
 fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Result<T> {
     std::str::from_utf8(value)
@@ -1557,16 +1861,18 @@ fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Result<T> {
 
 /// Reads the reply to a one-key `gets`/`gats`: a VALUE and END, or END.
 /// The value goes into the buffer `make(size, flags)` returns.
+/// A VALUE for any other key than `key` is a protocol error.
 fn read_single<B: ValueBuf>(
     conn: &mut Connection,
     deadline: std::time::Instant,
+    key: &[u8],
     make: &mut impl FnMut(usize, u32) -> Result<B>,
 ) -> Result<Option<(B, u32, u64)>> {
     let end = |reply: Reply<'_>| match reply {
         Reply::End => Ok(()),
         other => Err(unexpected(other)),
     };
-    match conn.read_value(deadline, make, end)? {
+    match conn.read_value(deadline, key, make, end)? {
         Fetched::Other(done) => done.map(|()| None),
         Fetched::Value(value, flags, cas) => {
             conn.read_reply(deadline, end)??;
@@ -1635,7 +1941,18 @@ fn unexpected(reply: Reply<'_>) -> Error {
             };
             Error::new(kind, format!("CLIENT_ERROR {text}"))
         }
-        Reply::Error => Error::new(Kind::Client, "ERROR: the server does not know this command"),
-        other => Error::new(Kind::Protocol, format!("unexpected reply {other:?}")),
+        Reply::Error(b"") => {
+            Error::new(Kind::Client, "ERROR: the server does not know this command")
+        }
+        // memcached's own words ("ERROR Too many open connections", after
+        // which it closes the connection): not the request's fault.
+        error @ Reply::Error(_) => Error::new(Kind::Io, error.line()),
+        other => Error::new(
+            Kind::Protocol,
+            format!(
+                "reply that does not answer the request: \"{}\"",
+                other.line()
+            ),
+        ),
     }
 }

@@ -25,14 +25,13 @@
 //! [`Placement`] is pure (built once per server list, no I/O); [`Node`]
 //! holds a server's connections and dead mark.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
-
-use parking_lot::Mutex;
 
 use crate::connection::Connection;
 use crate::error::{Error, Kind, Result};
+use crate::fork::lock;
 use crate::md5;
 use crate::server::{Address, Server, DEFAULT_PORT};
 
@@ -445,14 +444,31 @@ fn show_wait(left: Duration) -> String {
     }
 }
 
+/// The first dead mark of a server lasts this long (or the retry interval,
+/// if shorter); each further failure in a row doubles it, up to the retry
+/// interval. A server that was down for a moment is used again a second
+/// after it answers; one that stays down costs a timeout per interval.
+const FIRST_DEAD_MARK: Duration = Duration::from_secs(1);
+
+/// How long a server's clock, once learned, is trusted before it is asked
+/// again (a restarted memcached takes the host's clock anew).
+const CLOCK_TRUSTED: Duration = Duration::from_secs(600);
+
 /// One server and its idle connections.
 pub struct Node {
     pub server: Server,
     idle: Mutex<Vec<Connection>>,
     /// 0 when alive; else when the server may be tried again (see [`stamp`]).
     dead_until: AtomicU64,
+    /// The failures in a row that marked it dead (the mark's length).
+    failures: AtomicU32,
     /// The failure that marked it dead, without the server's name.
     dead_reason: Mutex<String>,
+    /// The server's clock: its Unix time in nanoseconds minus the
+    /// [`stamp`] of the moment it was read (0: not known yet).
+    clock_base: AtomicU64,
+    /// The [`stamp`] of the moment the clock was read.
+    clock_read: AtomicU64,
 }
 
 impl Node {
@@ -461,15 +477,24 @@ impl Node {
             server,
             idle: Mutex::new(Vec::new()),
             dead_until: AtomicU64::new(0),
+            failures: AtomicU32::new(0),
             dead_reason: Mutex::new(String::new()),
+            clock_base: AtomicU64::new(0),
+            clock_read: AtomicU64::new(0),
         }
     }
 
+    /// The locks of this node, taken in the library's lock order (see
+    /// [`crate::fork`]).
+    pub fn lock_all(&self) -> (MutexGuard<'_, Vec<Connection>>, MutexGuard<'_, String>) {
+        (lock(&self.idle), lock(&self.dead_reason))
+    }
+
     /// May a request go to this server now? Yes if it is not marked dead,
-    /// or if its retry interval has passed: then this caller's request is
-    /// the one probe of the server (the mark is moved on by `interval`
-    /// meanwhile, so concurrent requests still fail fast). Otherwise the
-    /// error says which server, why, and when it is tried again.
+    /// or if its mark has run out: then this caller's request is the one
+    /// probe of the server (the mark is moved on meanwhile, so concurrent
+    /// requests still fail fast). Otherwise the error says which server,
+    /// why, and when it is tried again.
     pub fn admit(&self, interval: Duration) -> Result<()> {
         let until = self.dead_until.load(Ordering::Acquire);
         if until == 0 {
@@ -478,7 +503,7 @@ impl Node {
         let now = Instant::now();
         let now_stamp = stamp(now);
         if now_stamp >= until || interval.is_zero() {
-            let next = stamp(now + interval.max(Duration::from_millis(1)));
+            let next = stamp(now + interval.min(FIRST_DEAD_MARK).max(Duration::from_millis(1)));
             if self
                 .dead_until
                 .compare_exchange(until, next, Ordering::AcqRel, Ordering::Acquire)
@@ -497,21 +522,25 @@ impl Node {
             format!(
                 "{}: marked dead after \"{}\", retried in {}",
                 self.server,
-                self.dead_reason.lock(),
+                lock(&self.dead_reason),
                 show_wait(left)
             ),
         ))
     }
 
-    /// Marks the server dead for `interval` after `why` (an error without
-    /// the server's name). A zero interval marks nothing.
+    /// Marks the server dead after `why` (an error without the server's
+    /// name): for one second the first time, twice as long after each
+    /// further failure in a row, never longer than `interval`. A zero
+    /// interval marks nothing.
     pub fn mark_dead(&self, why: &Error, interval: Duration) {
         if interval.is_zero() {
             return;
         }
-        *self.dead_reason.lock() = why.message().to_string();
+        let failures = self.failures.fetch_add(1, Ordering::AcqRel).min(16);
+        let length = FIRST_DEAD_MARK.saturating_mul(1 << failures).min(interval);
+        *lock(&self.dead_reason) = why.message().to_string();
         self.dead_until
-            .store(stamp(Instant::now() + interval), Ordering::Release);
+            .store(stamp(Instant::now() + length), Ordering::Release);
     }
 
     /// The server answered: it is alive.
@@ -519,6 +548,37 @@ impl Node {
         if self.dead_until.load(Ordering::Relaxed) != 0 {
             self.dead_until.store(0, Ordering::Release);
         }
+        if self.failures.load(Ordering::Relaxed) != 0 {
+            self.failures.store(0, Ordering::Release);
+        }
+    }
+
+    /// The server's Unix time now, as far as it is known: a lower bound of
+    /// its own clock, so a lifetime counted from it never ends later than
+    /// asked. memcached's clock ticks once a second, up to a second behind
+    /// the time it reports when read, hence one second less. `None` when
+    /// the clock was never read, or too long ago.
+    pub fn server_time(&self) -> Option<u64> {
+        let base = self.clock_base.load(Ordering::Acquire);
+        let read = self.clock_read.load(Ordering::Acquire);
+        let now = stamp(Instant::now());
+        if base == 0 || now.saturating_sub(read) > CLOCK_TRUSTED.as_nanos() as u64 {
+            return None;
+        }
+        let nanos = base.checked_add(now)?;
+        Some((nanos / 1_000_000_000).saturating_sub(1))
+    }
+
+    /// Records the server's clock: `unix_time` (its `time` stat) was its
+    /// time at `read` or before.
+    pub fn learn_time(&self, unix_time: u64, read: Instant) {
+        let at = stamp(read);
+        let base = unix_time
+            .saturating_mul(1_000_000_000)
+            .saturating_sub(at)
+            .max(1);
+        self.clock_base.store(base, Ordering::Release);
+        self.clock_read.store(at, Ordering::Release);
     }
 
     /// How long until a server marked dead is tried again (zero when that
@@ -542,7 +602,7 @@ impl Node {
         io_timeout: Duration,
     ) -> Result<(Connection, bool)> {
         loop {
-            let conn = self.idle.lock().pop();
+            let conn = lock(&self.idle).pop();
             match conn {
                 Some(conn) if conn.is_inherited() => {
                     self.close_all();
@@ -562,7 +622,7 @@ impl Node {
         if !conn.is_drained() {
             return;
         }
-        let mut idle = self.idle.lock();
+        let mut idle = lock(&self.idle);
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
@@ -571,7 +631,7 @@ impl Node {
     /// Closes every idle connection: after one failed, or after a fork, the
     /// others are suspect too.
     pub fn close_all(&self) {
-        let stale = std::mem::take(&mut *self.idle.lock());
+        let stale = std::mem::take(&mut *lock(&self.idle));
         drop(stale);
     }
 }

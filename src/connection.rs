@@ -12,17 +12,21 @@ use std::mem::MaybeUninit;
 use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind, Result};
 use crate::protocol::{self, Reply, Start};
 use crate::server::Address;
 
-/// Read buffer size for ordinary replies; a larger value is read into a
-/// buffer grown to its exact size.
+/// Read buffer size for ordinary replies.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// The largest value whose buffer is made at its announced size before its
+/// data arrives (memcached's default item limit). A larger value is read
+/// into the read buffer as it arrives, which grows to at most twice what
+/// has arrived, and copied once at the end: a server's number alone never
+/// decides how much memory is taken.
+const PRESIZE_MAX: usize = 1 << 20;
 
 /// A read timeout is re-armed only when the operation's remaining time
 /// differs from the armed one by more than this: it saves a `setsockopt` per
@@ -32,24 +36,6 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(5);
 /// The most slices one `sendmsg` takes (Linux's `IOV_MAX`); a longer list
 /// is sent in several calls.
 const MAX_IOV: usize = 1024;
-
-/// Incremented in every child right after `fork()`, so a connection can tell
-/// it was inherited without a `getpid` system call per request.
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
-
-extern "C" fn after_fork_in_child() {
-    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
-}
-
-fn fork_generation() -> u64 {
-    static REGISTER: Once = Once::new();
-    REGISTER.call_once(|| {
-        // SAFETY: registers a handler that only touches an atomic, which is
-        // async-signal-safe as a child-side fork handler must be.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-    });
-    FORK_GENERATION.load(Ordering::Relaxed)
-}
 
 enum Stream {
     Tcp(TcpStream),
@@ -148,7 +134,7 @@ impl Connection {
         connect_timeout: Duration,
         io_timeout: Duration,
     ) -> Result<Connection> {
-        let generation = fork_generation();
+        let generation = crate::fork::generation();
         let stream = match address {
             Address::Tcp { addrs, .. } => {
                 let mut last = None;
@@ -199,7 +185,7 @@ impl Connection {
     /// connection: the parent may be using the same socket, so the child
     /// must close its copy without sending anything.
     pub fn is_inherited(&self) -> bool {
-        self.fork_generation != FORK_GENERATION.load(Ordering::Relaxed)
+        self.fork_generation != crate::fork::generation()
     }
 
     /// True when every byte read has been consumed by a reply. A connection
@@ -224,6 +210,26 @@ impl Connection {
         Instant::now() + self.io_timeout
     }
 
+    /// Is this idle connection still fit to carry a request that must not
+    /// be sent twice? A pooled connection the server closed meanwhile (a
+    /// restart, an idle timeout) is found here, before anything is sent;
+    /// one with bytes waiting (a late reply, an error the server sent on
+    /// its own) is not in step. One non-blocking `recv` that peeks.
+    pub fn is_idle_and_open(&self) -> bool {
+        let mut byte = 0u8;
+        // SAFETY: the fd is an open socket owned by self; one byte of
+        // writable memory is borrowed for the call.
+        let n = unsafe {
+            libc::recv(
+                self.stream.fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && std::io::Error::last_os_error().kind() == ErrorKind::WouldBlock
+    }
+
     /// Writes all of `parts` (one `sendmsg` unless the kernel takes less).
     ///
     /// The I/O timeout bounds the whole write: the socket's send timeout
@@ -231,15 +237,20 @@ impl Connection {
     /// data returns that part, so a request that needs more calls has the
     /// timeout re-armed to what is left (only then: a request sent by one
     /// call costs no extra system call).
-    pub fn send(&mut self, parts: &[&[u8]]) -> Result<()> {
+    pub fn send(&mut self, parts: &[&[u8]], deadline: Instant) -> Result<()> {
         self.received = 0;
         self.closed_by_peer = false;
-        let deadline = Instant::now() + self.io_timeout;
-        if self.write_armed != self.io_timeout {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(self.send_timeout());
+        }
+        if remaining + TIMEOUT_SLACK < self.write_armed
+            || remaining > self.write_armed + TIMEOUT_SLACK
+        {
             self.stream
-                .set_write_timeout(self.io_timeout)
+                .set_write_timeout(remaining)
                 .map_err(|e| io_error(&e))?;
-            self.write_armed = self.io_timeout;
+            self.write_armed = remaining;
         }
         // The slices live on the stack for the usual requests (a header,
         // a value, its "\r\n"); only a longer list allocates.
@@ -299,10 +310,9 @@ impl Connection {
     /// sent by one `sendmsg` as with [`Connection::send`]; one that does
     /// not waits in `poll` for room to write or replies to read. The I/O
     /// timeout bounds the whole write.
-    pub fn send_pipeline(&mut self, parts: &[&[u8]]) -> Result<()> {
+    pub fn send_pipeline(&mut self, parts: &[&[u8]], deadline: Instant) -> Result<()> {
         self.received = 0;
         self.closed_by_peer = false;
-        let deadline = Instant::now() + self.io_timeout;
         let mut all: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
         let mut slices = &mut all[..];
         while !slices.is_empty() {
@@ -399,14 +409,34 @@ impl Connection {
     }
 
     /// Reads until one whole reply is buffered, hands it to `handle`, and
-    /// consumes it. A reply the protocol layer rejects is an error.
+    /// consumes it. A reply the protocol layer rejects is an error, and so
+    /// is a value: this is the reader of the replies that carry none.
     pub fn read_reply<T>(
         &mut self,
         deadline: Instant,
         handle: impl FnOnce(Reply<'_>) -> T,
     ) -> Result<T> {
+        self.read_with(protocol::parse_dataless, deadline, handle)
+    }
+
+    /// As [`Connection::read_reply`], for a retrieval: the reply may be a
+    /// value, read whole into the read buffer.
+    pub fn read_unit<T>(
+        &mut self,
+        deadline: Instant,
+        handle: impl FnOnce(Reply<'_>) -> T,
+    ) -> Result<T> {
+        self.read_with(protocol::parse, deadline, handle)
+    }
+
+    fn read_with<T>(
+        &mut self,
+        parse: for<'b> fn(&'b [u8]) -> Result<Option<(Reply<'b>, usize)>>,
+        deadline: Instant,
+        handle: impl FnOnce(Reply<'_>) -> T,
+    ) -> Result<T> {
         loop {
-            if let Some((reply, used)) = protocol::parse(&self.buf[self.start..self.end])? {
+            if let Some((reply, used)) = parse(&self.buf[self.start..self.end])? {
                 let out = handle(reply);
                 self.consume(used);
                 return Ok(out);
@@ -415,7 +445,7 @@ impl Connection {
         }
     }
 
-    /// Reads the first reply unit to a retrieval. A value's data goes
+    /// Reads the first reply unit to a retrieval of `key`. A value's data goes
     /// straight from the socket into the buffer `make(size, flags)` returns
     /// (only the part that came with the header is copied, from the read
     /// buffer), so a large value is never copied in user space; `other`
@@ -424,18 +454,29 @@ impl Connection {
     pub fn read_value<B: ValueBuf, T>(
         &mut self,
         deadline: Instant,
+        key: &[u8],
         make: impl FnOnce(usize, u32) -> Result<B>,
         other: impl FnOnce(Reply<'_>) -> T,
     ) -> Result<Fetched<B, T>> {
         let (flags, cas, size, line, line_len) = loop {
             match protocol::parse_start(&self.buf[self.start..self.end])? {
                 Some(Start::Value {
+                    key: got,
                     flags,
                     cas,
                     size,
                     header,
-                    ..
                 }) => {
+                    if got != key {
+                        return Err(Error::new(
+                            Kind::Protocol,
+                            format!(
+                                "reply with a value for key \"{}\" to a request for \"{}\"",
+                                crate::key::show(got),
+                                crate::key::show(key)
+                            ),
+                        ));
+                    }
                     // The header line, for the message of a bad block end
                     // (by then the read buffer may hold other bytes).
                     let line = &self.buf[self.start..self.start + header - 2];
@@ -453,6 +494,26 @@ impl Connection {
                 None => self.fill(deadline)?,
             }
         };
+        if size > PRESIZE_MAX {
+            // Read as it arrives, then copied once into the caller's buffer.
+            while self.end - self.start < size + 2 {
+                self.fill_for(deadline, size + 2)?;
+            }
+            protocol::block_end(&self.buf[self.start + size..self.end], &line[..line_len])?;
+            let mut value = make(size, flags)?;
+            let slots = value.slots();
+            if slots.len() != size {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    format!("a value buffer of {} bytes for {size}", slots.len()),
+                ));
+            }
+            slots.write_copy_of_slice(&self.buf[self.start..self.start + size]);
+            // SAFETY: every slot was just written by the copy.
+            unsafe { value.set_filled() };
+            self.consume(size + 2);
+            return Ok(Fetched::Value(value, flags, cas));
+        }
         let mut value = make(size, flags)?;
         let slots = value.slots();
         if slots.len() != size {
@@ -500,11 +561,20 @@ impl Connection {
         }
     }
 
-    /// Reads more bytes into the buffer, making room first: a big value's
-    /// whole size is known from its header, so its buffer grows once.
+    /// Reads more bytes into the buffer, making room first for the reply
+    /// unit under way (its whole size is known from a value's header).
     fn fill(&mut self, deadline: Instant) -> Result<()> {
         let pending = &self.buf[self.start..self.end];
         let want = protocol::needed(pending).unwrap_or(pending.len() + READ_CHUNK / 2);
+        self.fill_for(deadline, want)
+    }
+
+    /// Reads more bytes into the buffer, making room for `want` buffered
+    /// bytes, but at most twice as many as are there: the buffer grows
+    /// with what arrives, never to a size the server only announced.
+    fn fill_for(&mut self, deadline: Instant, want: usize) -> Result<()> {
+        let pending = self.end - self.start;
+        let want = want.min(pending.max(READ_CHUNK) * 2);
         if self.start + want > self.buf.len() {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -754,7 +824,7 @@ mod tests {
             armed: timeout,
             write_armed: timeout,
             io_timeout: timeout,
-            fork_generation: fork_generation(),
+            fork_generation: crate::fork::generation(),
             received: 0,
             closed_by_peer: false,
         };
@@ -787,7 +857,7 @@ mod tests {
     /// Reads one VALUE into a VecBuf, then END, as `Client::get` does.
     fn read_item(conn: &mut Connection) -> Result<Option<Item>> {
         let deadline = conn.deadline();
-        match conn.read_value(deadline, |n, _| Ok(VecBuf::new(n)), end)? {
+        match conn.read_value(deadline, b"k", |n, _| Ok(VecBuf::new(n)), end)? {
             Fetched::Other(done) => done.map(|()| None),
             Fetched::Value(value, flags, cas) => {
                 conn.read_reply(deadline, end)??;
@@ -808,7 +878,7 @@ mod tests {
             300_000,
         ] {
             let value: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-            let mut reply = format!("VALUE key 7 {size} 99\r\n").into_bytes();
+            let mut reply = format!("VALUE k 7 {size} 99\r\n").into_bytes();
             reply.extend_from_slice(&value);
             reply.extend_from_slice(b"\r\nEND\r\n");
             for piece in [1, 2, 5, 1000, usize::MAX] {
@@ -850,6 +920,7 @@ mod tests {
         let got = conn
             .read_value(
                 deadline,
+                b"k",
                 |n, _| Ok(VecBuf::new(n)),
                 |reply| match reply {
                     Reply::ServerError(message) => message.to_vec(),

@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod connection;
 pub mod daemon;
 pub mod error;
+mod fork;
 pub mod key;
 mod md5;
 pub mod protocol;

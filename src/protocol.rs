@@ -17,6 +17,13 @@ use crate::error::{Error, Kind, Result};
 /// stops a peer that is not memcached from making us buffer without end.
 pub const MAX_LINE: usize = 8192;
 
+/// The largest data block a reply may announce: memcached's own limit on
+/// an item (`-I` accepts at most 1024 MiB). A larger size cannot come from
+/// memcached, and a reader never trusts a size to decide how much memory
+/// to take (see the connection layer), but a number no server can send is
+/// refused at once, before anything waits for its data.
+pub const MAX_VALUE: usize = 1 << 30;
+
 // ---------------------------------------------------------------------------
 // Encoders
 // ---------------------------------------------------------------------------
@@ -273,8 +280,10 @@ pub enum Reply<'a> {
     },
     /// "VERSION <text>\r\n"
     Version(&'a [u8]),
-    /// "ERROR\r\n" (unknown command)
-    Error,
+    /// "ERROR\r\n" (unknown command), or "ERROR <text>" (memcached's
+    /// words: "ERROR Too many open connections" before it closes). The
+    /// text is empty for a bare "ERROR".
+    Error(&'a [u8]),
     /// "CLIENT_ERROR <msg>\r\n" (msg may be empty; "CLIENT_ERROR\r\n" also valid)
     ClientError(&'a [u8]),
     /// "SERVER_ERROR <msg>\r\n"
@@ -317,6 +326,78 @@ fn garbage(what: &str, line: &[u8]) -> Error {
             quote(line)
         ),
     )
+}
+
+impl Reply<'_> {
+    /// The reply's first line as the server sent it (without a data block),
+    /// escaped and cut as error messages quote lines: for the message of a
+    /// reply that does not answer the request.
+    pub fn line(&self) -> String {
+        let mut text = Vec::new();
+        let words: &[&[u8]] = match *self {
+            Reply::Value {
+                key,
+                flags,
+                cas,
+                data,
+            } => {
+                text.extend_from_slice(b"VALUE ");
+                text.extend_from_slice(key);
+                let mut fields = format!(" {flags} {}", data.len());
+                if let Some(cas) = cas {
+                    fields.push_str(&format!(" {cas}"));
+                }
+                text.extend_from_slice(fields.as_bytes());
+                &[]
+            }
+            Reply::End => &[b"END"],
+            Reply::Stored => &[b"STORED"],
+            Reply::NotStored => &[b"NOT_STORED"],
+            Reply::Exists => &[b"EXISTS"],
+            Reply::NotFound => &[b"NOT_FOUND"],
+            Reply::Deleted => &[b"DELETED"],
+            Reply::Touched => &[b"TOUCHED"],
+            Reply::Ok => &[b"OK"],
+            Reply::Number(n) => {
+                text.extend_from_slice(n.to_string().as_bytes());
+                &[]
+            }
+            Reply::Stat { name, value } => &[b"STAT ", name, b" ", value],
+            Reply::Version(v) => &[b"VERSION ", v],
+            Reply::Error(t) => &[b"ERROR ", t],
+            Reply::ClientError(t) => &[b"CLIENT_ERROR ", t],
+            Reply::ServerError(t) => &[b"SERVER_ERROR ", t],
+            Reply::Meta { code, flags, data } => {
+                text.extend_from_slice(code.name());
+                if let Some(data) = data {
+                    text.extend_from_slice(format!(" {}", data.len()).as_bytes());
+                }
+                &[b" ", flags]
+            }
+        };
+        for word in words {
+            text.extend_from_slice(word);
+        }
+        while text.last() == Some(&b' ') {
+            text.pop();
+        }
+        quote(&text)
+    }
+}
+
+impl MetaCode {
+    /// The code as it stands on the wire.
+    fn name(self) -> &'static [u8] {
+        match self {
+            MetaCode::Hd => b"HD",
+            MetaCode::Va => b"VA",
+            MetaCode::En => b"EN",
+            MetaCode::Nf => b"NF",
+            MetaCode::Ns => b"NS",
+            MetaCode::Ex => b"EX",
+            MetaCode::Mn => b"MN",
+        }
+    }
 }
 
 /// The first line of `buf` without its "\r\n", and the offset just past it.
@@ -386,14 +467,11 @@ fn parse_u64(token: &[u8]) -> Option<u64> {
     })
 }
 
-fn parse_u32(token: &[u8]) -> Option<u32> {
-    parse_u64(token).and_then(|n| u32::try_from(n).ok())
-}
-
-/// A data block length: memcached sizes are 32-bit, and the number must be
-/// addressable here.
+/// A data block length: at most [`MAX_VALUE`].
 fn parse_size(token: &[u8]) -> Option<usize> {
-    parse_u32(token).and_then(|n| usize::try_from(n).ok())
+    parse_u64(token)
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n <= MAX_VALUE)
 }
 
 /// `bytes` split at the first space (the space itself dropped).
@@ -442,8 +520,11 @@ fn value_header(rest: &[u8]) -> std::result::Result<ValueHeader<'_>, &'static st
         .and_then(|(n, rest)| Some((u32::try_from(n).ok()?, rest)))
         .ok_or("VALUE with bad flags")?;
     let (size, rest) = number_field(rest.ok_or("VALUE with bad size")?)
-        .and_then(|(n, rest)| Some((usize::try_from(u32::try_from(n).ok()?).ok()?, rest)))
+        .and_then(|(n, rest)| Some((usize::try_from(n).ok()?, rest)))
         .ok_or("VALUE with bad size")?;
+    if size > MAX_VALUE {
+        return Err("VALUE larger than memcached's 1 GiB item limit");
+    }
     let cas = match rest {
         None => None,
         Some(rest) => match number_field(rest).ok_or("VALUE with bad cas")? {
@@ -462,7 +543,7 @@ fn value_header(rest: &[u8]) -> std::result::Result<ValueHeader<'_>, &'static st
 /// Parses what follows "VA ": the size and the raw flags.
 fn va_header(rest: &[u8]) -> std::result::Result<(usize, &[u8]), &'static str> {
     let (size, flags) = split_space(rest);
-    let size = parse_size(size).ok_or("VA with bad size")?;
+    let size = parse_size(size).ok_or("VA with bad size or over 1 GiB")?;
     Ok((size, flags.unwrap_or(b"")))
 }
 
@@ -519,6 +600,28 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>> {
     let Some((line, after)) = split_line(buf)? else {
         return Ok(None);
     };
+    parse_unit(buf, line, after)
+}
+
+/// As [`parse`], for a request whose reply carries no data block (all but
+/// the retrievals): a "VALUE" or "VA" line is refused as soon as it is
+/// complete, before its data is waited for or any room is made for it.
+pub fn parse_dataless(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>> {
+    let Some((line, after)) = split_line(buf)? else {
+        return Ok(None);
+    };
+    if line.starts_with(b"VALUE ") || line.starts_with(b"VA ") {
+        return Err(garbage("a value where none was asked for", line));
+    }
+    parse_unit(buf, line, after)
+}
+
+/// The reply whose first line is `line`, ending at `after` in `buf`.
+fn parse_unit<'a>(
+    buf: &'a [u8],
+    line: &'a [u8],
+    after: usize,
+) -> Result<Option<(Reply<'a>, usize)>> {
     let reply = match line {
         b"END" => Reply::End,
         b"STORED" => Reply::Stored,
@@ -528,7 +631,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>> {
         b"DELETED" => Reply::Deleted,
         b"TOUCHED" => Reply::Touched,
         b"OK" => Reply::Ok,
-        b"ERROR" => Reply::Error,
+        b"ERROR" => Reply::Error(b""),
         b"VERSION" => Reply::Version(b""),
         b"CLIENT_ERROR" => Reply::ClientError(b""),
         b"SERVER_ERROR" => Reply::ServerError(b""),
@@ -570,9 +673,8 @@ fn parse_long<'a>(
         Reply::ClientError(msg)
     } else if let Some(msg) = line.strip_prefix(b"SERVER_ERROR ") {
         Reply::ServerError(msg)
-    } else if line.starts_with(b"ERROR ") {
-        // Some admin commands answer "ERROR <message>"; it is still "ERROR".
-        Reply::Error
+    } else if let Some(text) = line.strip_prefix(b"ERROR ") {
+        Reply::Error(text)
     } else if line.first().is_some_and(u8::is_ascii_digit) {
         // incr/decr; memcached may pad a shrunken number with spaces.
         let digits = line.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -850,12 +952,15 @@ mod tests {
             (b"DELETED\r\n", Reply::Deleted),
             (b"TOUCHED\r\n", Reply::Touched),
             (b"OK\r\n", Reply::Ok),
-            (b"ERROR\r\n", Reply::Error),
+            (b"ERROR\r\n", Reply::Error(b"")),
         ];
         for (buf, want) in cases {
             assert_eq!(one(buf), want);
         }
-        assert_eq!(one(b"ERROR unknown command\r\n"), Reply::Error);
+        assert_eq!(
+            one(b"ERROR unknown command\r\n"),
+            Reply::Error(b"unknown command")
+        );
     }
 
     #[test]
@@ -1283,7 +1388,7 @@ mod tests {
                 },
             ),
             (b"VERSION 1.6.18\r\n", Reply::Version(b"1.6.18")),
-            (b"ERROR\r\n", Reply::Error),
+            (b"ERROR\r\n", Reply::Error(b"")),
             (b"CLIENT_ERROR oops\r\n", Reply::ClientError(b"oops")),
             (
                 b"SERVER_ERROR out of memory\r\n",

@@ -9,13 +9,12 @@
 //! handle closes its connections once the last of them finishes.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-
-use parking_lot::RwLock;
+use std::sync::{Arc, RwLock};
 
 use crate::client::{Client, Options};
 use crate::daemon;
 use crate::error::{Error, Kind, Result};
+use crate::fork::{read, write, Held};
 
 /// Handle names are this prefix and the handle's number.
 pub const PREFIX: &str = "memcache";
@@ -44,17 +43,28 @@ pub fn create<S: AsRef<str>>(specs: &[S], options: Options) -> Result<u64> {
 /// Registers `client`; returns its number. Numbers are never reused within
 /// a process, so a stale number cannot reach a newer handle.
 pub fn insert(client: Client) -> u64 {
-    let mut registry = REGISTRY.write();
+    crate::fork::generation();
+    let mut registry = write(&REGISTRY);
     let id = registry.next;
     registry.next += 1;
     registry.handles.insert(id, Arc::new(client));
     id
 }
 
+/// Takes the registry's lock and every lock of every registered client, in
+/// the library's lock order, into `held` (see [`crate::fork`]).
+pub(crate) fn hold_locks(held: &mut Held) {
+    let registry = write(&REGISTRY);
+    let clients: Vec<Arc<Client>> = registry.handles.values().cloned().collect();
+    held.keep(registry);
+    for client in clients {
+        client.hold_locks(held);
+    }
+}
+
 /// The client of handle `id`.
 pub fn get(id: u64) -> Result<Arc<Client>> {
-    REGISTRY
-        .read()
+    read(&REGISTRY)
         .handles
         .get(&id)
         .cloned()
@@ -69,8 +79,14 @@ pub fn lookup(name: &str) -> Result<Arc<Client>> {
 /// The number of the handle called `name`, if that is a handle name at all
 /// (whether or not it is registered).
 pub fn parse_name(name: &str) -> Result<u64> {
+    // Only the name a handle was given names it: no sign, no leading zero
+    // ("memcache007" is not "memcache7").
     name.strip_prefix(PREFIX)
-        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|digits| {
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits.len() == 1 || !digits.starts_with('0'))
+        })
         .and_then(|digits| digits.parse().ok())
         .ok_or_else(|| bad_handle(name))
 }
@@ -82,7 +98,7 @@ pub fn name(id: u64) -> String {
 
 /// Deletes handle `id`; an error if there is none.
 pub fn remove(id: u64) -> Result<()> {
-    let client = REGISTRY.write().handles.remove(&id);
+    let client = write(&REGISTRY).handles.remove(&id);
     match client {
         Some(client) => {
             client.disconnect_all();
@@ -94,7 +110,7 @@ pub fn remove(id: u64) -> Result<()> {
 
 /// Deletes every handle; returns how many there were.
 pub fn clear() -> usize {
-    let handles = std::mem::take(&mut REGISTRY.write().handles);
+    let handles = std::mem::take(&mut write(&REGISTRY).handles);
     let count = handles.len();
     for client in handles.values() {
         client.disconnect_all();
@@ -104,7 +120,7 @@ pub fn clear() -> usize {
 
 /// The numbers of all handles, oldest first.
 pub fn ids() -> Vec<u64> {
-    REGISTRY.read().handles.keys().copied().collect()
+    read(&REGISTRY).handles.keys().copied().collect()
 }
 
 fn bad_handle(name: &str) -> Error {
@@ -122,7 +138,19 @@ mod tests {
     fn names() {
         assert_eq!(name(12), "memcache12");
         assert_eq!(parse_name("memcache12"), Ok(12));
-        for bad in ["memcache", "memcache-1", "memcache1x", "x1", ""] {
+        assert_eq!(parse_name("memcache0"), Ok(0));
+        for bad in [
+            "memcache",
+            "memcache-1",
+            "memcache1x",
+            "x1",
+            "",
+            "memcache00",
+            "memcache007",
+            "memcache+7",
+            "memcache 7",
+            "memcache99999999999999999999",
+        ] {
             let e = parse_name(bad).unwrap_err();
             assert_eq!(e.kind(), Kind::BadHandle);
             assert_eq!(

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use memcache::client::{exptime, MAX_RELATIVE_TTL};
+use memcache::client::MAX_RELATIVE_TTL;
 use memcache::{Client, Hit, Item, Kind, Options, Status};
 use support::Memcached;
 
@@ -85,13 +85,6 @@ fn wait_gone(c: &Client, key: &[u8], limit: Duration) -> Duration {
         thread::sleep(Duration::from_millis(20));
     }
     start.elapsed()
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 // ----- storage commands -----
@@ -706,23 +699,6 @@ fn ttl_over_30_days_is_sent_as_a_unix_time() {
     let ttl = c.ttl(b"k30").unwrap().unwrap();
     let expected = i64::from(MAX_RELATIVE_TTL);
     assert!((expected - 3..=expected).contains(&ttl), "ttl {ttl}");
-}
-
-#[test]
-fn exptime_converts_only_ttls_over_30_days() {
-    assert_eq!(MAX_RELATIVE_TTL, 2_592_000);
-    assert_eq!(exptime(0), 0);
-    assert_eq!(exptime(1), 1);
-    assert_eq!(exptime(2_592_000), 2_592_000);
-    let before = now_secs();
-    let got = u64::from(exptime(2_592_001));
-    let after = now_secs();
-    assert!(
-        (before + 2_592_001..=after + 2_592_001).contains(&got),
-        "{got}"
-    );
-    // Past 2106 the Unix time no longer fits 32 bits: it is capped.
-    assert_eq!(exptime(u32::MAX), u32::MAX);
 }
 
 // ----- keys -----

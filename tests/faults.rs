@@ -475,7 +475,13 @@ fn connection_is_dropped_after_any_error() {
             b"ERROR\r\n",
             (Kind::Client, "ERROR: the server does not know this command"),
         ),
-        (b"STORED\r\n", (Kind::Protocol, "unexpected reply Stored")),
+        (
+            b"STORED\r\n",
+            (
+                Kind::Protocol,
+                "reply that does not answer the request: \"STORED\"",
+            ),
+        ),
         (
             b"HELLO\r\n",
             (

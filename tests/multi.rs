@@ -66,6 +66,7 @@ fn dead(spec: &str, why: &str) -> (Kind, String) {
 }
 
 const REFUSED: &str = "cannot connect: Connection refused (os error 111)";
+const NO_REPLY: &str = "no reply within 200 ms";
 
 /// A numeric statistic of every server, in server order.
 fn stat_each(c: &Client, name: &str) -> Vec<u64> {
@@ -551,10 +552,13 @@ fn set_servers_changes_the_list_and_keeps_unchanged_servers_connections() {
 // ----- the failure policy -----
 
 #[test]
-fn a_dead_server_fails_fast_until_its_retry_interval_passes() {
+fn a_server_that_times_out_fails_fast_until_its_dead_mark_passes() {
     let mut cl = cluster();
     let interval = Duration::from_millis(700);
-    with(&cl.client, |o| o.retry_interval = interval);
+    with(&cl.client, |o| {
+        o.retry_interval = interval;
+        o.io_timeout = Duration::from_millis(200);
+    });
     let keys = keys(60);
     for k in &keys {
         assert_eq!(
@@ -566,10 +570,10 @@ fn a_dead_server_fails_fast_until_its_retry_interval_passes() {
         .iter()
         .partition(|k| cl.client.server_for(k.as_bytes()).unwrap() == 1);
     assert!(!on_1.is_empty() && !live.is_empty());
-    cl.servers[1].kill();
+    pause(&cl.servers[1]);
     let spec = cl.specs[1].clone();
-    let refused = (Kind::Io, format!("{spec}: {REFUSED}"));
-    // The first request finds it refusing; the server is marked dead.
+    let refused = (Kind::Timeout, format!("{spec}: {NO_REPLY}"));
+    // The first request finds it silent; the server is marked dead.
     assert_eq!(fail(cl.client.get(on_1[0].as_bytes())), refused);
     assert!(cl.client.dead_for(1).unwrap().is_some());
     assert_eq!(cl.client.dead_for(0), Ok(None));
@@ -578,7 +582,7 @@ fn a_dead_server_fails_fast_until_its_retry_interval_passes() {
     for k in &keys {
         let got = cl.client.get(k.as_bytes());
         if cl.client.server_for(k.as_bytes()).unwrap() == 1 {
-            assert_eq!(fail_masked(got), dead(&spec, REFUSED), "{k}");
+            assert_eq!(fail_masked(got), dead(&spec, NO_REPLY), "{k}");
         } else {
             assert_eq!(got.unwrap().unwrap().value, value_of(k), "{k}");
         }
@@ -591,7 +595,10 @@ fn a_dead_server_fails_fast_until_its_retry_interval_passes() {
     );
     // Multi-key calls: strict ones fail naming it (after doing the rest);
     // get_many_partial returns the live servers' hits and the error.
-    assert_eq!(fail_masked(cl.client.get_many(&keys)), dead(&spec, REFUSED));
+    assert_eq!(
+        fail_masked(cl.client.get_many(&keys)),
+        dead(&spec, NO_REPLY)
+    );
     let (hits, errors) = cl.client.get_many_partial(&keys).unwrap();
     let got: BTreeSet<String> = hits
         .into_iter()
@@ -603,12 +610,12 @@ fn a_dead_server_fails_fast_until_its_retry_interval_passes() {
             .iter()
             .map(|e| (e.kind(), masked(e.message())))
             .collect::<Vec<_>>(),
-        vec![dead(&spec, REFUSED)]
+        vec![dead(&spec, NO_REPLY)]
     );
     let items: Vec<(&String, &[u8], u32)> = keys.iter().map(|k| (k, &b"again"[..], 0)).collect();
     assert_eq!(
         fail_masked(cl.client.set_many(&items, 0)),
-        dead(&spec, REFUSED)
+        dead(&spec, NO_REPLY)
     );
     for k in &live {
         assert_eq!(
@@ -616,19 +623,22 @@ fn a_dead_server_fails_fast_until_its_retry_interval_passes() {
             b"again"
         );
     }
-    assert_eq!(fail_masked(cl.client.version()), dead(&spec, REFUSED));
+    assert_eq!(fail_masked(cl.client.version()), dead(&spec, NO_REPLY));
     // Back up, but still inside the interval: still dead.
-    cl.servers[1].restart();
+    resume(&cl.servers[1]);
     assert_eq!(
         fail_masked(cl.client.get(on_1[0].as_bytes())),
-        dead(&spec, REFUSED)
+        dead(&spec, NO_REPLY)
     );
     // Once the interval has passed, the next request tries it, and it is
-    // used again (empty: restarted).
+    // used again.
     while cl.client.dead_for(1).unwrap() > Some(Duration::ZERO) {
         thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(cl.client.get(on_1[0].as_bytes()), Ok(None));
+    assert_eq!(
+        cl.client.get(on_1[0].as_bytes()).unwrap().unwrap().value,
+        value_of(on_1[0])
+    );
     assert_eq!(cl.client.dead_for(1), Ok(None));
     assert_eq!(
         cl.client.set(on_1[0].as_bytes(), b"revived", 0, 0),
@@ -640,16 +650,84 @@ fn a_dead_server_fails_fast_until_its_retry_interval_passes() {
     );
     assert_eq!(cl.client.version().unwrap().len(), 3);
     // forget_dead: the mark goes at once.
-    cl.servers[1].kill();
+    pause(&cl.servers[1]);
     assert_eq!(fail(cl.client.get(on_1[0].as_bytes())), refused);
-    cl.servers[1].restart();
+    resume(&cl.servers[1]);
     assert_eq!(
         fail_masked(cl.client.get(on_1[0].as_bytes())),
-        dead(&spec, REFUSED)
+        dead(&spec, NO_REPLY)
     );
     cl.client.forget_dead();
     assert_eq!(cl.client.dead_for(1), Ok(None));
-    assert_eq!(cl.client.get(on_1[0].as_bytes()), Ok(None));
+    assert_eq!(
+        cl.client.get(on_1[0].as_bytes()).unwrap().unwrap().value,
+        b"revived"
+    );
+}
+
+/// Seed 000: connections "are re-activated automatically if the daemons
+/// become available once more". A refused server is not marked dead
+/// (without failover): the first command after it is back uses it.
+#[test]
+fn a_restarted_server_is_used_by_the_next_command() {
+    let mut cl = cluster();
+    let k = (0..400)
+        .map(|i| format!("k{i}"))
+        .find(|k| cl.client.server_for(k.as_bytes()).unwrap() == 1)
+        .unwrap();
+    assert_eq!(cl.client.set(k.as_bytes(), b"v", 0, 0), Ok(Status::Stored));
+    cl.servers[1].kill();
+    let spec = cl.specs[1].clone();
+    // The pooled connection is found closed; a new one is refused.
+    assert_eq!(
+        fail(cl.client.get(k.as_bytes())),
+        (Kind::Io, format!("{spec}: {REFUSED}"))
+    );
+    assert_eq!(
+        fail(cl.client.incr(k.as_bytes(), 1)),
+        (Kind::Io, format!("{spec}: {REFUSED}"))
+    );
+    assert_eq!(cl.client.dead_for(1), Ok(None));
+    cl.servers[1].restart();
+    assert_eq!(cl.client.get(k.as_bytes()), Ok(None));
+    assert_eq!(cl.client.set(k.as_bytes(), b"7", 0, 0), Ok(Status::Stored));
+    // Killed again while a connection is pooled: an incr (never sent
+    // twice) finds the pooled connection closed before sending, and goes
+    // out on a new one once the server is back.
+    cl.servers[1].kill();
+    cl.servers[1].restart();
+    assert_eq!(cl.client.set(k.as_bytes(), b"7", 0, 0), Ok(Status::Stored));
+    cl.servers[1].kill();
+    cl.servers[1].restart();
+    assert_eq!(cl.client.add(k.as_bytes(), b"1", 0, 0), Ok(Status::Stored));
+    assert_eq!(cl.client.incr(k.as_bytes(), 5), Ok(Some(6)));
+}
+
+/// After SIGSTOP and SIGCONT the server is used again within a second of
+/// answering (its first dead mark), whatever the retry interval.
+#[test]
+fn a_stopped_and_continued_server_is_used_again_within_a_second() {
+    let cl = cluster();
+    with(&cl.client, |o| o.io_timeout = Duration::from_millis(200));
+    let k = (0..400)
+        .map(|i| format!("k{i}"))
+        .find(|k| cl.client.server_for(k.as_bytes()).unwrap() == 2)
+        .unwrap();
+    assert_eq!(cl.client.set(k.as_bytes(), b"v", 0, 0), Ok(Status::Stored));
+    pause(&cl.servers[2]);
+    let spec = cl.specs[2].clone();
+    assert_eq!(
+        fail(cl.client.get(k.as_bytes())),
+        (Kind::Timeout, format!("{spec}: {NO_REPLY}"))
+    );
+    resume(&cl.servers[2]);
+    let left = cl.client.dead_for(2).unwrap().expect("marked dead");
+    assert!(left <= Duration::from_secs(1), "{left:?}");
+    while cl.client.dead_for(2).unwrap() > Some(Duration::ZERO) {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(cl.client.get(k.as_bytes()).unwrap().unwrap().value, b"v");
+    assert_eq!(cl.client.dead_for(2), Ok(None));
 }
 
 /// A server whose connections time out costs one connect timeout per
