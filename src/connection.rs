@@ -431,7 +431,7 @@ impl Connection {
 
     fn read_with<T>(
         &mut self,
-        parse: for<'b> fn(&'b [u8]) -> Result<Option<(Reply<'b>, usize)>>,
+        parse: Parser,
         deadline: Instant,
         handle: impl FnOnce(Reply<'_>) -> T,
     ) -> Result<T> {
@@ -682,6 +682,10 @@ impl Connection {
         )
     }
 }
+
+/// A reply parser of the protocol layer ([`protocol::parse`] or
+/// [`protocol::parse_dataless`]).
+type Parser = for<'b> fn(&'b [u8]) -> Result<Option<(Reply<'b>, usize)>>;
 
 /// What [`Connection::read_value`] read: a value (its buffer, flags and
 /// CAS unique), or what its `other` handler made of another reply.
