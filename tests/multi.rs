@@ -553,7 +553,7 @@ fn set_servers_changes_the_list_and_keeps_unchanged_servers_connections() {
 
 #[test]
 fn a_server_that_times_out_fails_fast_until_its_dead_mark_passes() {
-    let mut cl = cluster();
+    let cl = cluster();
     let interval = Duration::from_millis(700);
     with(&cl.client, |o| {
         o.retry_interval = interval;
