@@ -15,15 +15,10 @@ package require memcache
 set socket [lindex [concat $argv [expr {[info exists env(DEMO_SOCKET)]
     ? $env(DEMO_SOCKET) : "./demo.sock"}]] 0]
 
-# Creating a handle on a socket file that a daemon serves starts nothing.
-# (On one that no daemon serves, it would start one, only for this script
-# to stop it: check the file first.)
-if {![file exists $socket]} {
-    puts "stop: no socket file $socket: nothing to stop"
-    puts "pid 0"
-    exit 0
-}
-set mc [memcache create $socket]
+# -autostart 0: a handle made only to stop a daemon must not start one
+# (without it, creating a handle on a socket file no daemon serves starts
+# one, only for this script to stop it).
+set mc [memcache create -autostart 0 $socket]
 if {[catch {memcache status $mc} status]} {
     set pid 0
 } else {

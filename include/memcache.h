@@ -158,6 +158,12 @@ typedef struct mc_daemon_options {
    * How long to wait for a started daemon to answer. Default 5000.
    */
   uint32_t start_timeout_ms;
+  /**
+   * Nonzero: `mc_create_with` starts no daemon (for a handle made only
+   * to stop one, or to see whether one runs). Default 0: a socket-file
+   * server nothing answers on gets a daemon.
+   */
+  uint32_t no_autostart;
 } mc_daemon_options;
 
 /**

@@ -402,6 +402,10 @@ pub struct mc_daemon_options {
     pub arg_count: usize,
     /// How long to wait for a started daemon to answer. Default 5000.
     pub start_timeout_ms: u32,
+    /// Nonzero: `mc_create_with` starts no daemon (for a handle made only
+    /// to stop one, or to see whether one runs). Default 0: a socket-file
+    /// server nothing answers on gets a daemon.
+    pub no_autostart: u32,
 }
 
 /// As `mc_create`, with daemon settings (`daemon` may be NULL: defaults).
@@ -452,6 +456,7 @@ pub unsafe extern "C" fn mc_create_with(
             if d.start_timeout_ms > 0 {
                 o.start_timeout = Duration::from_millis(d.start_timeout_ms.into());
             }
+            o.autostart = d.no_autostart == 0;
         }
         let id = registry::create(&specs, options)?;
         handle.write(id);

@@ -14,7 +14,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileTypeExt;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,10 @@ pub struct DaemonOptions {
     pub args: Vec<String>,
     /// How long to wait for a started daemon to answer. Default 5 s.
     pub start_timeout: Duration,
+    /// Start a daemon for a socket-file server nothing answers on when the
+    /// handle is created. Default on; off for a handle made only to stop a
+    /// daemon (or to see whether one runs), which must not start one.
+    pub autostart: bool,
 }
 
 impl Default for DaemonOptions {
@@ -51,6 +55,7 @@ impl Default for DaemonOptions {
             socket_mode: 0o700,
             args: Vec::new(),
             start_timeout: Duration::from_secs(5),
+            autostart: true,
         }
     }
 }
@@ -113,8 +118,12 @@ pub fn is_local(address: &Address) -> bool {
 /// Starts a daemon for every socket-file server of `client` that nothing
 /// answers on: what creating a handle does. Fails with the reason of the
 /// first server that could not be started.
+/// Nothing when the handle's [`DaemonOptions::autostart`] is off.
 pub fn autostart(client: &Client) -> Result<()> {
     let options = client.options().daemon;
+    if !options.autostart {
+        return Ok(());
+    }
     for server in client.servers().as_slice() {
         if let Address::Unix(path) = &server.address {
             ensure_unix(server, path, &options)?;
@@ -206,6 +215,15 @@ fn stop_one(client: &Client, n: usize, server: &Server) -> Result<()> {
             format!("{server}: not stopped: its stats name pid {pid}, which does not serve it"),
         ));
     }
+    // Only a memcached, and only one of this user's: a program that merely
+    // answers like memcached, or another user's daemon (even for root), is
+    // not ours to end.
+    if let Err(why) = is_our_memcached(pid) {
+        return Err(Error::new(
+            Kind::Daemon,
+            format!("{server}: not stopped: pid {pid} {why}"),
+        ));
+    }
     for signal in [libc::SIGTERM, libc::SIGKILL] {
         // SAFETY: kill has no memory preconditions.
         if unsafe { libc::kill(pid, signal) } != 0 {
@@ -230,6 +248,34 @@ fn stop_one(client: &Client, n: usize, server: &Server) -> Result<()> {
         Kind::Daemon,
         format!("{server}: memcached (pid {pid}) did not exit"),
     ))
+}
+
+/// Is process `pid` a memcached (by its executable's file name) run by this
+/// process's effective user? The reason why not, else.
+fn is_our_memcached(pid: libc::pid_t) -> std::result::Result<(), String> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map_err(|e| format!("cannot be looked at ({e})"))?;
+    let name = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.starts_with("memcached") {
+        return Err(format!("is not a memcached (it runs {})", exe.display()));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("cannot be looked at ({e})"))?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .and_then(|uid| uid.parse::<u32>().ok())
+        .ok_or_else(|| "has no user id in /proc".to_string())?;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if uid != me {
+        return Err(format!("is run by user {uid}, not by this user ({me})"));
+    }
+    Ok(())
 }
 
 /// The pid of the process listening on socket file `path` (SO_PEERCRED).
@@ -349,10 +395,13 @@ fn lock_beside(server: &Server, path: &Path) -> Result<File> {
     let mut name = path.as_os_str().to_owned();
     name.push(".lock");
     let lock_path = PathBuf::from(name);
+    // Never through a symbolic link: one planted there would make us create
+    // (or lock) a file of the planter's choosing.
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(&lock_path)
         .map_err(|e| {
             Error::new(
@@ -363,17 +412,12 @@ fn lock_beside(server: &Server, path: &Path) -> Result<File> {
                 ),
             )
         })?;
-    // SAFETY: the descriptor is open for the duration of the call.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(Error::new(
+    file.lock().map_err(|e| {
+        Error::new(
             Kind::Daemon,
-            format!(
-                "{server}: cannot lock {}: {}",
-                lock_path.display(),
-                std::io::Error::last_os_error()
-            ),
-        ));
-    }
+            format!("{server}: cannot lock {}: {e}", lock_path.display()),
+        )
+    })?;
     Ok(file)
 }
 

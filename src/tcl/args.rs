@@ -74,10 +74,12 @@ pub fn arity(
     Ok(())
 }
 
-/// A key: the bytes of a pure bytearray, else the UTF-8 of the string.
-/// Checked by the core when used.
+/// A key: the UTF-8 of the string, whatever the value's internal form, so
+/// the same Tcl string always names the same item (a pure bytearray's raw
+/// bytes would name another one than its string does). Checked by the core
+/// when used.
 pub fn key_bytes(word: ObjRef<'_>) -> Cow<'_, [u8]> {
-    value_bytes(word.value())
+    word.to_utf8()
 }
 
 /// The bytes of a value.
@@ -97,10 +99,11 @@ pub fn data_and_flags(value: &Value<'_>, flags: u32) -> u32 {
     }
 }
 
-/// Stored data as a Tcl value: text if flagged as text and valid UTF-8,
-/// else a bytearray.
+/// Stored data as a Tcl value: text if flagged as text and valid UTF-8
+/// (or the three-byte form this library writes for an unpaired surrogate,
+/// which a Tcl string may hold), else a bytearray.
 pub fn data_obj(bytes: &[u8], flags: u32) -> Obj {
-    let text = flags & TEXT_FLAG != 0 && std::str::from_utf8(bytes).is_ok();
+    let text = flags & TEXT_FLAG != 0 && super::utf::is_text(bytes);
     Obj::new_value(bytes, text)
 }
 

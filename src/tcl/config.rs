@@ -25,6 +25,7 @@ static NAMES: IndexTable = IndexTable::new(&[
     c"-distribution".as_ptr(),
     c"-retry".as_ptr(),
     c"-failover".as_ptr(),
+    c"-autostart".as_ptr(),
     ptr::null(),
 ]);
 
@@ -50,10 +51,11 @@ pub enum Opt {
     Distribution,
     Retry,
     Failover,
+    Autostart,
 }
 
 /// Every option, in [`NAMES`] order.
-pub const ALL: [Opt; 11] = [
+pub const ALL: [Opt; 12] = [
     Opt::Ttl,
     Opt::Timeout,
     Opt::ConnectTimeout,
@@ -65,6 +67,7 @@ pub const ALL: [Opt; 11] = [
     Opt::Distribution,
     Opt::Retry,
     Opt::Failover,
+    Opt::Autostart,
 ];
 
 /// The highest socket permission mask.
@@ -108,6 +111,7 @@ impl Opt {
                 }
             }
             Opt::Failover => Obj::new_bool(options.failover),
+            Opt::Autostart => Obj::new_bool(daemon.autostart),
         }
     }
 
@@ -178,6 +182,11 @@ impl Opt {
             }
             Opt::Failover => {
                 options.failover = value
+                    .get_boolean(interp)
+                    .map_err(|e| tcl_invalid(interp, e))?;
+            }
+            Opt::Autostart => {
+                daemon.autostart = value
                     .get_boolean(interp)
                     .map_err(|e| tcl_invalid(interp, e))?;
             }

@@ -224,6 +224,25 @@ fn convert<'a>(
     }
 }
 
+/// Is `bytes` text as [`tcl_to_utf8`] writes it: UTF-8, where an unpaired
+/// surrogate (which a Tcl string may hold, and which Tcl writes as its
+/// three bytes) counts as a character? Then [`utf8_to_tcl`] gives the Tcl
+/// string back exactly.
+pub fn is_text(bytes: &[u8]) -> bool {
+    if std::str::from_utf8(bytes).is_ok() {
+        return true;
+    }
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match next_char(rest) {
+            // C0 80 is Tcl's internal NUL, never written out.
+            Char::Seq { cp: 0, len: 2 } | Char::Stray(_) => return false,
+            Char::Seq { len, .. } => rest = &rest[len..],
+        }
+    }
+    true
+}
+
 /// Real UTF-8 (possibly malformed) to Tcl's internal form, exactly as Tcl
 /// 8.6's `encoding convertfrom utf-8`.
 pub fn utf8_to_tcl(input: &[u8]) -> Cow<'_, [u8]> {
@@ -309,6 +328,18 @@ mod tests {
         assert!(matches!(utf8_to_tcl(b"hello"), Cow::Borrowed(b"hello")));
         assert!(matches!(tcl_to_utf8(b"hello"), Cow::Borrowed(b"hello")));
         assert!(matches!(str_to_tcl(""), Cow::Borrowed(b"")));
+    }
+
+    #[test]
+    fn text_includes_unpaired_surrogates() {
+        assert!(is_text(b"plain"));
+        assert!(is_text("caf\u{e9} \u{1F600}".as_bytes()));
+        assert!(is_text(&hex("eda080")));
+        assert!(is_text(&hex("61edb08062")));
+        assert!(!is_text(&hex("c080")));
+        assert!(!is_text(&hex("ff")));
+        assert!(!is_text(&hex("e9")));
+        assert!(!is_text(&hex("eda0")));
     }
 
     #[test]
