@@ -273,3 +273,148 @@ fn autostart_fails_clearly_in_a_missing_directory() {
         e.message()
     );
 }
+
+/// A process that answers `stats` with its own pid on a TCP port, as a
+/// program that is not memcached might (a test double, a proxy): a
+/// python3 one-liner, so it is a real other process.
+fn impostor(port: u16) -> std::process::Child {
+    let script = format!(
+        "import os,socket\n\
+         s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1',{port})); s.listen(8)\n\
+         while True:\n\
+         \x20   c,_=s.accept(); c.recv(4096)\n\
+         \x20   c.sendall(b'STAT pid %d\\r\\nEND\\r\\n' % os.getpid()); c.close()\n"
+    );
+    let child = Command::new("python3")
+        .args(["-c", &script])
+        .spawn()
+        .expect("python3");
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "impostor did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+#[test]
+fn stop_never_signals_a_process_that_is_not_a_memcached() {
+    let port = free_port();
+    let mut fake = impostor(port);
+    let c = Client::new(&[format!("127.0.0.1:{port}")]).unwrap();
+    let pid = fake.id();
+    let Outcome::Failed(why) = daemon::stop(&c) else {
+        panic!("stop did not fail");
+    };
+    assert_eq!(why.len(), 1);
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(
+        why[0],
+        format!(
+            "127.0.0.1:{port}: not stopped: pid {pid} is not a memcached (it runs {})",
+            exe.display()
+        )
+    );
+    assert_eq!(daemon::stop(&c).code(), 0);
+    assert_eq!(fake.try_wait().unwrap(), None, "the impostor was signalled");
+    fake.kill().unwrap();
+    fake.wait().unwrap();
+}
+
+#[test]
+fn stop_never_signals_another_users_memcached() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: only root can start a memcached as another user here");
+        return;
+    }
+    let port = free_port();
+    let spec = format!("127.0.0.1:{port}");
+    let mut other = Command::new(support::memcached_binary())
+        .args([
+            "-u",
+            "nobody",
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "0",
+        ])
+        .spawn()
+        .unwrap();
+    let c = Client::new(&[&spec]).unwrap();
+    let start = Instant::now();
+    while c.version().is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = other.id();
+    let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        daemon::stop(&c),
+        Outcome::Failed(vec![format!(
+            "{spec}: not stopped: pid {pid} is run by user {uid}, not by this user (0)"
+        )])
+    );
+    assert_eq!(
+        other.try_wait().unwrap(),
+        None,
+        "another user's memcached was signalled"
+    );
+    other.kill().unwrap();
+    other.wait().unwrap();
+}
+
+#[test]
+fn a_lock_file_planted_as_a_symbolic_link_is_not_followed() {
+    let dir = TempDir::new("locklink");
+    let path = dir.path().join("s.sock");
+    let target = dir.path().join("planted-target");
+    std::os::unix::fs::symlink(&target, dir.path().join("s.sock.lock")).unwrap();
+    let spec = path.display().to_string();
+    let _cleanup = Cleanup(spec.clone());
+    let e = registry::create(&[&spec], Options::default()).unwrap_err();
+    assert_eq!(e.kind(), Kind::Daemon);
+    assert_eq!(
+        e.message(),
+        format!(
+            "{spec}: cannot open the lock file {spec}.lock: Too many levels of symbolic links \
+             (os error 40)"
+        )
+    );
+    assert!(!target.exists(), "the link was followed");
+}
+
+#[test]
+fn a_handle_made_without_autostart_starts_nothing() {
+    let dir = TempDir::new("noauto");
+    let path = dir.path().join("n.sock");
+    let spec = path.display().to_string();
+    let _cleanup = Cleanup(spec.clone());
+    let mut options = Options::default();
+    options.daemon.autostart = false;
+    let id = registry::create(&[&spec], options).unwrap();
+    let c = registry::get(id).unwrap();
+    assert!(!path.exists());
+    assert_eq!(daemon::stop(&c), Outcome::Nothing);
+    assert!(!path.exists());
+    assert_eq!(c.get(b"k").unwrap_err().kind(), Kind::Io);
+    // start still starts one when asked.
+    assert_eq!(daemon::start(&c), Outcome::Done);
+    assert_eq!(c.set(b"k", b"v", 0, 0), Ok(Status::Stored));
+    assert_eq!(daemon::stop(&c), Outcome::Done);
+    registry::remove(id).unwrap();
+}

@@ -302,9 +302,9 @@ fn lifetimes_past_2038_are_refused_never_stored_dead() {
         let (kind, message) = fail(c.set(b"k", b"v", 0, ttl));
         // The server's clock may tick once meanwhile.
         assert!(
-            (kind.clone(), message.clone()) == refused(ttl.into(), now)
-                || (kind.clone(), message.clone()) == refused(ttl.into(), now - 1)
-                || (kind.clone(), message.clone()) == refused(ttl.into(), now + 1),
+            (kind, message.clone()) == refused(ttl.into(), now)
+                || (kind, message.clone()) == refused(ttl.into(), now - 1)
+                || (kind, message.clone()) == refused(ttl.into(), now + 1),
             "{spec}: {message}"
         );
         assert_eq!(fail(c.touch(b"k", ttl)).0, Kind::Invalid);

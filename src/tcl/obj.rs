@@ -220,14 +220,7 @@ impl ObjBuf {
     pub fn into_obj(self) -> Obj {
         match self {
             ObjBuf::Bytes { obj, .. } => obj,
-            ObjBuf::Text(buf) => {
-                let bytes = buf.into_vec();
-                if std::str::from_utf8(&bytes).is_ok() {
-                    Obj::new_text_utf8(&bytes)
-                } else {
-                    Obj::new_bytes(&bytes)
-                }
-            }
+            ObjBuf::Text(buf) => super::args::data_obj(&buf.into_vec(), super::args::TEXT_FLAG),
         }
     }
 }
