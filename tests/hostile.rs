@@ -347,6 +347,89 @@ fn long_lifetimes_count_from_the_servers_clock() {
     }
 }
 
+/// A fake memcached (named as such: its clock is set, which a real one's
+/// cannot be) that answers `stats` with `time` and records every other
+/// request line, answering it with `reply`.
+fn clock_fake(time: u64, reply: &'static [u8]) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let spec = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                let mut out = stream.try_clone().unwrap();
+                let mut lines = BufReader::new(stream);
+                let mut line = String::new();
+                while lines.read_line(&mut line).is_ok_and(|n| n > 0) {
+                    let request = line.trim_end().to_string();
+                    line.clear();
+                    let answer: Vec<u8> = if request == "stats" {
+                        format!("STAT pid 1\r\nSTAT time {time}\r\nEND\r\n").into_bytes()
+                    } else {
+                        if request.starts_with("set ") {
+                            // the data line
+                            lines.read_line(&mut line).unwrap();
+                            line.clear();
+                        }
+                        log.lock().unwrap().push(request);
+                        reply.to_vec()
+                    };
+                    if out.write_all(&answer).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (spec, seen)
+}
+
+#[test]
+fn long_lifetimes_are_sent_as_the_servers_time_plus_the_ttl() {
+    // A server whose clock is 2023-11-14 (the host's says otherwise): the
+    // exptime sent is its time (less the second its clock may lag) + ttl.
+    let time = 1_700_000_000u64;
+    let (spec, seen) = clock_fake(time, b"STORED\r\n");
+    let c = client_of(&spec, 2000);
+    let ttl = MAX_RELATIVE_TTL + 1;
+    assert_eq!(c.set(b"k", b"v", 0, ttl), Ok(Status::Stored));
+    assert_eq!(c.set(b"r", b"v", 0, MAX_RELATIVE_TTL), Ok(Status::Stored));
+    let want = time - 1 + u64::from(ttl);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            format!("set k 0 {want} 1"),
+            format!("set r 0 {MAX_RELATIVE_TTL} 1")
+        ]
+    );
+    // The limit moves with the server's clock.
+    let latest = MAX_UNIX_TIME - (time - 1);
+    assert_eq!(
+        fail(c.set(b"k", b"v", 0, u32::try_from(latest + 1).unwrap())).1,
+        format!(
+            "a lifetime of {} seconds ends after 2038-01-19 03:14:07 UTC, the last time \
+             memcached can keep (today at most {latest} seconds)",
+            latest + 1
+        )
+    );
+    assert_eq!(
+        c.set(b"k", b"v", 0, u32::try_from(latest).unwrap()),
+        Ok(Status::Stored)
+    );
+    let (spec, seen) = clock_fake(time, b"OK\r\n");
+    let c = client_of(&spec, 2000);
+    c.flush_all(Some(ttl)).unwrap();
+    c.flush_all(Some(60)).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![format!("flush_all {want}"), "flush_all 60".to_string()]
+    );
+}
+
 #[test]
 fn flush_delays_over_30_days_are_converted_too() {
     let m = Memcached::tcp_checked(&[]);
@@ -420,9 +503,11 @@ fn memcacheds_words_are_kept_and_replies_shown_as_text() {
 
 // ----- 3. fork while other threads are inside the library -----
 
-/// Threads hammer handles (gets, creates, deletes) while the main thread
-/// forks again and again; every child uses a handle and exits. A child that
-/// inherited a held lock would hang: each must finish within seconds.
+/// Threads hammer handles (gets, creates, deletes, settings, the handle
+/// list: each spends much of its time inside one of the library's locks)
+/// while the main thread forks again and again; every child takes each of
+/// those locks for writing and exits. A child that inherited a held lock
+/// would hang: each must finish within seconds.
 #[test]
 fn a_fork_while_threads_work_leaves_the_child_able_to_work() {
     let m = Memcached::tcp_checked(&[]);
@@ -431,34 +516,44 @@ fn a_fork_while_threads_work_leaves_the_child_able_to_work() {
     let c = registry::get(id).unwrap();
     c.set(b"shared", b"value", 0, 0).unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let workers: Vec<_> = (0..4)
+    let workers: Vec<_> = (0..5)
         .map(|t| {
             let c = Arc::clone(&c);
             let stop = Arc::clone(&stop);
             let spec = spec.clone();
             thread::spawn(move || {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    assert_eq!(c.get(b"shared").unwrap().unwrap().value, b"value");
-                    if t == 0 {
-                        let other = registry::create(&[&spec], Options::default()).unwrap();
-                        registry::remove(other).unwrap();
-                    }
-                    if t == 1 {
-                        c.set_servers(&[&spec]).unwrap();
+                    match t {
+                        0 => {
+                            let other = registry::create(&[&spec], Options::default()).unwrap();
+                            registry::remove(other).unwrap();
+                        }
+                        1 => c.set_servers(&[&spec]).unwrap(),
+                        2 => assert!(registry::ids().contains(&id)),
+                        3 => assert_eq!(c.options().default_ttl, 28_800),
+                        _ => assert_eq!(c.get(b"shared").unwrap().unwrap().value, b"value"),
                     }
                 }
             })
         })
         .collect();
-    for round in 0..60 {
+    for round in 0..300 {
         // SAFETY: the child only calls the library and _exit.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
-            let ok = registry::get(id)
-                .and_then(|c| c.get(b"shared"))
-                .is_ok_and(|v| v.is_some_and(|i| i.value == b"value"))
-                && registry::create(&[&spec], Options::default()).is_ok();
+            let ok = registry::get(id).is_ok_and(|c| {
+                c.update_options(|o| {
+                    o.default_ttl = 28_800;
+                    Ok::<(), memcache::Error>(())
+                })
+                .is_ok()
+                    && c.set_servers(&[&spec]).is_ok()
+                    && c.get(b"shared")
+                        .is_ok_and(|v| v.is_some_and(|i| i.value == b"value"))
+            }) && registry::create(&[&spec], Options::default()).is_ok();
+            // SAFETY: ends the child without running the parent's exit
+            // handlers or the test harness.
             unsafe { libc::_exit(if ok { 0 } else { 1 }) };
         }
         let start = Instant::now();
@@ -469,11 +564,12 @@ fn a_fork_while_threads_work_leaves_the_child_able_to_work() {
             if r == pid {
                 break status;
             }
-            if start.elapsed() > Duration::from_secs(10) {
+            if start.elapsed() > Duration::from_secs(5) {
+                // SAFETY: our own child.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
                 panic!("round {round}: the child hung");
             }
-            thread::sleep(Duration::from_millis(1));
+            thread::sleep(Duration::from_micros(200));
         };
         assert!(
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
