@@ -67,11 +67,14 @@ enum mc_result
    */
   MC_SERVER = 9,
   /**
-   * The server answered CLIENT_ERROR or ERROR.
+   * The server answered CLIENT_ERROR or ERROR (a bare ERROR; one with
+   * memcached's words, "ERROR Too many open connections", is `MC_IO`).
    */
   MC_CLIENT = 10,
   /**
-   * The server's reply could not be understood.
+   * The server's reply could not be understood, or does not answer the
+   * request (a value for a key not asked, a value where none was asked,
+   * a size over memcached's 1 GiB limit). The connection is dropped.
    */
   MC_PROTOCOL = 11,
   /**
@@ -332,6 +335,14 @@ mc_result mc_unique_key(char *buffer, size_t size);
 /**
  * Stores a value under a key, replacing any item.
  *
+ * `ttl` (here and in every call that takes one) is relative seconds, 0 for
+ * no expiry. memcached reads more than 30 days as a Unix time, so a longer
+ * TTL is sent as the server's own time (its `time` statistic) plus `ttl`:
+ * the item never lives longer than asked, at most 2 s less. memcached
+ * keeps times up to 2038-01-19 03:14:07 UTC: a TTL that ends later is
+ * `MC_INVALID` with the limit in `mc_last_error`, never an item that is
+ * already gone.
+ *
  * # Safety
  * `key` is a NUL-terminated string; `value` has `len` readable bytes.
  */
@@ -544,7 +555,9 @@ mc_result mc_decr(uint64_t handle, const char *key, uint64_t delta, uint64_t *va
 
 /**
  * Invalidates every item on every server of the handle, after `delay`
- * seconds (0: now).
+ * seconds (0: now). A delay over 30 days counts from each server's own
+ * clock, as a TTL does; one that ends after 2038-01-19 03:14:07 UTC is
+ * `MC_INVALID`.
  */
 mc_result mc_flush(uint64_t handle, uint32_t delay);
 
@@ -611,12 +624,15 @@ mc_result mc_stop(uint64_t handle, int32_t *outcome);
 mc_result mc_set_distribution(uint64_t handle, uint32_t distribution);
 
 /**
- * Sets the failure policy. A server that refuses or times out a
- * connection, or does not answer within the I/O timeout, is marked dead
- * for `retry_ms` milliseconds (default 30000; 0 marks no server dead):
- * meanwhile requests for its keys fail at once with `MC_IO` and a message
- * naming it ("127.0.0.1:11211: marked dead after \"...\", retried in
- * 29 s"), then one request tries it again. With `failover` non-zero (default
+ * Sets the failure policy. A server that refuses a connection is not
+ * marked (every request tries it, so a restarted server is used by the
+ * next one). A server that times out a connection or a reply (or, with
+ * failover, cannot be reached) is marked dead for 1 s the first time,
+ * twice as long after each further failure in a row, at most `retry_ms`
+ * milliseconds (default 30000; 0 marks no server dead): meanwhile
+ * requests for its keys fail at once with `MC_IO` and a message naming it
+ * ("127.0.0.1:11211: marked dead after \"...\", retried in 800 ms"),
+ * then one request tries it again. With `failover` non-zero (default
  * 0), its keys go to the next live server instead (the next ketama point's
  * server, or python-memcached's rehash): the caller gets no error but may
  * read missing or stale data, also after the server comes back.
