@@ -25,9 +25,9 @@ use std::ptr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::client::ValueBuf;
 use crate::client::{Client, Options, Placed, Status};
 use crate::cluster::Distribution;
-use crate::connection::ValueBuf;
 use crate::error::{Error, Kind, Result};
 use crate::key;
 use crate::protocol::StoreVerb;

@@ -22,11 +22,12 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::cluster::{Distribution, Hash, Node, Placement};
-use crate::connection::{Connection, Fetched, ValueBuf, VecBuf};
 use crate::daemon::DaemonOptions;
 use crate::error::{Error, Kind, Result};
 use crate::fork::{read, write, Held};
 use crate::key;
+use crate::net::{Connection, Fetched};
+pub use crate::net::{ValueBuf, VecBuf};
 use crate::protocol::{self, Arith, MetaCode, Reply, RetrieveVerb, StoreVerb};
 use crate::server::{self, Server};
 
@@ -1874,7 +1875,7 @@ fn read_single<B: ValueBuf>(
     };
     match conn.read_value(deadline, key, make, end)? {
         Fetched::Other(done) => done.map(|()| None),
-        Fetched::Value(value, flags, cas) => {
+        Fetched::Value { value, flags, cas } => {
             conn.read_reply(deadline, end)??;
             Ok(Some((value, flags, cas.unwrap_or(0))))
         }

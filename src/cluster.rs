@@ -29,10 +29,10 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::connection::Connection;
 use crate::error::{Error, Kind, Result};
 use crate::fork::lock;
 use crate::md5;
+use crate::net::Connection;
 use crate::server::{Address, Server, DEFAULT_PORT};
 
 /// Idle connections kept per server; more are closed when returned. Enough
@@ -111,30 +111,7 @@ pub fn ketama_name(server: &Server) -> String {
 
 /// CRC-32 (IEEE 802.3, as zlib's `crc32`), bitwise over a 256-entry table.
 fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut table = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xedb8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            table[i] = c;
-            i += 1;
-        }
-        table
-    };
-    let mut crc = !0u32;
-    for &b in data {
-        crc = TABLE[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
-    }
-    !crc
+    crc32fast::hash(data)
 }
 
 /// A Python integer given as a placement value in modula mode

@@ -8,12 +8,12 @@
 pub mod capi;
 pub mod client;
 pub mod cluster;
-pub mod connection;
 pub mod daemon;
 pub mod error;
 mod fork;
 pub mod key;
 mod md5;
+pub mod net;
 pub mod protocol;
 pub mod registry;
 pub mod server;

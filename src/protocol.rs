@@ -406,7 +406,7 @@ impl MetaCode {
 /// a header and a megabyte of value costs only the header to look at.
 fn split_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>> {
     let window = &buf[..buf.len().min(MAX_LINE + 2)];
-    match find_byte(window, b'\n') {
+    match memchr::memchr(b'\n', window) {
         Some(nl) => {
             if nl == 0 || window[nl - 1] != b'\r' {
                 return Err(garbage("line ended by a bare \\n", &window[..nl]));
@@ -418,27 +418,6 @@ fn split_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>> {
         }
         None => Ok(None),
     }
-}
-
-/// The position of the first `byte` in `bytes`, looked for eight bytes at
-/// a time (every reply line is scanned for its end, and every VALUE line
-/// for the end of its key: a multi-get's hundreds of them).
-fn find_byte(bytes: &[u8], byte: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let pattern = ONES * u64::from(byte);
-    let (words, tail) = bytes.as_chunks::<8>();
-    for (i, word) in words.iter().enumerate() {
-        // A byte of `x` is zero where the word has `byte`; the lowest flag
-        // set marks the first of them (borrows only flag bytes above it).
-        let x = u64::from_le_bytes(*word) ^ pattern;
-        let found = x.wrapping_sub(ONES) & !x & HIGHS;
-        if found != 0 {
-            return Some(i * 8 + (found.trailing_zeros() / 8) as usize);
-        }
-    }
-    let at = words.len() * 8;
-    tail.iter().position(|&b| b == byte).map(|i| at + i)
 }
 
 /// A decimal u64: digits only, no sign, no overflow.
@@ -511,7 +490,7 @@ fn number_field(bytes: &[u8]) -> Option<(u64, Option<&[u8]>)> {
 /// Parses what follows "VALUE ". Fields are separated by exactly one space,
 /// as memcached writes them; anything else means we are out of step.
 fn value_header(rest: &[u8]) -> std::result::Result<ValueHeader<'_>, &'static str> {
-    let sp = find_byte(rest, b' ').ok_or("VALUE with bad flags")?;
+    let sp = memchr::memchr(b' ', rest).ok_or("VALUE with bad flags")?;
     let (key, rest) = (&rest[..sp], &rest[sp + 1..]);
     if key.is_empty() {
         return Err("VALUE without key");
@@ -1048,28 +1027,6 @@ mod tests {
         assert_eq!(needed(b"HD\r\n"), None);
         assert_eq!(needed(b"VALUE k x 1\r\n"), None);
         assert_eq!(needed(b""), None);
-    }
-
-    #[test]
-    fn byte_search() {
-        for byte in [b'\n', b' '] {
-            for len in 0..40 {
-                let mut buf = vec![b'x'; len];
-                assert_eq!(find_byte(&buf, byte), None, "len {len}");
-                for at in 0..len {
-                    buf[at] = byte;
-                    assert_eq!(find_byte(&buf, byte), Some(at), "len {len}, at {at}");
-                    // a later one does not count, nor does a byte just above
-                    if at + 1 < len {
-                        buf[at + 1] = byte + 1;
-                    }
-                    assert_eq!(find_byte(&buf, byte), Some(at), "len {len}, at {at}");
-                    buf[at] = byte | 0x80;
-                    assert_ne!(find_byte(&buf, byte), Some(at));
-                    buf.iter_mut().for_each(|b| *b = b'x');
-                }
-            }
-        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use super::interp::{CmdError, Interp};
 use super::stubs::{self as s, Tcl_Obj, Tcl_ObjType};
 use super::utf;
-use crate::connection::{ValueBuf, VecBuf};
+use crate::client::{ValueBuf, VecBuf};
 
 /// `Tcl_GetObjType("bytearray")`, looked up once per process by
 /// [`init_types`] (object types are process-wide statics of libtcl).

@@ -6,14 +6,12 @@
 //! again: after a timeout or a parse error the stream's position is unknown,
 //! and the next request would read the previous request's late reply.
 
-use std::ffi::c_int;
 use std::io::{ErrorKind, IoSlice};
 use std::mem::MaybeUninit;
-use std::net::TcpStream;
-use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use super::socket::Socket;
+use super::value::{Fetched, ValueBuf};
 use crate::error::{Error, Kind, Result};
 use crate::protocol::{self, Reply, Start};
 use crate::server::Address;
@@ -33,80 +31,9 @@ const PRESIZE_MAX: usize = 1 << 20;
 /// request at the cost of a deadline this much late at worst.
 const TIMEOUT_SLACK: Duration = Duration::from_millis(5);
 
-/// The most slices one `sendmsg` takes (Linux's `IOV_MAX`); a longer list
-/// is sent in several calls.
-const MAX_IOV: usize = 1024;
-
-enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-impl Stream {
-    fn set_read_timeout(&self, t: Duration) -> std::io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.set_read_timeout(Some(t)),
-            Stream::Unix(s) => s.set_read_timeout(Some(t)),
-        }
-    }
-
-    fn set_write_timeout(&self, t: Duration) -> std::io::Result<()> {
-        match self {
-            Stream::Tcp(s) => s.set_write_timeout(Some(t)),
-            Stream::Unix(s) => s.set_write_timeout(Some(t)),
-        }
-    }
-
-    fn fd(&self) -> RawFd {
-        match self {
-            Stream::Tcp(s) => s.as_raw_fd(),
-            Stream::Unix(s) => s.as_raw_fd(),
-        }
-    }
-
-    /// A gathered write by `sendmsg` with `MSG_NOSIGNAL` and `flags`:
-    /// `writev` (what `Write::write_vectored` does) raises SIGPIPE on a
-    /// connection the peer closed, which kills a C or Tcl host that has not
-    /// ignored it. The socket's send timeout applies as to `writev`.
-    fn write_vectored(&mut self, parts: &[IoSlice<'_>], flags: c_int) -> std::io::Result<usize> {
-        if let [part] = parts {
-            // One buffer (a small request): `send`, which spares the kernel
-            // the message header and the vector of `sendmsg`.
-            // SAFETY: fd is an open socket owned by self; `part` is valid
-            // for reads of its length during the call.
-            let n = unsafe {
-                libc::send(
-                    self.fd(),
-                    part.as_ptr().cast(),
-                    part.len(),
-                    libc::MSG_NOSIGNAL | flags,
-                )
-            };
-            return if n < 0 {
-                Err(std::io::Error::last_os_error())
-            } else {
-                Ok(n as usize)
-            };
-        }
-        // SAFETY: an all-zero msghdr is valid (no address, no control data).
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        // IoSlice is ABI-compatible with iovec on Unix; sendmsg only reads it.
-        msg.msg_iov = parts.as_ptr() as *mut libc::iovec;
-        msg.msg_iovlen = parts.len().min(MAX_IOV) as _;
-        // SAFETY: fd is an open socket owned by self; msg points to
-        // `parts`, which outlives the call.
-        let n = unsafe { libc::sendmsg(self.fd(), &msg, libc::MSG_NOSIGNAL | flags) };
-        if n < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            Ok(n as usize)
-        }
-    }
-}
-
 /// An open connection with its read buffer.
 pub struct Connection {
-    stream: Stream,
+    stream: Socket,
     /// Bytes read and not yet consumed are `buf[start..end]`.
     buf: Vec<u8>,
     start: usize,
@@ -127,8 +54,7 @@ pub struct Connection {
 
 impl Connection {
     /// Connects to `address`, giving up after `connect_timeout` per address
-    /// tried. TCP connections get `TCP_NODELAY`: requests are written whole,
-    /// so Nagle's algorithm would only add latency.
+    /// tried.
     pub fn open(
         address: &Address,
         connect_timeout: Duration,
@@ -140,7 +66,7 @@ impl Connection {
                 let mut last = None;
                 let mut stream = None;
                 for addr in addrs {
-                    match TcpStream::connect_timeout(addr, connect_timeout) {
+                    match Socket::tcp(addr, connect_timeout) {
                         Ok(s) => {
                             stream = Some(s);
                             break;
@@ -148,18 +74,14 @@ impl Connection {
                         Err(e) => last = Some(e),
                     }
                 }
-                let stream = match (stream, last) {
+                match (stream, last) {
                     (Some(s), _) => s,
                     (None, Some(e)) => return Err(connect_error(&e, connect_timeout)),
                     (None, None) => return Err(Error::new(Kind::Io, "no address to connect to")),
-                };
-                stream.set_nodelay(true).map_err(|e| io_error(&e))?;
-                Stream::Tcp(stream)
+                }
             }
-            Address::Unix(path) => Stream::Unix(
-                connect_unix(path, connect_timeout)
-                    .map_err(|e| connect_error(&e, connect_timeout))?,
-            ),
+            Address::Unix(path) => Socket::unix(path, connect_timeout)
+                .map_err(|e| connect_error(&e, connect_timeout))?,
         };
         stream
             .set_read_timeout(io_timeout)
@@ -216,18 +138,7 @@ impl Connection {
     /// one with bytes waiting (a late reply, an error the server sent on
     /// its own) is not in step. One non-blocking `recv` that peeks.
     pub fn is_idle_and_open(&self) -> bool {
-        let mut byte = 0u8;
-        // SAFETY: the fd is an open socket owned by self; one byte of
-        // writable memory is borrowed for the call.
-        let n = unsafe {
-            libc::recv(
-                self.stream.fd(),
-                (&mut byte as *mut u8).cast(),
-                1,
-                libc::MSG_PEEK | libc::MSG_DONTWAIT,
-            )
-        };
-        n < 0 && std::io::Error::last_os_error().kind() == ErrorKind::WouldBlock
+        self.stream.is_quiet()
     }
 
     /// Writes all of `parts` (one `sendmsg` unless the kernel takes less).
@@ -266,7 +177,7 @@ impl Connection {
             &mut heap[..]
         };
         while !slices.is_empty() {
-            match self.stream.write_vectored(slices, 0) {
+            match self.stream.send(slices, true) {
                 Ok(0) => {
                     self.closed_by_peer = true;
                     return Err(Error::new(Kind::Io, "connection closed while sending"));
@@ -316,7 +227,7 @@ impl Connection {
         let mut all: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
         let mut slices = &mut all[..];
         while !slices.is_empty() {
-            match self.stream.write_vectored(slices, libc::MSG_DONTWAIT) {
+            match self.stream.send(slices, false) {
                 Ok(0) => {
                     self.closed_by_peer = true;
                     return Err(Error::new(Kind::Io, "connection closed while sending"));
@@ -341,26 +252,15 @@ impl Connection {
             if remaining.is_zero() {
                 return Err(self.send_timeout());
             }
-            let mut pollfd = libc::pollfd {
-                fd: self.stream.fd(),
-                events: libc::POLLOUT | libc::POLLIN,
-                revents: 0,
+            let ready = match self.stream.poll(remaining) {
+                Ok(ready) => ready,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_error(&e)),
             };
-            // Rounded up, so the deadline is never cut short.
-            let ms = c_int::try_from(remaining.as_millis() + 1).unwrap_or(c_int::MAX);
-            // SAFETY: one valid pollfd, borrowed for the call.
-            let n = unsafe { libc::poll(&mut pollfd, 1, ms) };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(io_error(&e));
-            }
-            if pollfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            if ready.readable {
                 self.take_waiting()?;
             }
-            if pollfd.revents & (libc::POLLOUT | libc::POLLHUP | libc::POLLERR) != 0 {
+            if ready.writable {
                 // Room to write, or an error the next write reports.
                 return Ok(());
             }
@@ -374,36 +274,20 @@ impl Connection {
             let more = self.buf.len().max(READ_CHUNK);
             self.buf.resize(self.buf.len() + more, 0);
         }
-        let spare = &mut self.buf[self.end..];
-        // SAFETY: the fd is an open socket owned by self; `spare` is
-        // borrowed mutably for the call.
-        let n = unsafe {
-            libc::recv(
-                self.stream.fd(),
-                spare.as_mut_ptr().cast(),
-                spare.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        match n {
-            0 => {
+        match self.stream.recv(&mut self.buf[self.end..], false) {
+            Ok(0) => {
                 self.closed_by_peer = true;
                 Err(Error::new(Kind::Io, "connection closed while sending"))
             }
-            n if n > 0 => {
-                self.end += n as usize;
-                self.received += n as usize;
+            Ok(n) => {
+                self.end += n;
+                self.received += n;
                 Ok(())
             }
-            _ => {
-                let e = std::io::Error::last_os_error();
-                match e.kind() {
-                    ErrorKind::WouldBlock | ErrorKind::Interrupted => Ok(()),
-                    _ => {
-                        self.closed_by_peer = is_closed(&e);
-                        Err(io_error(&e))
-                    }
-                }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => Ok(()),
+            Err(e) => {
+                self.closed_by_peer = is_closed(&e);
+                Err(io_error(&e))
             }
         }
     }
@@ -512,7 +396,7 @@ impl Connection {
             // SAFETY: every slot was just written by the copy.
             unsafe { value.set_filled() };
             self.consume(size + 2);
-            return Ok(Fetched::Value(value, flags, cas));
+            return Ok(Fetched::Value { value, flags, cas });
         }
         let mut value = make(size, flags)?;
         let slots = value.slots();
@@ -545,7 +429,7 @@ impl Connection {
             match protocol::block_end(&self.buf[self.start..self.end], &line[..line_len])? {
                 Some(used) => {
                     self.consume(used);
-                    return Ok(Fetched::Value(value, flags, cas));
+                    return Ok(Fetched::Value { value, flags, cas });
                 }
                 None => self.fill(deadline)?,
             }
@@ -596,7 +480,11 @@ impl Connection {
     /// under the deadline; the caller accounts for the bytes (the first
     /// `value.len()` went to `value`). A closed connection, a timeout, any
     /// error is an `Err`.
-    fn recv(&mut self, deadline: Instant, value: Option<&mut [MaybeUninit<u8>]>) -> Result<usize> {
+    fn recv(
+        &mut self,
+        deadline: Instant,
+        mut value: Option<&mut [MaybeUninit<u8>]>,
+    ) -> Result<usize> {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(self.timeout());
@@ -607,37 +495,12 @@ impl Connection {
                 .map_err(|e| io_error(&e))?;
             self.armed = remaining;
         }
-        let spare = &mut self.buf[self.end..];
-        let mut iov = [libc::iovec {
-            iov_base: spare.as_mut_ptr().cast(),
-            iov_len: spare.len(),
-        }; 2];
-        let mut count = 1;
-        if let Some(value) = value {
-            iov[1] = iov[0];
-            iov[0] = libc::iovec {
-                iov_base: value.as_mut_ptr().cast(),
-                iov_len: value.len(),
-            };
-            count = 2;
-        }
         loop {
-            // SAFETY: the fd is an open socket owned by self; each iovec
-            // covers memory borrowed mutably for this call (`value`, which
-            // may be uninitialised: the kernel only writes it, and
-            // `buf[end..]`), and nothing else uses them meanwhile.
-            let n = unsafe {
-                if count == 1 {
-                    // One buffer: `recv`, cheaper for the kernel than `readv`.
-                    libc::recv(self.stream.fd(), iov[0].iov_base, iov[0].iov_len, 0)
-                } else {
-                    libc::readv(self.stream.fd(), iov.as_ptr(), count)
-                }
-            };
-            let result = if n < 0 {
-                Err(std::io::Error::last_os_error())
-            } else {
-                Ok(n as usize)
+            let spare = &mut self.buf[self.end..];
+            let result = match value.as_deref_mut() {
+                // One buffer: `recv`, cheaper for the kernel than `recvmsg`.
+                None => self.stream.recv(spare, true),
+                Some(value) => self.stream.recv_two(value, spare),
             };
             match result {
                 Ok(0) => {
@@ -687,52 +550,6 @@ impl Connection {
 /// [`protocol::parse_dataless`]).
 type Parser = for<'b> fn(&'b [u8]) -> Result<Option<(Reply<'b>, usize)>>;
 
-/// What [`Connection::read_value`] read: a value (its buffer, flags and
-/// CAS unique), or what its `other` handler made of another reply.
-pub enum Fetched<B, T> {
-    Value(B, u32, Option<u64>),
-    Other(T),
-}
-
-/// Memory for one value's data, which [`Connection::read_value`] fills:
-/// the caller's final buffer (a `malloc` block for C, a `Vec` for Rust).
-pub trait ValueBuf {
-    /// The memory to fill, exactly the value's size, maybe uninitialised.
-    fn slots(&mut self) -> &mut [MaybeUninit<u8>];
-
-    /// Called once every slot has been written.
-    ///
-    /// # Safety
-    /// Every byte of [`slots`](Self::slots) must have been initialised.
-    unsafe fn set_filled(&mut self);
-}
-
-/// A value read into a `Vec<u8>` of its exact size.
-pub struct VecBuf(Vec<u8>, usize);
-
-impl VecBuf {
-    pub fn new(len: usize) -> VecBuf {
-        VecBuf(Vec::with_capacity(len), len)
-    }
-
-    /// The value (empty unless it was filled).
-    pub fn into_vec(self) -> Vec<u8> {
-        self.0
-    }
-}
-
-impl ValueBuf for VecBuf {
-    fn slots(&mut self) -> &mut [MaybeUninit<u8>] {
-        &mut self.0.spare_capacity_mut()[..self.1]
-    }
-
-    unsafe fn set_filled(&mut self) {
-        // SAFETY: the capacity is at least `self.1`, and the caller
-        // guarantees those bytes are initialised.
-        self.0.set_len(self.1);
-    }
-}
-
 fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
 }
@@ -749,56 +566,6 @@ fn io_error(e: &std::io::Error) -> Error {
     Error::new(Kind::Io, e.to_string())
 }
 
-/// Connects a Unix socket, waiting at most `timeout`. `UnixStream::connect`
-/// has no timeout, and a connect to a daemon whose accept queue is full
-/// (one that hangs) blocks until a place frees up, which may be never. The
-/// kernel bounds that wait by the socket's send timeout (then `EAGAIN`), so
-/// the socket is made by hand to set it before connecting.
-fn connect_unix(path: &std::path::Path, timeout: Duration) -> std::io::Result<UnixStream> {
-    use std::os::fd::FromRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: an all-zero sockaddr_un is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let bytes = path.as_os_str().as_bytes();
-    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
-        return Err(std::io::Error::new(
-            ErrorKind::InvalidInput,
-            "socket path too long or with a NUL byte",
-        ));
-    }
-    for (to, &from) in addr.sun_path.iter_mut().zip(bytes) {
-        *to = from as libc::c_char;
-    }
-    // SAFETY: socket(2) has no preconditions; the fd it returns is owned by
-    // a UnixStream at once, which closes it on every error path.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a new socket that nothing else owns.
-    let stream = unsafe { UnixStream::from_raw_fd(fd) };
-    stream.set_write_timeout(Some(timeout))?;
-    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
-    loop {
-        // SAFETY: addr is a valid sockaddr_un of at least `len` bytes.
-        let rc = unsafe {
-            libc::connect(
-                fd,
-                (&addr as *const libc::sockaddr_un).cast(),
-                len as libc::socklen_t,
-            )
-        };
-        if rc == 0 {
-            return Ok(stream);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 fn connect_error(e: &std::io::Error, timeout: Duration) -> Error {
     if is_timeout(e) {
         Error::new(
@@ -813,7 +580,9 @@ fn connect_error(e: &std::io::Error, timeout: Duration) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::VecBuf;
     use std::io::Write;
+    use std::os::unix::net::UnixStream;
 
     /// A connection over one end of a socket pair, and the other end.
     fn pair() -> (Connection, UnixStream) {
@@ -821,7 +590,7 @@ mod tests {
         let timeout = Duration::from_secs(5);
         ours.set_read_timeout(Some(timeout)).unwrap();
         let conn = Connection {
-            stream: Stream::Unix(ours),
+            stream: Socket::from(socket2::Socket::from(ours)),
             buf: vec![0; READ_CHUNK],
             start: 0,
             end: 0,
@@ -863,7 +632,7 @@ mod tests {
         let deadline = conn.deadline();
         match conn.read_value(deadline, b"k", |n, _| Ok(VecBuf::new(n)), end)? {
             Fetched::Other(done) => done.map(|()| None),
-            Fetched::Value(value, flags, cas) => {
+            Fetched::Value { value, flags, cas } => {
                 conn.read_reply(deadline, end)??;
                 Ok(Some((value.into_vec(), flags, cas)))
             }

@@ -1,0 +1,10 @@
+//! The network layer: one connection to one server. It only moves bytes;
+//! what they mean is [`crate::protocol`]'s business and what to send is
+//! the client's.
+
+mod connection;
+mod socket;
+mod value;
+
+pub use connection::Connection;
+pub use value::{Fetched, ValueBuf, VecBuf};
