@@ -21,44 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use crate::client::{Client, DaemonOptions};
 use crate::error::{Error, Kind, Result};
 use crate::server::{Address, Server};
-
-/// How daemons are started. Part of a handle's options.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DaemonOptions {
-    /// The memcached binary: a path, or a name looked up on `PATH`. The
-    /// default is `$MEMCACHED` if set, else `memcached`.
-    pub binary: OsString,
-    /// Item memory in megabytes (`-m`). Default 64, memcached's own.
-    pub memory_mb: u32,
-    /// Permission mask of a socket file (`-a`, octal). Default 0700: only
-    /// the owner can connect, so other users of the host cannot read or
-    /// change the cache.
-    pub socket_mode: u32,
-    /// More arguments for memcached, appended as given.
-    pub args: Vec<String>,
-    /// How long to wait for a started daemon to answer. Default 5 s.
-    pub start_timeout: Duration,
-    /// Start a daemon for a socket-file server nothing answers on when the
-    /// handle is created. Default on; off for a handle made only to stop a
-    /// daemon (or to see whether one runs), which must not start one.
-    pub autostart: bool,
-}
-
-impl Default for DaemonOptions {
-    fn default() -> DaemonOptions {
-        DaemonOptions {
-            binary: std::env::var_os("MEMCACHED").unwrap_or_else(|| "memcached".into()),
-            memory_mb: 64,
-            socket_mode: 0o700,
-            args: Vec::new(),
-            start_timeout: Duration::from_secs(5),
-            autostart: true,
-        }
-    }
-}
 
 /// What `start` or `stop` did, as seed 000's `memcache start`/`stop` report
 /// it: 1, 0 or -1.

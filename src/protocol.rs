@@ -200,14 +200,30 @@ pub fn flush_all(buf: &mut Vec<u8>, delay: Option<u32>, noreply: bool) {
     put_end(buf, noreply);
 }
 
-/// "stats[ <group>]\r\n"
-pub fn stats(buf: &mut Vec<u8>, group: Option<&[u8]>) {
+/// "stats[ <group>]\r\n". A group may hold spaces ("cachedump 1 10"), but
+/// a control character (a CR or LF would end the request early and send
+/// the rest as a command of its own) is refused: an `Invalid` error, and
+/// nothing is written.
+pub fn stats(buf: &mut Vec<u8>, group: Option<&[u8]>) -> Result<()> {
+    if let Some(group) = group {
+        if let Some(at) = group.iter().position(|&b| b < b' ' || b == 0x7f) {
+            return Err(Error::new(
+                Kind::Invalid,
+                format!(
+                    "stats group \"{}\" contains control character 0x{:02x} at byte {at}",
+                    crate::key::show(group),
+                    group[at]
+                ),
+            ));
+        }
+    }
     buf.extend_from_slice(b"stats");
     if let Some(group) = group {
         buf.push(b' ');
         buf.extend_from_slice(group);
     }
     buf.extend_from_slice(b"\r\n");
+    Ok(())
 }
 
 /// "version\r\n"
@@ -902,8 +918,19 @@ mod tests {
             enc(|b| flush_all(b, Some(0), true)),
             b"flush_all 0 noreply\r\n"
         );
-        assert_eq!(enc(|b| stats(b, None)), b"stats\r\n");
-        assert_eq!(enc(|b| stats(b, Some(b"slabs"))), b"stats slabs\r\n");
+        assert_eq!(enc(|b| stats(b, None).unwrap()), b"stats\r\n");
+        assert_eq!(
+            enc(|b| stats(b, Some(b"slabs")).unwrap()),
+            b"stats slabs\r\n"
+        );
+        let mut buf = Vec::new();
+        let e = stats(&mut buf, Some(b"items\r\nflush_all")).unwrap_err();
+        assert_eq!(e.kind(), Kind::Invalid);
+        assert_eq!(
+            e.message(),
+            "stats group \"items\\x0d\\x0aflush_all\" contains control character 0x0d at byte 5"
+        );
+        assert!(buf.is_empty());
         assert_eq!(enc(version), b"version\r\n");
         assert_eq!(enc(|b| verbosity(b, 1, false)), b"verbosity 1\r\n");
         assert_eq!(enc(|b| verbosity(b, 0, true)), b"verbosity 0 noreply\r\n");

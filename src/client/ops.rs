@@ -1,0 +1,506 @@
+//! The operations on one key, each written once, on [`Placed`] (a client
+//! with an optional placement value); the [`Client`] methods of the same
+//! names forward to them with the client's own placement.
+
+use super::multi;
+use super::replies::{deleted, item, parse_meta, read_single, store_status, unexpected, vec_buf};
+use super::route::Resend;
+use super::{Client, Hit, Item, Status, ValueBuf};
+use crate::error::{Error, Kind, Result};
+use crate::protocol::{self, Arith, MetaCode, Reply, RetrieveVerb, StoreVerb};
+
+/// Values at least this long are written from the caller's memory with
+/// one gathered write instead of being copied into the request buffer.
+const ZERO_COPY_VALUE: usize = 16 * 1024;
+
+/// How often `append_or_add` retries after losing a race to other clients.
+const APPEND_RACES: usize = 100;
+
+/// The operations of a [`Client`] with a placement value: each key goes to
+/// the server the placement value picks, not the one its own hash picks
+/// (libmemcached's `_by_key` calls, python-memcached's `(hashvalue, key)`),
+/// so related keys share a server and a multi-key operation on them costs
+/// one round trip. Made by [`Client::placed`] ([`Client::at`] with `None`:
+/// no placement value, each key by its own hash).
+///
+/// Ketama hashes the placement value as it hashes a key (as libmemcached
+/// does its `group_key`). Modula uses a decimal integer (`-?[0-9]+`) as
+/// python-memcached uses an integer hash value (`value % buckets`, and
+/// `str(value)` for the rehash), and hashes any other value like a key.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed<'a> {
+    pub(super) client: &'a Client,
+    pub(super) place: Option<&'a [u8]>,
+}
+
+impl StoreVerb {
+    /// Whether a store may be sent again (see [`Resend`]): `set` and
+    /// `replace` leave the same item and answer the same when repeated.
+    fn resend(self) -> Resend {
+        match self {
+            StoreVerb::Set | StoreVerb::Replace => Resend::Safe,
+            _ => Resend::Never,
+        }
+    }
+}
+
+impl<'a> Placed<'a> {
+    pub(super) fn new(client: &'a Client, place: Option<&'a [u8]>) -> Placed<'a> {
+        Placed { client, place }
+    }
+
+    /// The index of the server the placement value picks for `key` (the
+    /// placement value alone decides; without one, the key's).
+    pub fn server_for(&self, key: &[u8]) -> Result<usize> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        Ok(snap.topology.home(self.place, &full))
+    }
+
+    // ----- storage -----
+
+    /// Stores `value` under `key` unconditionally.
+    pub fn set(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Set, key, value, flags, ttl)
+    }
+
+    /// Stores only if `key` has no item.
+    pub fn add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Add, key, value, flags, ttl)
+    }
+
+    /// Stores only if `key` has an item.
+    pub fn replace(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.store(StoreVerb::Replace, key, value, flags, ttl)
+    }
+
+    /// Adds `value` at the end of an existing item (flags and TTL kept).
+    pub fn append(&self, key: &[u8], value: &[u8]) -> Result<Status> {
+        self.store(StoreVerb::Append, key, value, 0, 0)
+    }
+
+    /// Adds `value` at the start of an existing item (flags and TTL kept).
+    pub fn prepend(&self, key: &[u8], value: &[u8]) -> Result<Status> {
+        self.store(StoreVerb::Prepend, key, value, 0, 0)
+    }
+
+    /// Stores only if the item's CAS value is still `cas` (from a get).
+    pub fn cas(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32, cas: u64) -> Result<Status> {
+        self.store(StoreVerb::Cas(cas), key, value, flags, ttl)
+    }
+
+    /// Appends `value` to the item under `key`, or stores it as a new item
+    /// with `flags` and `ttl` when there is none. Safe when several clients
+    /// do it at once: `append` then `add`, and if another client's `add` won
+    /// in between, `append` again, so no appended data is ever lost.
+    pub fn append_or_add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        // Each lost race means another client's write landed; a bound keeps
+        // a pathological add/delete storm from spinning here for ever.
+        for _ in 0..APPEND_RACES {
+            if self.append(key, value)? == Status::Stored
+                || self.add(key, value, flags, ttl)? == Status::Stored
+            {
+                return Ok(Status::Stored);
+            }
+        }
+        Ok(Status::NotStored)
+    }
+
+    /// Any storage command. `ttl` is relative seconds, 0 for no expiry
+    /// (over 30 days: counted from the server's clock, see `admin`).
+    pub fn store(
+        &self,
+        verb: StoreVerb,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        ttl: u32,
+    ) -> Result<Status> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let exptime = snap.exptime(snap.topology.home(self.place, &full), ttl)?;
+        let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
+        let parts: [&[u8]; 3];
+        let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {
+            protocol::store_header(&mut head, verb, &full, flags, exptime, value.len(), false);
+            parts = [&head, value, b"\r\n"];
+            &parts
+        } else {
+            protocol::store(&mut head, verb, &full, flags, exptime, value, false);
+            parts = [&head, &[], &[]];
+            &parts[..1]
+        };
+        snap.keyed(
+            self.place,
+            &full,
+            request,
+            verb.resend(),
+            |conn, deadline| conn.read_reply(deadline, store_status)?,
+        )
+    }
+
+    // ----- retrieval -----
+
+    /// The item under `key`, or `None`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Item>> {
+        Ok(self.get_with(key, vec_buf)?.map(item))
+    }
+
+    /// The item under `key` as (value, flags, cas), or `None`, its value
+    /// read straight from the socket into the buffer `make(size, flags)`
+    /// returns: the caller's final memory, so a large value is not copied.
+    pub fn get_with<B: ValueBuf>(
+        &self,
+        key: &[u8],
+        mut make: impl FnMut(usize, u32) -> Result<B>,
+    ) -> Result<Option<(B, u32, u64)>> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let mut request = Vec::with_capacity(full.len() + 8);
+        protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&full]);
+        snap.keyed(
+            self.place,
+            &full,
+            &[&request],
+            Resend::Safe,
+            |conn, deadline| read_single(conn, deadline, &full, &mut make),
+        )
+    }
+
+    /// The item under `key`, giving it a new TTL in the same request
+    /// (`gats`), or `None`.
+    pub fn get_and_touch(&self, key: &[u8], ttl: u32) -> Result<Option<Item>> {
+        Ok(self.get_and_touch_with(key, ttl, vec_buf)?.map(item))
+    }
+
+    /// `get_and_touch` into the caller's buffer, as [`Placed::get_with`].
+    pub fn get_and_touch_with<B: ValueBuf>(
+        &self,
+        key: &[u8],
+        ttl: u32,
+        mut make: impl FnMut(usize, u32) -> Result<B>,
+    ) -> Result<Option<(B, u32, u64)>> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let exptime = snap.exptime(snap.topology.home(self.place, &full), ttl)?;
+        let mut request = Vec::with_capacity(full.len() + 24);
+        protocol::get_and_touch(&mut request, true, exptime, &[&full]);
+        snap.keyed(
+            self.place,
+            &full,
+            &[&request],
+            Resend::Safe,
+            |conn, deadline| read_single(conn, deadline, &full, &mut make),
+        )
+    }
+
+    /// Is there an item under `key`? Asks with a meta get that returns no
+    /// value (memcached 1.6.10 or later).
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.meta_probe(key, None)?.is_some())
+    }
+
+    /// The seconds `key` has left to live (`None`: no item; `Some(-1)`: no
+    /// expiry), by a meta get (memcached 1.6.10 or later).
+    pub fn ttl(&self, key: &[u8]) -> Result<Option<i64>> {
+        self.meta_probe(key, Some(b't'))?
+            .map(|t| parse_meta(&t, "a TTL"))
+            .transpose()
+    }
+
+    /// The flags stored with `key`'s item, or `None`, without fetching the
+    /// value (meta get; memcached 1.6.10 or later).
+    pub fn flags(&self, key: &[u8]) -> Result<Option<u32>> {
+        self.meta_probe(key, Some(b'f'))?
+            .map(|f| parse_meta(&f, "flags"))
+            .transpose()
+    }
+
+    /// A meta get of `key` that returns no value: `None` if there is no
+    /// item, else the value of meta flag `flag` (empty when none is asked).
+    fn meta_probe(&self, key: &[u8], flag: Option<u8>) -> Result<Option<Vec<u8>>> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let mut request = Vec::with_capacity(full.len() + 8);
+        let token = flag.map(|f| [f]);
+        let tokens: Vec<&[u8]> = token.iter().map(|t| &t[..]).collect();
+        protocol::meta_get(&mut request, &full, &tokens);
+        let answer = |reply: Reply<'_>| match reply {
+            Reply::Meta {
+                code: MetaCode::Hd,
+                flags,
+                ..
+            } => match flag {
+                None => Ok(Some(Vec::new())),
+                Some(f) => protocol::meta_flag(flags, f)
+                    .map(|v| Some(v.to_vec()))
+                    .ok_or_else(|| {
+                        Error::new(
+                            Kind::Protocol,
+                            format!("meta get reply without its {} flag", char::from(f)),
+                        )
+                    }),
+            },
+            Reply::Meta {
+                code: MetaCode::En, ..
+            } => Ok(None),
+            other => Err(unexpected(other)),
+        };
+        snap.keyed(
+            self.place,
+            &full,
+            &[&request],
+            Resend::Safe,
+            |conn, deadline| conn.read_reply(deadline, answer)?,
+        )
+    }
+
+    // ----- other key operations -----
+
+    /// Deletes `key`; false if it had no item.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let mut request = Vec::with_capacity(full.len() + 10);
+        protocol::delete(&mut request, &full, false);
+        snap.keyed(
+            self.place,
+            &full,
+            &[&request],
+            Resend::Never,
+            |conn, deadline| conn.read_reply(deadline, deleted)?,
+        )
+    }
+
+    /// Gives `key` a new TTL; false if it has no item.
+    pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let exptime = snap.exptime(snap.topology.home(self.place, &full), ttl)?;
+        let mut request = Vec::with_capacity(full.len() + 24);
+        protocol::touch(&mut request, &full, exptime, false);
+        let touched = |reply: Reply<'_>| match reply {
+            Reply::Touched => Ok(true),
+            Reply::NotFound => Ok(false),
+            other => Err(unexpected(other)),
+        };
+        snap.keyed(
+            self.place,
+            &full,
+            &[&request],
+            Resend::Safe,
+            |conn, deadline| conn.read_reply(deadline, touched)?,
+        )
+    }
+
+    /// Adds `delta` to the decimal number stored under `key`, wrapping at
+    /// 2^64 as the server does. `None` if there is no item.
+    pub fn incr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.arith(Arith::Incr, key, delta)
+    }
+
+    /// Subtracts `delta`, stopping at 0 as the server does.
+    pub fn decr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.arith(Arith::Decr, key, delta)
+    }
+
+    fn arith(&self, verb: Arith, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let mut request = Vec::with_capacity(full.len() + 32);
+        protocol::arith(&mut request, verb, &full, delta, false);
+        let number = |reply: Reply<'_>| match reply {
+            Reply::Number(n) => Ok(Some(n)),
+            Reply::NotFound => Ok(None),
+            other => Err(unexpected(other)),
+        };
+        snap.keyed(
+            self.place,
+            &full,
+            &[&request],
+            Resend::Never,
+            |conn, deadline| conn.read_reply(deadline, number)?,
+        )
+    }
+
+    // ----- many keys (see `multi`) -----
+
+    /// Stores many items, pipelined: one write per server. Returns each
+    /// item's outcome, in input order: its status, or the error the server
+    /// gave for that item alone (`SERVER_ERROR`: too large, out of memory),
+    /// which does not stop the others. Any other failure (a server that
+    /// cannot be reached or is marked dead) fails the call, after the
+    /// items of the other servers were stored.
+    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        items: &[(K, V, u32)],
+        ttl: u32,
+    ) -> Result<Vec<Result<Status>>> {
+        multi::set_many(&self.client.snapshot(), self.place, items, ttl)
+    }
+
+    /// Every hit among `keys`, pipelined: one `gets` per server. Keys come
+    /// back as given (without the key prefix), in the servers' reply order.
+    /// If a server cannot be reached (or is marked dead), the call fails
+    /// with its error; [`Placed::get_many_partial`] returns the other
+    /// servers' hits instead.
+    pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Hit>> {
+        let (hits, errors) = self.get_many_partial(keys)?;
+        super::route::first(errors)?;
+        Ok(hits)
+    }
+
+    /// As [`Placed::get_many`], but a server that cannot be reached or is
+    /// marked dead does not fail the call: its keys are missing from the
+    /// hits (as python-memcached's `get_multi` does) and its error is in the
+    /// list returned with them, one per failed server. Only a bad key fails
+    /// the call (before anything is sent).
+    pub fn get_many_partial<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<(Vec<Hit>, Vec<Error>)> {
+        let mut hits = Vec::with_capacity(keys.len());
+        let errors = self.get_many_partial_with(keys, |key, flags, cas, value| {
+            hits.push(Hit {
+                key: key.to_vec(),
+                item: Item {
+                    value: value.to_vec(),
+                    flags,
+                    cas,
+                },
+            })
+        })?;
+        Ok((hits, errors))
+    }
+
+    /// `get_many` without a `Vec` per hit: `each(key, flags, cas, value)`
+    /// sees every hit where it was read, key as given.
+    pub fn get_many_with<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        each: impl FnMut(&[u8], u32, u64, &[u8]),
+    ) -> Result<()> {
+        super::route::first(self.get_many_partial_with(keys, each)?)
+    }
+
+    /// `get_many_partial` without a `Vec` per hit: the errors of the
+    /// servers that failed are returned.
+    pub fn get_many_partial_with<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        each: impl FnMut(&[u8], u32, u64, &[u8]),
+    ) -> Result<Vec<Error>> {
+        multi::get_many(&self.client.snapshot(), self.place, keys, each)
+    }
+
+    /// Deletes many keys, pipelined. Returns for each key whether it had an
+    /// item, in input order.
+    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<bool>> {
+        multi::delete_many(&self.client.snapshot(), self.place, keys)
+    }
+}
+
+/// The key operations with the client's own placement (each key by its
+/// hash): one-line forwards to [`Placed`], where each is written and
+/// documented.
+impl Client {
+    pub fn set(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.at(None).set(key, value, flags, ttl)
+    }
+
+    pub fn add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.at(None).add(key, value, flags, ttl)
+    }
+
+    pub fn replace(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.at(None).replace(key, value, flags, ttl)
+    }
+
+    pub fn append(&self, key: &[u8], value: &[u8]) -> Result<Status> {
+        self.at(None).append(key, value)
+    }
+
+    pub fn prepend(&self, key: &[u8], value: &[u8]) -> Result<Status> {
+        self.at(None).prepend(key, value)
+    }
+
+    pub fn append_or_add(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32) -> Result<Status> {
+        self.at(None).append_or_add(key, value, flags, ttl)
+    }
+
+    pub fn cas(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32, cas: u64) -> Result<Status> {
+        self.at(None).cas(key, value, flags, ttl, cas)
+    }
+
+    pub fn store(
+        &self,
+        verb: StoreVerb,
+        key: &[u8],
+        value: &[u8],
+        flags: u32,
+        ttl: u32,
+    ) -> Result<Status> {
+        self.at(None).store(verb, key, value, flags, ttl)
+    }
+
+    pub fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        items: &[(K, V, u32)],
+        ttl: u32,
+    ) -> Result<Vec<Result<Status>>> {
+        self.at(None).set_many(items, ttl)
+    }
+
+    pub fn get(&self, key: &[u8]) -> Result<Option<Item>> {
+        self.at(None).get(key)
+    }
+
+    pub fn get_with<B: ValueBuf>(
+        &self,
+        key: &[u8],
+        make: impl FnMut(usize, u32) -> Result<B>,
+    ) -> Result<Option<(B, u32, u64)>> {
+        self.at(None).get_with(key, make)
+    }
+
+    pub fn get_and_touch(&self, key: &[u8], ttl: u32) -> Result<Option<Item>> {
+        self.at(None).get_and_touch(key, ttl)
+    }
+
+    pub fn get_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Hit>> {
+        self.at(None).get_many(keys)
+    }
+
+    pub fn get_many_partial<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<(Vec<Hit>, Vec<Error>)> {
+        self.at(None).get_many_partial(keys)
+    }
+
+    pub fn exists(&self, key: &[u8]) -> Result<bool> {
+        self.at(None).exists(key)
+    }
+
+    pub fn ttl(&self, key: &[u8]) -> Result<Option<i64>> {
+        self.at(None).ttl(key)
+    }
+
+    pub fn flags(&self, key: &[u8]) -> Result<Option<u32>> {
+        self.at(None).flags(key)
+    }
+
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        self.at(None).delete(key)
+    }
+
+    pub fn delete_many<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<bool>> {
+        self.at(None).delete_many(keys)
+    }
+
+    pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
+        self.at(None).touch(key, ttl)
+    }
+
+    pub fn incr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.at(None).incr(key, delta)
+    }
+
+    pub fn decr(&self, key: &[u8], delta: u64) -> Result<Option<u64>> {
+        self.at(None).decr(key, delta)
+    }
+}

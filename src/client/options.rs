@@ -1,0 +1,88 @@
+//! A handle's settings: timeouts, key prefix, default TTL, distribution,
+//! failure policy, and how its local daemons are started.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use crate::cluster::Distribution;
+
+/// Per-handle settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// How long to wait for a connection to be accepted. Default 2 s.
+    pub connect_timeout: Duration,
+    /// How long one operation may wait for its reply (and for the server to
+    /// take its request). Default 3 s, python-memcached's socket timeout.
+    pub io_timeout: Duration,
+    /// Put in front of every key sent, and taken off every key returned
+    /// (python-memcached's `key_prefix`): a namespace on a shared server.
+    pub key_prefix: Vec<u8>,
+    /// The TTL in seconds of items stored without one by the Tcl commands
+    /// (`memcache put` and `memcache append`). Default 8 hours, as seed 000
+    /// specifies; 0 means no expiry. The Rust and C calls always take a TTL.
+    pub default_ttl: u32,
+    /// How local daemons are started for this handle (autostart, `start`).
+    pub daemon: DaemonOptions,
+    /// How keys are spread over the servers. Default [`Distribution::Ketama`].
+    pub distribution: Distribution,
+    /// How long a server that failed (connect refused or timed out, reply
+    /// timed out) is left alone: its keys fail at once meanwhile (or fail
+    /// over), then one request tries it again. Default 30 s,
+    /// python-memcached's `dead_retry`; zero marks no server dead.
+    pub retry_interval: Duration,
+    /// Send the keys of a dead server to the next live one (the next ketama
+    /// point's server, or python-memcached's rehash) instead of failing.
+    /// Default off: a key read from another server can be missing or stale,
+    /// and when the server comes back its old copy is served again.
+    pub failover: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            connect_timeout: Duration::from_secs(2),
+            io_timeout: Duration::from_secs(3),
+            key_prefix: Vec::new(),
+            default_ttl: 8 * 60 * 60,
+            daemon: DaemonOptions::default(),
+            distribution: Distribution::default(),
+            retry_interval: Duration::from_secs(30),
+            failover: false,
+        }
+    }
+}
+
+/// How daemons are started. Part of a handle's options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonOptions {
+    /// The memcached binary: a path, or a name looked up on `PATH`. The
+    /// default is `$MEMCACHED` if set, else `memcached`.
+    pub binary: OsString,
+    /// Item memory in megabytes (`-m`). Default 64, memcached's own.
+    pub memory_mb: u32,
+    /// Permission mask of a socket file (`-a`, octal). Default 0700: only
+    /// the owner can connect, so other users of the host cannot read or
+    /// change the cache.
+    pub socket_mode: u32,
+    /// More arguments for memcached, appended as given.
+    pub args: Vec<String>,
+    /// How long to wait for a started daemon to answer. Default 5 s.
+    pub start_timeout: Duration,
+    /// Start a daemon for a socket-file server nothing answers on when the
+    /// handle is created. Default on; off for a handle made only to stop a
+    /// daemon (or to see whether one runs), which must not start one.
+    pub autostart: bool,
+}
+
+impl Default for DaemonOptions {
+    fn default() -> DaemonOptions {
+        DaemonOptions {
+            binary: std::env::var_os("MEMCACHED").unwrap_or_else(|| "memcached".into()),
+            memory_mb: 64,
+            socket_mode: 0o700,
+            args: Vec::new(),
+            start_timeout: Duration::from_secs(5),
+            autostart: true,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! What each reply means: the outcome of a store, a delete, a single get,
+//! and the error for a reply that does not answer its request (with the
+//! server's own words, never Rust debug output).
+
+use std::time::Instant;
+
+use super::{Item, Status, ValueBuf, VecBuf};
+use crate::error::{Error, Kind, Result};
+use crate::key;
+use crate::net::{Connection, Fetched};
+use crate::protocol::Reply;
+
+/// A meta flag's value as a number.
+pub(super) fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Result<T> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            Error::new(
+                Kind::Protocol,
+                format!("meta get reply with a bad {what}: \"{}\"", key::show(value)),
+            )
+        })
+}
+
+/// Reads the reply to a one-key `gets`/`gats`: a VALUE and END, or END.
+/// The value goes into the buffer `make(size, flags)` returns.
+/// A VALUE for any other key than `key` is a protocol error.
+pub(super) fn read_single<B: ValueBuf>(
+    conn: &mut Connection,
+    deadline: Instant,
+    key: &[u8],
+    make: &mut impl FnMut(usize, u32) -> Result<B>,
+) -> Result<Option<(B, u32, u64)>> {
+    let end = |reply: Reply<'_>| match reply {
+        Reply::End => Ok(()),
+        other => Err(unexpected(other)),
+    };
+    match conn.read_value(deadline, key, make, end)? {
+        Fetched::Other(done) => done.map(|()| None),
+        Fetched::Value { value, flags, cas } => {
+            conn.read_reply(deadline, end)??;
+            Ok(Some((value, flags, cas.unwrap_or(0))))
+        }
+    }
+}
+
+/// A `Vec` for a value, for [`Client::get_with`].
+pub(super) fn vec_buf(size: usize, _flags: u32) -> Result<VecBuf> {
+    Ok(VecBuf::new(size))
+}
+
+/// An [`Item`] from what [`Client::get_with`] read into a [`VecBuf`].
+pub(super) fn item((value, flags, cas): (VecBuf, u32, u64)) -> Item {
+    Item {
+        value: value.into_vec(),
+        flags,
+        cas,
+    }
+}
+
+pub(super) fn store_status(reply: Reply<'_>) -> Result<Status> {
+    match reply {
+        Reply::Stored => Ok(Status::Stored),
+        Reply::NotStored => Ok(Status::NotStored),
+        Reply::Exists => Ok(Status::Exists),
+        Reply::NotFound => Ok(Status::NotFound),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub(super) fn deleted(reply: Reply<'_>) -> Result<bool> {
+    match reply {
+        Reply::Deleted => Ok(true),
+        Reply::NotFound => Ok(false),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub(super) fn expect_ok(reply: Reply<'_>) -> Result<()> {
+    match reply {
+        Reply::Ok => Ok(()),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// The error for a reply the request did not expect, with the server's text.
+pub(super) fn unexpected(reply: Reply<'_>) -> Error {
+    match reply {
+        Reply::ServerError(msg) => {
+            let text = String::from_utf8_lossy(msg);
+            let kind = if text.contains("too large") {
+                Kind::TooLarge
+            } else {
+                Kind::Server
+            };
+            Error::new(kind, format!("SERVER_ERROR {text}"))
+        }
+        Reply::ClientError(msg) => {
+            let text = String::from_utf8_lossy(msg);
+            let kind = if text.contains("non-numeric") {
+                Kind::NotNumeric
+            } else {
+                Kind::Client
+            };
+            Error::new(kind, format!("CLIENT_ERROR {text}"))
+        }
+        Reply::Error(b"") => {
+            Error::new(Kind::Client, "ERROR: the server does not know this command")
+        }
+        // memcached's own words ("ERROR Too many open connections", after
+        // which it closes the connection): not the request's fault.
+        error @ Reply::Error(_) => Error::new(Kind::Io, error.line()),
+        other => Error::new(
+            Kind::Protocol,
+            format!(
+                "reply that does not answer the request: \"{}\"",
+                other.line()
+            ),
+        ),
+    }
+}
