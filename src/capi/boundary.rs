@@ -1,0 +1,185 @@
+//! The boundary: every call runs inside `guard` (no panic crosses it; the
+//! message of anything but success is kept for `mc_last_error`), and the
+//! readers of C arguments and writers of C results are here.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Arc;
+
+use crate::client::{Client, Options, Status};
+use crate::error::{Error, Kind, Result};
+use crate::registry;
+
+use super::types::*;
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+pub(super) fn set_last_error(message: &str) {
+    let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    // `try_with`, not `with`: in a thread's exit (a TLS destructor calling
+    // into the library) the slot may be gone, and `with` would panic outside
+    // any guard, across the C boundary.
+    let _ = LAST_ERROR.try_with(|last| *last.borrow_mut() = text);
+}
+
+/// Runs `body` inside the panic boundary and turns its outcome into a result
+/// code, recording the message of anything but success.
+pub(super) fn guard(body: impl FnOnce() -> Result<mc_result>) -> mc_result {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(code)) => {
+            if code != mc_result::MC_OK {
+                set_last_error(match code {
+                    mc_result::MC_NOTFOUND => "not found",
+                    mc_result::MC_NOTSTORED => "not stored",
+                    mc_result::MC_EXISTS => "exists: the item changed since its CAS value was read",
+                    _ => "failed",
+                });
+            }
+            code
+        }
+        Ok(Err(e)) => {
+            set_last_error(e.message());
+            e.kind().into()
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            set_last_error(&format!("internal error (please report): {what}"));
+            mc_result::MC_PANIC
+        }
+    }
+}
+
+pub(super) fn null(name: &str) -> Error {
+    Error::new(Kind::Invalid, format!("{name} is a null pointer"))
+}
+
+/// Reads a NUL-terminated string argument.
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string.
+pub(super) unsafe fn text<'a>(p: *const c_char, name: &str) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return Err(null(name));
+    }
+    Ok(CStr::from_ptr(p).to_bytes())
+}
+
+/// Reads a byte buffer argument; a null pointer is allowed for length 0.
+///
+/// # Safety
+/// `p` points to `len` readable bytes, or `len` is 0.
+pub(super) unsafe fn bytes<'a>(p: *const c_void, len: usize, name: &str) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(null(name));
+    }
+    Ok(std::slice::from_raw_parts(p.cast(), len))
+}
+
+/// Reads an optional placement value: null means none (each key by its
+/// own hash).
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string.
+pub(super) unsafe fn place_arg<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    if p.is_null() {
+        None
+    } else {
+        Some(CStr::from_ptr(p).to_bytes())
+    }
+}
+
+/// Writes `value` through an output pointer that may be null (not wanted).
+///
+/// # Safety
+/// `p` is null or valid for a write of `T`.
+pub(super) unsafe fn put<T>(p: *mut T, value: T) {
+    if !p.is_null() {
+        p.write(value);
+    }
+}
+
+pub(super) fn client(handle: u64) -> Result<Arc<Client>> {
+    registry::get(handle)
+}
+
+/// Changes a handle's settings with `change`, under the handle's lock.
+pub(super) fn configure(handle: u64, change: impl FnOnce(&mut Options)) -> Result<mc_result> {
+    client(handle)?.update_options(|options| {
+        change(options);
+        Ok::<(), Error>(())
+    })?;
+    Ok(mc_result::MC_OK)
+}
+
+/// Allocates `size` bytes with `malloc` so that `mc_free` (`free`) releases it.
+pub(super) fn alloc(size: usize) -> Result<*mut u8> {
+    // SAFETY: malloc has no preconditions; a null result is handled.
+    let p = unsafe { libc::malloc(size.max(1)) }.cast::<u8>();
+    if p.is_null() {
+        Err(Error::new(
+            Kind::Invalid,
+            format!("out of memory allocating {size} bytes"),
+        ))
+    } else {
+        Ok(p)
+    }
+}
+
+/// A `malloc`ed, NUL-terminated copy of `data`.
+pub(super) fn malloc_copy(data: &[u8]) -> Result<*mut u8> {
+    let p = alloc(data.len() + 1)?;
+    // SAFETY: `p` has room for data.len() + 1 bytes.
+    unsafe {
+        ptr::copy_nonoverlapping(data.as_ptr(), p, data.len());
+        *p.add(data.len()) = 0;
+    }
+    Ok(p)
+}
+
+pub(super) fn status(s: Status) -> mc_result {
+    match s {
+        Status::Stored => mc_result::MC_OK,
+        Status::NotStored => mc_result::MC_NOTSTORED,
+        Status::Exists => mc_result::MC_EXISTS,
+        Status::NotFound => mc_result::MC_NOTFOUND,
+    }
+}
+
+pub(super) fn found(yes: bool) -> mc_result {
+    if yes {
+        mc_result::MC_OK
+    } else {
+        mc_result::MC_NOTFOUND
+    }
+}
+
+/// The message of the last call on this thread that did not return
+/// `MC_OK`, with the server's name and its own words where there were any.
+/// Valid until the next `mc_` call on this thread; never null.
+#[no_mangle]
+pub extern "C" fn mc_last_error() -> *const c_char {
+    LAST_ERROR
+        .try_with(|last| last.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
+}
+
+/// Releases memory returned by this library (values, arrays, strings).
+/// A null pointer is ignored.
+///
+/// # Safety
+/// `p` is null or a pointer this library returned and not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn mc_free(p: *mut c_void) {
+    libc::free(p);
+}

@@ -1,0 +1,345 @@
+//! Handles: create (with daemon settings), delete, find, list; their
+//! settings; local daemons; the failure policy.
+
+use std::ffi::c_char;
+use std::ptr;
+use std::time::Duration;
+
+use crate::client::Options;
+use crate::cluster::Distribution;
+use crate::error::{Error, Kind, Result};
+use crate::key;
+use crate::{daemon, registry};
+
+use super::boundary::*;
+use super::types::*;
+
+/// Creates a handle for `count` servers: "host", "host:port" (11211 by
+/// default), "[v6addr]:port", or a Unix socket path (a name that contains
+/// "/", starts with ".", or is marked with "|" or "=" at either end). Any
+/// of them may end with "*N", the server's weight from 1 to 10000 (default
+/// 1): "cache1:11211*3" gets three times the keys of a server of weight 1.
+/// Keys are spread by ketama (see `mc_set_distribution`). Hosts
+/// must resolve now; servers need not be up yet. A socket file that nothing
+/// answers on gets a memcached daemon started behind it (and waited for):
+/// `MC_DAEMON` with the reason if that fails. Same as `mc_create_with` with
+/// default daemon settings.
+///
+/// # Safety
+/// `servers` points to `count` NUL-terminated strings; `handle` is valid
+/// for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_create(
+    servers: *const *const c_char,
+    count: usize,
+    handle: *mut u64,
+) -> mc_result {
+    mc_create_with(servers, count, ptr::null(), handle)
+}
+
+/// As `mc_create`, with daemon settings (`daemon` may be NULL: defaults).
+///
+/// # Safety
+/// As `mc_create`; `daemon` is NULL or points to settings whose strings are
+/// NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn mc_create_with(
+    servers: *const *const c_char,
+    count: usize,
+    daemon: *const mc_daemon_options,
+    handle: *mut u64,
+) -> mc_result {
+    guard(|| {
+        if servers.is_null() {
+            return Err(null("servers"));
+        }
+        if handle.is_null() {
+            return Err(null("handle"));
+        }
+        let utf8 = |p: *const c_char, what: &str| {
+            std::str::from_utf8(text(p, what)?)
+                .map(str::to_owned)
+                .map_err(|_| Error::new(Kind::Invalid, format!("{what} is not UTF-8")))
+        };
+        let specs = (0..count)
+            .map(|i| utf8(*servers.add(i), "a server name"))
+            .collect::<Result<Vec<_>>>()?;
+        let mut options = Options::default();
+        if let Some(d) = daemon.as_ref() {
+            let o = &mut options.daemon;
+            if !d.binary.is_null() {
+                o.binary = utf8(d.binary, "the daemon binary")?.into();
+            }
+            if d.memory_mb > 0 {
+                o.memory_mb = d.memory_mb;
+            }
+            if d.socket_mode > 0 {
+                o.socket_mode = d.socket_mode;
+            }
+            if d.args.is_null() && d.arg_count > 0 {
+                return Err(null("args"));
+            }
+            o.args = (0..d.arg_count)
+                .map(|i| utf8(*d.args.add(i), "a daemon argument"))
+                .collect::<Result<Vec<_>>>()?;
+            if d.start_timeout_ms > 0 {
+                o.start_timeout = Duration::from_millis(d.start_timeout_ms.into());
+            }
+            o.autostart = d.no_autostart == 0;
+        }
+        let id = registry::create(&specs, options)?;
+        handle.write(id);
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Deletes a handle and closes its connections (operations in flight on
+/// other threads finish first). The items it stored stay on the servers.
+#[no_mangle]
+pub extern "C" fn mc_delete(handle: u64) -> mc_result {
+    guard(|| registry::remove(handle).map(|()| mc_result::MC_OK))
+}
+
+/// Deletes every handle of the process, Tcl's included; `*count` is how many.
+///
+/// # Safety
+/// `count` is null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_delete_all(count: *mut usize) -> mc_result {
+    guard(|| {
+        put(count, registry::clear());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Lists the live handles, oldest first: writes up to `capacity` of them to
+/// `handles` and their total number to `*count` (call with capacity 0 to
+/// learn the size).
+///
+/// # Safety
+/// `handles` has room for `capacity` values (or is null when capacity is 0);
+/// `count` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_handles(
+    handles: *mut u64,
+    capacity: usize,
+    count: *mut usize,
+) -> mc_result {
+    guard(|| {
+        if count.is_null() {
+            return Err(null("count"));
+        }
+        if handles.is_null() && capacity > 0 {
+            return Err(null("handles"));
+        }
+        let ids = registry::ids();
+        for (i, id) in ids.iter().take(capacity).enumerate() {
+            handles.add(i).write(*id);
+        }
+        count.write(ids.len());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The handle called `name` ("memcache3", as Tcl names it).
+///
+/// # Safety
+/// `name` is a NUL-terminated string; `handle` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_find(name: *const c_char, handle: *mut u64) -> mc_result {
+    guard(|| {
+        let name = text(name, "name")?;
+        if handle.is_null() {
+            return Err(null("handle"));
+        }
+        let id = registry::parse_name(&String::from_utf8_lossy(name))?;
+        registry::get(id)?;
+        handle.write(id);
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The number of servers of a handle.
+///
+/// # Safety
+/// `count` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_server_count(handle: u64, count: *mut usize) -> mc_result {
+    guard(|| {
+        if count.is_null() {
+            return Err(null("count"));
+        }
+        count.write(client(handle)?.servers().count());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The name of server `index` of a handle ("host:port" or the socket path),
+/// in a new string to release with `mc_free`.
+///
+/// # Safety
+/// `name` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_server_name(
+    handle: u64,
+    index: usize,
+    name: *mut *mut c_char,
+) -> mc_result {
+    guard(|| {
+        if name.is_null() {
+            return Err(null("name"));
+        }
+        let client = client(handle)?;
+        name.write(malloc_copy(client.server(index)?.name.as_bytes())?.cast());
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Sets a handle's timeouts in milliseconds (defaults: connect 2000, I/O
+/// 3000): how long to wait for a connection, and for each reply.
+#[no_mangle]
+pub extern "C" fn mc_set_timeouts(handle: u64, connect_ms: u32, io_ms: u32) -> mc_result {
+    guard(|| {
+        configure(handle, |options| {
+            options.connect_timeout = Duration::from_millis(connect_ms.into());
+            options.io_timeout = Duration::from_millis(io_ms.into());
+        })
+    })
+}
+
+/// Sets a prefix put in front of every key of this handle and taken off
+/// the keys `mc_get_multi` returns ("" for none): a namespace.
+///
+/// # Safety
+/// `prefix` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_key_prefix(handle: u64, prefix: *const c_char) -> mc_result {
+    guard(|| {
+        let prefix = text(prefix, "prefix")?;
+        configure(handle, |options| options.key_prefix = prefix.to_vec())
+    })
+}
+
+/// Writes a new random key (32 hex digits and a NUL) into `buffer`, which
+/// holds `size` bytes, at least `MC_UNIQUE_KEY_SIZE`.
+///
+/// # Safety
+/// `buffer` has room for `size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mc_unique_key(buffer: *mut c_char, size: usize) -> mc_result {
+    guard(|| {
+        if buffer.is_null() {
+            return Err(null("buffer"));
+        }
+        if size < MC_UNIQUE_KEY_SIZE {
+            return Err(Error::new(
+                Kind::Invalid,
+                format!(
+                    "buffer of {size} bytes is too small for a unique key ({MC_UNIQUE_KEY_SIZE})"
+                ),
+            ));
+        }
+        let key = key::unique()?;
+        ptr::copy_nonoverlapping(key.as_ptr(), buffer.cast::<u8>(), key.len());
+        *buffer.add(key.len()) = 0;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Reports a daemon outcome: `MC_OK` with 1 (done) or -1 (nothing needed)
+/// in `*outcome`, or `MC_DAEMON` with every problem in the message.
+///
+/// # Safety
+/// `outcome` is null or valid for a write.
+unsafe fn report(done: daemon::Outcome, outcome: *mut i32) -> Result<mc_result> {
+    match done {
+        daemon::Outcome::Failed(problems) => Err(Error::new(Kind::Daemon, problems.join("; "))),
+        other => {
+            put(outcome, other.code());
+            Ok(mc_result::MC_OK)
+        }
+    }
+}
+
+/// Starts memcached for every local server of the handle that nothing
+/// answers on (socket files, and TCP ports on this host's addresses), and
+/// waits until each answers. `*outcome` is 1 if daemons were started, -1 if
+/// every server was already served. `MC_DAEMON` if any could not be started
+/// (a remote server, a missing binary, a daemon that exited: the message
+/// says which and why). The binary is `$MEMCACHED` or `memcached` on PATH.
+/// Socket-file servers are also started by `mc_create` when needed.
+///
+/// # Safety
+/// `outcome` is null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_start(handle: u64, outcome: *mut i32) -> mc_result {
+    guard(|| report(daemon::start(&*client(handle)?), outcome))
+}
+
+/// Stops the local memcached daemons serving the handle (SIGTERM to the pid
+/// their stats give, SIGKILL if one lingers) and closes the handle's
+/// connections; they reopen by themselves once a daemon is back. `*outcome`
+/// is 1 if daemons were stopped, -1 if none was running. `MC_DAEMON` if any
+/// could not be stopped (a remote daemon, no permission). Their data is gone.
+///
+/// # Safety
+/// `outcome` is null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_stop(handle: u64, outcome: *mut i32) -> mc_result {
+    guard(|| report(daemon::stop(&*client(handle)?), outcome))
+}
+
+/// Chooses how the handle spreads keys over its servers:
+/// `MC_DISTRIBUTION_KETAMA` (the default) or `MC_DISTRIBUTION_MODULA`;
+/// any other number is `MC_INVALID`. Every client sharing a pool must use
+/// the same distribution, server list (in the same order) and weights:
+/// ketama with libmemcached, PHP and pylibmc; modula with python-memcached.
+#[no_mangle]
+pub extern "C" fn mc_set_distribution(handle: u64, distribution: u32) -> mc_result {
+    guard(|| {
+        let distribution = match distribution {
+            0 => Distribution::Ketama,
+            1 => Distribution::Modula,
+            other => {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    format!("bad distribution {other}: must be MC_DISTRIBUTION_KETAMA (0) or MC_DISTRIBUTION_MODULA (1)"),
+                ))
+            }
+        };
+        client(handle)?.set_distribution(distribution)?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// Sets the failure policy. A server that refuses a connection is not
+/// marked (every request tries it, so a restarted server is used by the
+/// next one). A server that times out a connection or a reply (or, with
+/// failover, cannot be reached) is marked dead for 1 s the first time,
+/// twice as long after each further failure in a row, at most `retry_ms`
+/// milliseconds (default 30000; 0 marks no server dead): meanwhile
+/// requests for its keys fail at once with `MC_IO` and a message naming it
+/// ("127.0.0.1:11211: marked dead after \"...\", retried in 800 ms"),
+/// then one request tries it again. With `failover` non-zero (default
+/// 0), its keys go to the next live server instead (the next ketama point's
+/// server, or python-memcached's rehash): the caller gets no error but may
+/// read missing or stale data, also after the server comes back.
+#[no_mangle]
+pub extern "C" fn mc_set_failure_policy(handle: u64, retry_ms: u32, failover: i32) -> mc_result {
+    guard(|| {
+        configure(handle, |options| {
+            options.retry_interval = Duration::from_millis(retry_ms.into());
+            options.failover = failover != 0;
+        })
+    })
+}
+
+/// Clears every dead mark of the handle (python-memcached's
+/// `forget_dead_hosts`): the next request to each server tries it.
+#[no_mangle]
+pub extern "C" fn mc_forget_dead(handle: u64) -> mc_result {
+    guard(|| {
+        client(handle)?.forget_dead();
+        Ok(mc_result::MC_OK)
+    })
+}

@@ -1,0 +1,201 @@
+//! Deletes, touches and counters.
+
+use std::ffi::c_char;
+use std::ptr;
+
+use crate::client::Placed;
+use crate::error::Result;
+
+use super::boundary::*;
+use super::types::*;
+
+/// Deletes the item under `key`; `MC_NOTFOUND` if there was none.
+///
+/// # Safety
+/// `key` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_remove(handle: u64, key: *const c_char) -> mc_result {
+    mc_remove_by_key(handle, ptr::null(), key)
+}
+
+/// As `mc_remove`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+/// string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_remove_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        let key = text(key, "key")?;
+        Ok(found(client(handle)?.at(place).delete(key)?))
+    })
+}
+
+/// Deletes many keys, pipelined. `statuses`, if not null, receives `MC_OK`
+/// or `MC_NOTFOUND` per key; the call returns `MC_OK` if every key had an
+/// item, `MC_NOTFOUND` if some had none.
+///
+/// # Safety
+/// `keys` points to `count` NUL-terminated strings; `statuses` is null or
+/// has room for `count` results.
+#[no_mangle]
+pub unsafe extern "C" fn mc_remove_multi(
+    handle: u64,
+    keys: *const *const c_char,
+    count: usize,
+    statuses: *mut mc_result,
+) -> mc_result {
+    mc_remove_multi_by_key(handle, ptr::null(), keys, count, statuses)
+}
+
+/// As `mc_remove_multi`, every key on the server `place` picks (see
+/// `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_remove_multi`; `place` is null or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_remove_multi_by_key(
+    handle: u64,
+    place: *const c_char,
+    keys: *const *const c_char,
+    count: usize,
+    statuses: *mut mc_result,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        if keys.is_null() && count > 0 {
+            return Err(null("keys"));
+        }
+        let keys = (0..count)
+            .map(|i| text(*keys.add(i), "a key"))
+            .collect::<Result<Vec<_>>>()?;
+        let mut all = mc_result::MC_OK;
+        let client = client(handle)?;
+        for (i, yes) in client.at(place).delete_many(&keys)?.into_iter().enumerate() {
+            if !yes {
+                all = mc_result::MC_NOTFOUND;
+            }
+            if !statuses.is_null() {
+                statuses.add(i).write(found(yes));
+            }
+        }
+        Ok(all)
+    })
+}
+
+/// Gives the item under `key` a new TTL; `MC_NOTFOUND` if there is none.
+///
+/// # Safety
+/// `key` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_touch(handle: u64, key: *const c_char, ttl: u32) -> mc_result {
+    mc_touch_by_key(handle, ptr::null(), key, ttl)
+}
+
+/// As `mc_touch`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_remove_by_key`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_touch_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    ttl: u32,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        let key = text(key, "key")?;
+        Ok(found(client(handle)?.at(place).touch(key, ttl)?))
+    })
+}
+
+/// Adds `delta` to the decimal number stored under `key` (wrapping at
+/// 2^64); `*value` receives the new number. `MC_NOTFOUND` if there is no
+/// item, `MC_NOTNUMERIC` if it is not a number.
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `value` is null or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_incr(
+    handle: u64,
+    key: *const c_char,
+    delta: u64,
+    value: *mut u64,
+) -> mc_result {
+    mc_incr_by_key(handle, ptr::null(), key, delta, value)
+}
+
+/// Subtracts `delta` from the number under `key`, stopping at 0.
+///
+/// # Safety
+/// As `mc_incr`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_decr(
+    handle: u64,
+    key: *const c_char,
+    delta: u64,
+    value: *mut u64,
+) -> mc_result {
+    mc_decr_by_key(handle, ptr::null(), key, delta, value)
+}
+
+/// The body of the incr and decr calls.
+///
+/// # Safety
+/// As `mc_incr_by_key`.
+unsafe fn arith(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *mut u64,
+    op: impl FnOnce(Placed<'_>, &[u8]) -> Result<Option<u64>>,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        let key = text(key, "key")?;
+        let client = client(handle)?;
+        match op(client.at(place), key)? {
+            Some(n) => {
+                put(value, n);
+                Ok(mc_result::MC_OK)
+            }
+            None => Ok(mc_result::MC_NOTFOUND),
+        }
+    })
+}
+
+/// As `mc_incr`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; otherwise as `mc_incr`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_incr_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    delta: u64,
+    value: *mut u64,
+) -> mc_result {
+    arith(handle, place, key, value, |at, key| at.incr(key, delta))
+}
+
+/// As `mc_decr`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_incr_by_key`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_decr_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    delta: u64,
+    value: *mut u64,
+) -> mc_result {
+    arith(handle, place, key, value, |at, key| at.decr(key, delta))
+}

@@ -1,0 +1,353 @@
+//! The storage commands, with and without a placement value, one item or
+//! many.
+
+use std::ffi::{c_char, c_void};
+use std::ptr;
+
+use crate::error::Result;
+use crate::protocol::StoreVerb;
+
+use super::boundary::*;
+use super::types::*;
+
+/// # Safety
+/// `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+/// string; `value` has `len` readable bytes.
+#[allow(clippy::too_many_arguments)]
+unsafe fn store(
+    handle: u64,
+    place: *const c_char,
+    verb: StoreVerb,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        let key = text(key, "key")?;
+        let value = bytes(value, len, "value")?;
+        let client = client(handle)?;
+        Ok(status(
+            client.at(place).store(verb, key, value, flags, ttl)?,
+        ))
+    })
+}
+
+/// Stores a value under a key, replacing any item.
+///
+/// `ttl` (here and in every call that takes one) is relative seconds, 0 for
+/// no expiry. memcached reads more than 30 days as a Unix time, so a longer
+/// TTL is sent as the server's own time (its `time` statistic) plus `ttl`:
+/// the item never lives longer than asked, at most 2 s less. memcached
+/// keeps times up to 2038-01-19 03:14:07 UTC: a TTL that ends later is
+/// `MC_INVALID` with the limit in `mc_last_error`, never an item that is
+/// already gone.
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `value` has `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Set,
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
+}
+
+/// Stores only if the key has no item; `MC_NOTSTORED` otherwise.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_add(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Add,
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
+}
+
+/// Stores only if the key has an item; `MC_NOTSTORED` otherwise.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_replace(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Replace,
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
+}
+
+/// Appends to an existing item (its flags and TTL stay); `MC_NOTSTORED`
+/// if there is none.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_append(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+) -> mc_result {
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Append,
+        key,
+        value,
+        len,
+        0,
+        0,
+    )
+}
+
+/// Prepends to an existing item; `MC_NOTSTORED` if there is none.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_prepend(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+) -> mc_result {
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Prepend,
+        key,
+        value,
+        len,
+        0,
+        0,
+    )
+}
+
+/// Stores only if the item's CAS value is still `cas` (from `mc_get`):
+/// `MC_EXISTS` if it changed since, `MC_NOTFOUND` if it is gone.
+///
+/// # Safety
+/// As `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_cas(
+    handle: u64,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+    cas: u64,
+) -> mc_result {
+    store(
+        handle,
+        ptr::null(),
+        StoreVerb::Cas(cas),
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
+}
+
+/// As `mc_set`, but the item goes to the server the placement value
+/// `place` picks, not the one its key's hash picks (libmemcached's
+/// `memcached_set_by_key`, python-memcached's `(hashvalue, key)`): keys
+/// stored with the same `place` share a server. Read them with the same
+/// `place`. Ketama hashes `place` like a key; modula uses a decimal
+/// integer `place` as python-memcached uses an integer hash value and
+/// hashes any other text like a key. A null `place` is the key's own.
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; otherwise as `mc_set`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(handle, place, StoreVerb::Set, key, value, len, flags, ttl)
+}
+
+/// As `mc_add`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_set_by_key`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_add_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(handle, place, StoreVerb::Add, key, value, len, flags, ttl)
+}
+
+/// As `mc_replace`, on the server `place` picks (see `mc_set_by_key`).
+///
+/// # Safety
+/// As `mc_set_by_key`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_replace_by_key(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    store(
+        handle,
+        place,
+        StoreVerb::Replace,
+        key,
+        value,
+        len,
+        flags,
+        ttl,
+    )
+}
+
+/// Stores `count` items, pipelined (one write per server). `statuses`, if
+/// not null, receives each item's result: `MC_OK`, `MC_NOTSTORED`, or the
+/// server's error for that item alone (`MC_TOOLARGE`, `MC_SERVER`), which
+/// does not stop the others. The call returns `MC_OK` when all were stored;
+/// else the first item's error with its message if an item had one; else
+/// `MC_NOTSTORED`. A bad key fails the whole call before anything is sent.
+///
+/// # Safety
+/// `entries` points to `count` entries; `statuses` is null or has room for
+/// `count` results.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_multi(
+    handle: u64,
+    entries: *const mc_entry,
+    count: usize,
+    ttl: u32,
+    statuses: *mut mc_result,
+) -> mc_result {
+    set_multi(handle, ptr::null(), entries, count, ttl, statuses)
+}
+
+/// As `mc_set_multi`, every item stored on the server `place` picks (see
+/// `mc_set_by_key`).
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; otherwise as `mc_set_multi`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_multi_by_key(
+    handle: u64,
+    place: *const c_char,
+    entries: *const mc_entry,
+    count: usize,
+    ttl: u32,
+    statuses: *mut mc_result,
+) -> mc_result {
+    set_multi(handle, place, entries, count, ttl, statuses)
+}
+
+/// The body of `mc_set_multi` and `mc_set_multi_by_key`.
+///
+/// # Safety
+/// As `mc_set_multi`; `place` is null or a NUL-terminated string.
+unsafe fn set_multi(
+    handle: u64,
+    place: *const c_char,
+    entries: *const mc_entry,
+    count: usize,
+    ttl: u32,
+    statuses: *mut mc_result,
+) -> mc_result {
+    guard(|| {
+        let place = place_arg(place);
+        if entries.is_null() && count > 0 {
+            return Err(null("entries"));
+        }
+        let items = (0..count)
+            .map(|i| {
+                let e = &*entries.add(i);
+                Ok((
+                    text(e.key, "an entry's key")?,
+                    bytes(e.value, e.value_len, "an entry's value")?,
+                    e.flags,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let client = client(handle)?;
+        let results = client.at(place).set_many(&items, ttl)?;
+        let mut all = mc_result::MC_OK;
+        let mut first_error = None;
+        for (i, outcome) in results.into_iter().enumerate() {
+            let code = match outcome {
+                Ok(s) => status(s),
+                Err(e) => {
+                    let code = e.kind().into();
+                    first_error.get_or_insert(e);
+                    code
+                }
+            };
+            if code != mc_result::MC_OK {
+                all = mc_result::MC_NOTSTORED;
+            }
+            if !statuses.is_null() {
+                // Not `put(statuses.wrapping_add(i), ..)`: a null pointer
+                // plus i is no longer null, and would be written through.
+                statuses.add(i).write(code);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(all),
+        }
+    })
+}

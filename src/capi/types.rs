@@ -1,0 +1,206 @@
+//! The types of the C ABI: result codes (one table gives their names),
+//! hits, entries, statistics, daemon settings, distributions.
+
+use std::ffi::{c_char, c_void, CStr};
+
+use crate::error::Kind;
+use crate::key;
+
+/// The result of every `mc_` function. The numbers are stable: new results
+/// are only ever added at the end.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mc_result {
+    /// Success.
+    MC_OK = 0,
+    /// The key has no item.
+    MC_NOTFOUND = 1,
+    /// Not stored: add on an existing key; replace, append or prepend on a
+    /// missing one.
+    MC_NOTSTORED = 2,
+    /// cas on an item changed since its CAS value was read.
+    MC_EXISTS = 3,
+    /// The key is empty, longer than 250 bytes, or has whitespace or control
+    /// characters. Nothing was sent.
+    MC_BADKEY = 4,
+    /// The value is larger than the server's item size limit.
+    MC_TOOLARGE = 5,
+    /// incr or decr on a value that is not a decimal number.
+    MC_NOTNUMERIC = 6,
+    /// No connection or no reply within the timeout.
+    MC_TIMEOUT = 7,
+    /// A socket error: refused, reset, closed.
+    MC_IO = 8,
+    /// The server answered SERVER_ERROR.
+    MC_SERVER = 9,
+    /// The server answered CLIENT_ERROR or ERROR (a bare ERROR; one with
+    /// memcached's words, "ERROR Too many open connections", is `MC_IO`).
+    MC_CLIENT = 10,
+    /// The server's reply could not be understood, or does not answer the
+    /// request (a value for a key not asked, a value where none was asked,
+    /// a size over memcached's 1 GiB limit). The connection is dropped.
+    MC_PROTOCOL = 11,
+    /// No such handle, or it was deleted.
+    MC_BADHANDLE = 12,
+    /// A bad argument: a null pointer, a malformed server, an unresolvable
+    /// host, a buffer too small.
+    MC_INVALID = 13,
+    /// A local memcached daemon could not be started or stopped.
+    MC_DAEMON = 14,
+    /// A bug in this library was caught (a Rust panic); the message says where.
+    MC_PANIC = 15,
+}
+
+impl From<Kind> for mc_result {
+    fn from(kind: Kind) -> mc_result {
+        match kind {
+            Kind::NotFound => mc_result::MC_NOTFOUND,
+            Kind::NotStored => mc_result::MC_NOTSTORED,
+            Kind::Exists => mc_result::MC_EXISTS,
+            Kind::BadKey => mc_result::MC_BADKEY,
+            Kind::TooLarge => mc_result::MC_TOOLARGE,
+            Kind::NotNumeric => mc_result::MC_NOTNUMERIC,
+            Kind::Timeout => mc_result::MC_TIMEOUT,
+            Kind::Io => mc_result::MC_IO,
+            Kind::Server => mc_result::MC_SERVER,
+            Kind::Client => mc_result::MC_CLIENT,
+            Kind::Protocol => mc_result::MC_PROTOCOL,
+            Kind::BadHandle => mc_result::MC_BADHANDLE,
+            Kind::Invalid => mc_result::MC_INVALID,
+            Kind::Daemon => mc_result::MC_DAEMON,
+            Kind::Panic => mc_result::MC_PANIC,
+        }
+    }
+}
+
+/// One hit of `mc_get_multi`. The key and value are NUL-terminated (the
+/// value may also contain NULs: use `value_len`).
+#[repr(C)]
+pub struct mc_hit {
+    pub key: *const c_char,
+    pub value: *const u8,
+    pub value_len: usize,
+    pub flags: u32,
+    pub cas: u64,
+}
+
+/// One item for `mc_set_multi`.
+#[repr(C)]
+pub struct mc_entry {
+    pub key: *const c_char,
+    pub value: *const c_void,
+    pub value_len: usize,
+    pub flags: u32,
+}
+
+/// One statistic of `mc_stats`: which server (its index, as in
+/// `mc_server_name`), the statistic's name and value.
+#[repr(C)]
+pub struct mc_stat {
+    pub server: usize,
+    pub name: *const c_char,
+    pub value: *const c_char,
+}
+
+/// The size of the buffer `mc_unique_key` fills: 32 hex digits and a NUL.
+pub const MC_UNIQUE_KEY_SIZE: usize = 33;
+
+const _: () = assert!(MC_UNIQUE_KEY_SIZE == key::UNIQUE_LEN + 1);
+
+/// How local memcached daemons are started for a handle (by `mc_create_with`
+/// for socket files, and by `mc_start`). Zero or NULL fields take the
+/// defaults.
+#[repr(C)]
+pub struct mc_daemon_options {
+    /// The memcached binary, a path or a name on PATH. Default: the
+    /// MEMCACHED environment variable, else "memcached".
+    pub binary: *const c_char,
+    /// Item memory in megabytes (memcached -m). Default 64.
+    pub memory_mb: u32,
+    /// Permission bits of a socket file (memcached -a). Default 0700: only
+    /// this user can connect.
+    pub socket_mode: u32,
+    /// More arguments for memcached: `arg_count` strings.
+    pub args: *const *const c_char,
+    pub arg_count: usize,
+    /// How long to wait for a started daemon to answer. Default 5000.
+    pub start_timeout_ms: u32,
+    /// Nonzero: `mc_create_with` starts no daemon (for a handle made only
+    /// to stop one, or to see whether one runs). Default 0: a socket-file
+    /// server nothing answers on gets a daemon.
+    pub no_autostart: u32,
+}
+
+/// How a handle spreads keys over its servers (`mc_set_distribution`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mc_distribution {
+    /// Consistent hashing exactly as libmemcached's KETAMA_WEIGHTED (PHP's
+    /// Memcached with OPT_LIBKETAMA_COMPATIBLE, pylibmc's ketama_weighted):
+    /// adding a server moves few keys. The default.
+    MC_DISTRIBUTION_KETAMA = 0,
+    /// python-memcached's: crc32 of the key modulo the weighted server
+    /// list. The same server for every key as python-memcached with the
+    /// same server list and weights.
+    MC_DISTRIBUTION_MODULA = 1,
+}
+
+/// The result whose number is `code`, if there is one. A new result is
+/// added here too (the C test checks every number has its name).
+pub(super) fn result_from_code(code: u32) -> Option<mc_result> {
+    use mc_result::*;
+    [
+        MC_OK,
+        MC_NOTFOUND,
+        MC_NOTSTORED,
+        MC_EXISTS,
+        MC_BADKEY,
+        MC_TOOLARGE,
+        MC_NOTNUMERIC,
+        MC_TIMEOUT,
+        MC_IO,
+        MC_SERVER,
+        MC_CLIENT,
+        MC_PROTOCOL,
+        MC_BADHANDLE,
+        MC_INVALID,
+        MC_DAEMON,
+        MC_PANIC,
+    ]
+    .into_iter()
+    .find(|r| *r as u32 == code)
+}
+
+/// The name of a result code, such as "MC_NOTFOUND"; "MC_UNKNOWN" for a
+/// number that is no result (from a newer library, or garbage). A static
+/// string.
+#[no_mangle]
+pub extern "C" fn mc_result_name(result: u32) -> *const c_char {
+    // A C caller can pass any number (in C, `mc_result` is a `uint32_t`),
+    // and an enum with an undefined value is undefined behaviour in Rust:
+    // take the number and look it up.
+    let Some(result) = result_from_code(result) else {
+        return c"MC_UNKNOWN".as_ptr();
+    };
+    let name: &'static CStr = match result {
+        mc_result::MC_OK => c"MC_OK",
+        mc_result::MC_NOTFOUND => c"MC_NOTFOUND",
+        mc_result::MC_NOTSTORED => c"MC_NOTSTORED",
+        mc_result::MC_EXISTS => c"MC_EXISTS",
+        mc_result::MC_BADKEY => c"MC_BADKEY",
+        mc_result::MC_TOOLARGE => c"MC_TOOLARGE",
+        mc_result::MC_NOTNUMERIC => c"MC_NOTNUMERIC",
+        mc_result::MC_TIMEOUT => c"MC_TIMEOUT",
+        mc_result::MC_IO => c"MC_IO",
+        mc_result::MC_SERVER => c"MC_SERVER",
+        mc_result::MC_CLIENT => c"MC_CLIENT",
+        mc_result::MC_PROTOCOL => c"MC_PROTOCOL",
+        mc_result::MC_BADHANDLE => c"MC_BADHANDLE",
+        mc_result::MC_INVALID => c"MC_INVALID",
+        mc_result::MC_DAEMON => c"MC_DAEMON",
+        mc_result::MC_PANIC => c"MC_PANIC",
+    };
+    name.as_ptr()
+}
