@@ -147,11 +147,20 @@ pub enum mc_distribution {
     MC_DISTRIBUTION_MODULA = 1,
 }
 
-/// The result whose number is `code`, if there is one. A new result is
-/// added here too (the C test checks every number has its name).
-pub(super) fn result_from_code(code: u32) -> Option<mc_result> {
+/// Every result with its name, in number order: the one list besides the
+/// enum itself (a unit test checks that they agree). A new result is added
+/// to both.
+const RESULTS: [(mc_result, &CStr); 16] = {
     use mc_result::*;
-    [
+    macro_rules! named {
+        ($($result:ident),* $(,)?) => {
+            [$(($result, match CStr::from_bytes_with_nul(concat!(stringify!($result), "\0").as_bytes()) {
+                Ok(name) => name,
+                Err(_) => panic!("a result name has a NUL"),
+            })),*]
+        };
+    }
+    named!(
         MC_OK,
         MC_NOTFOUND,
         MC_NOTSTORED,
@@ -168,10 +177,8 @@ pub(super) fn result_from_code(code: u32) -> Option<mc_result> {
         MC_INVALID,
         MC_DAEMON,
         MC_PANIC,
-    ]
-    .into_iter()
-    .find(|r| *r as u32 == code)
-}
+    )
+};
 
 /// The name of a result code, such as "MC_NOTFOUND"; "MC_UNKNOWN" for a
 /// number that is no result (from a newer library, or garbage). A static
@@ -180,27 +187,25 @@ pub(super) fn result_from_code(code: u32) -> Option<mc_result> {
 pub extern "C" fn mc_result_name(result: u32) -> *const c_char {
     // A C caller can pass any number (in C, `mc_result` is a `uint32_t`),
     // and an enum with an undefined value is undefined behaviour in Rust:
-    // take the number and look it up.
-    let Some(result) = result_from_code(result) else {
-        return c"MC_UNKNOWN".as_ptr();
-    };
-    let name: &'static CStr = match result {
-        mc_result::MC_OK => c"MC_OK",
-        mc_result::MC_NOTFOUND => c"MC_NOTFOUND",
-        mc_result::MC_NOTSTORED => c"MC_NOTSTORED",
-        mc_result::MC_EXISTS => c"MC_EXISTS",
-        mc_result::MC_BADKEY => c"MC_BADKEY",
-        mc_result::MC_TOOLARGE => c"MC_TOOLARGE",
-        mc_result::MC_NOTNUMERIC => c"MC_NOTNUMERIC",
-        mc_result::MC_TIMEOUT => c"MC_TIMEOUT",
-        mc_result::MC_IO => c"MC_IO",
-        mc_result::MC_SERVER => c"MC_SERVER",
-        mc_result::MC_CLIENT => c"MC_CLIENT",
-        mc_result::MC_PROTOCOL => c"MC_PROTOCOL",
-        mc_result::MC_BADHANDLE => c"MC_BADHANDLE",
-        mc_result::MC_INVALID => c"MC_INVALID",
-        mc_result::MC_DAEMON => c"MC_DAEMON",
-        mc_result::MC_PANIC => c"MC_PANIC",
-    };
-    name.as_ptr()
+    // the number is looked up, never cast.
+    RESULTS
+        .iter()
+        .find(|(r, _)| *r as u32 == result)
+        .map_or(c"MC_UNKNOWN", |(_, name)| name)
+        .as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_result_table_has_every_result_in_number_order() {
+        for (n, (result, name)) in RESULTS.iter().enumerate() {
+            assert_eq!(*result as usize, n);
+            assert_eq!(name.to_str().unwrap(), format!("{result:?}"));
+        }
+        // The last one is the highest: nothing after it.
+        assert_eq!(RESULTS.len(), mc_result::MC_PANIC as usize + 1);
+    }
 }
