@@ -97,6 +97,15 @@ pub fn autostart(client: &Client) -> Result<()> {
     Ok(())
 }
 
+/// Replaces the servers of `client` (see [`Client::set_servers`]), then
+/// starts a daemon for every socket-file server nothing answers on, as
+/// creating a handle does: what `mc_set_servers` and `memcache
+/// setservers` do.
+pub fn replace_servers<S: AsRef<str>>(client: &Client, specs: &[S]) -> Result<()> {
+    client.set_servers(specs)?;
+    autostart(client)
+}
+
 /// `memcache start`: starts a daemon for every local server of `client`
 /// that nothing answers on.
 pub fn start(client: &Client) -> Outcome {
@@ -249,6 +258,8 @@ fn peer_pid(path: &Path) -> Option<libc::pid_t> {
     // SAFETY: ucred is plain data; getsockopt writes at most `len` bytes.
     let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: an open socket; `cred` and `len` are locals that outlive the
+    // call, and `len` says how many bytes `cred` has.
     let rc = unsafe {
         libc::getsockopt(
             stream.as_raw_fd(),
@@ -431,17 +442,27 @@ fn start_daemon(server: &Server, options: &DaemonOptions) -> Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .current_dir("/");
-    // SAFETY: the closure only makes async-signal-safe system calls
-    // (setsid, fork, _exit, fcntl), as code between fork and exec must.
+    // Read before the fork: sysconf is not async-signal-safe.
+    // SAFETY: sysconf has no preconditions.
+    let open_max = match unsafe { libc::sysconf(libc::_SC_OPEN_MAX) } {
+        n if n > 0 => n.min(65536) as libc::c_int,
+        _ => 1024,
+    };
+    // SAFETY: between fork and exec the closure makes only system calls
+    // (setsid, fork, _exit, close_range or fcntl). Its fork also runs the
+    // process's atfork handlers: the library's own take and release its
+    // locks, which in this child (one thread, none held) cannot block, and
+    // use the allocator, which glibc keeps usable in a child; those of the
+    // host program are the host's to keep fork-safe, as for any fork.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             libc::setsid();
             match libc::fork() {
                 -1 => return Err(std::io::Error::last_os_error()),
                 0 => {}
                 _ => libc::_exit(0),
             }
-            mark_descriptors_close_on_exec();
+            mark_descriptors_close_on_exec(open_max);
             Ok(())
         });
     }
@@ -509,19 +530,18 @@ fn set_nonblocking(file: &impl AsRawFd) {
 /// inherits none of its starter's files, sockets or locks (a descriptor the
 /// host program opened without O_CLOEXEC would otherwise live on in it).
 ///
-/// # Safety
-/// Only async-signal-safe calls: it runs between fork and exec.
-unsafe fn mark_descriptors_close_on_exec() {
+/// Only system calls, no allocation: it runs between fork and exec.
+/// `open_max` bounds the descriptors tried when close_range is missing.
+fn mark_descriptors_close_on_exec(open_max: libc::c_int) {
     // close_range(3, ~0, CLOSE_RANGE_CLOEXEC), Linux 5.11; else one by one.
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) == 0 {
+    // SAFETY: close_range takes plain numbers; it only changes descriptor
+    // flags of this process.
+    if unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, CLOSE_RANGE_CLOEXEC) } == 0 {
         return;
     }
-    let max = match libc::sysconf(libc::_SC_OPEN_MAX) {
-        n if n > 0 => n.min(65536) as libc::c_int,
-        _ => 1024,
-    };
-    for fd in 3..max {
-        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+    for fd in 3..open_max {
+        // SAFETY: F_SETFD on any number is safe: a closed one fails.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     }
 }

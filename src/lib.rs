@@ -5,6 +5,9 @@
 //! pools), [`client`] (operations on keys), [`registry`] (process-wide named
 //! handles shared by C and Tcl), and the C ABI in `capi`.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod capi;
 pub mod client;
 pub mod cluster;

@@ -69,7 +69,9 @@ pub(super) unsafe fn text<'a>(p: *const c_char, name: &str) -> Result<&'a [u8]> 
     if p.is_null() {
         return Err(null(name));
     }
-    Ok(CStr::from_ptr(p).to_bytes())
+    // SAFETY: `p` is not null, so (by this function's contract) it points to
+    // a NUL-terminated string that outlives 'a.
+    Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
 /// Reads a byte buffer argument; a null pointer is allowed for length 0.
@@ -83,7 +85,9 @@ pub(super) unsafe fn bytes<'a>(p: *const c_void, len: usize, name: &str) -> Resu
     if p.is_null() {
         return Err(null(name));
     }
-    Ok(std::slice::from_raw_parts(p.cast(), len))
+    // SAFETY: `p` is not null and (by this function's contract) points to
+    // `len` readable bytes that outlive 'a.
+    Ok(unsafe { std::slice::from_raw_parts(p.cast(), len) })
 }
 
 /// Reads an optional placement value: null means none (each key by its
@@ -95,8 +99,94 @@ pub(super) unsafe fn place_arg<'a>(p: *const c_char) -> Option<&'a [u8]> {
     if p.is_null() {
         None
     } else {
-        Some(CStr::from_ptr(p).to_bytes())
+        // SAFETY: not null, so a NUL-terminated string (this function's
+        // contract).
+        Some(unsafe { CStr::from_ptr(p) }.to_bytes())
     }
+}
+
+/// Reads an array of `count` NUL-terminated strings; `array_name` names
+/// the array and `each` one of its strings in errors. The array may be
+/// null only when `count` is 0.
+///
+/// # Safety
+/// `array` is null or points to `count` pointers, each null or pointing to
+/// a NUL-terminated string; all outlive 'a.
+pub(super) unsafe fn texts<'a>(
+    array: *const *const c_char,
+    count: usize,
+    array_name: &str,
+    each: &str,
+) -> Result<Vec<&'a [u8]>> {
+    if array.is_null() {
+        return if count == 0 {
+            Ok(Vec::new())
+        } else {
+            Err(null(array_name))
+        };
+    }
+    (0..count)
+        .map(|i| {
+            // SAFETY: i < count, and `array` points to `count` pointers
+            // (this function's contract).
+            let p = unsafe { *array.add(i) };
+            // SAFETY: each is null or a NUL-terminated string that outlives
+            // 'a (this function's contract).
+            unsafe { text(p, each) }
+        })
+        .collect()
+}
+
+/// As [`texts`], each string also UTF-8 (server specs, daemon arguments).
+///
+/// # Safety
+/// As [`texts`].
+pub(super) unsafe fn utf8_texts(
+    array: *const *const c_char,
+    count: usize,
+    array_name: &str,
+    each: &str,
+) -> Result<Vec<String>> {
+    // SAFETY: the same contract as this function's.
+    let texts = unsafe { texts(array, count, array_name, each) }?;
+    texts.into_iter().map(|t| utf8(t, each)).collect()
+}
+
+/// `text` as a `String`, or an `Invalid` error naming `what`.
+pub(super) fn utf8(text: &[u8], what: &str) -> Result<String> {
+    std::str::from_utf8(text)
+        .map(str::to_owned)
+        .map_err(|_| Error::new(Kind::Invalid, format!("{what} is not UTF-8")))
+}
+
+/// One `malloc` block that holds `count` records of type `T` and, after
+/// them, `strings` (the NUL-terminated texts the records point into):
+/// what a multi-get or `mc_stats` hands out, released with one `mc_free`.
+/// `make(i, base)` makes record `i`, `base` being where the strings start
+/// in the block.
+pub(super) fn pack<T>(
+    count: usize,
+    strings: &[u8],
+    mut make: impl FnMut(usize, *const u8) -> T,
+) -> Result<*mut T> {
+    let head = count
+        .checked_mul(std::mem::size_of::<T>())
+        .and_then(|h| h.checked_add(strings.len()))
+        .ok_or_else(|| Error::new(Kind::Invalid, "a result too large to hand out"))?;
+    let block = alloc(head)?;
+    let array = block.cast::<T>();
+    let strings_at = head - strings.len();
+    // SAFETY: the block has `head` bytes: `count` records (malloc aligns
+    // it for any type) and then `strings.len()` bytes, which the copy
+    // fills; nothing else uses the new block.
+    unsafe {
+        let base = block.add(strings_at);
+        ptr::copy_nonoverlapping(strings.as_ptr(), base, strings.len());
+        for i in 0..count {
+            array.add(i).write(make(i, base));
+        }
+    }
+    Ok(array)
 }
 
 /// Writes `value` through an output pointer that may be null (not wanted).
@@ -105,7 +195,8 @@ pub(super) unsafe fn place_arg<'a>(p: *const c_char) -> Option<&'a [u8]> {
 /// `p` is null or valid for a write of `T`.
 pub(super) unsafe fn put<T>(p: *mut T, value: T) {
     if !p.is_null() {
-        p.write(value);
+        // SAFETY: not null, so valid for a write (this function's contract).
+        unsafe { p.write(value) };
     }
 }
 
@@ -181,5 +272,7 @@ pub extern "C" fn mc_last_error() -> *const c_char {
 /// `p` is null or a pointer this library returned and not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn mc_free(p: *mut c_void) {
-    libc::free(p);
+    // SAFETY: `p` is null (free ignores it) or a block this library got
+    // from malloc and has not been freed (this function's contract).
+    unsafe { libc::free(p) };
 }

@@ -77,16 +77,21 @@ unsafe fn fetch(
     read: impl FnOnce(&Client, &[u8]) -> Result<Option<(MallocBuf, u32, u64)>>,
 ) -> mc_result {
     guard(|| {
-        let key = text(key, "key")?;
+        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
         if value.is_null() || len.is_null() {
             return Err(null(if value.is_null() { "value" } else { "len" }));
         }
         match read(&*client(handle)?, key)? {
             Some((buf, f, c)) => {
-                len.write(buf.len);
-                value.write(buf.into_raw().cast());
-                put(flags, f);
-                put(cas, c);
+                // SAFETY: `len` was checked to be non-null and is valid for writes (this function's contract).
+                unsafe { len.write(buf.len) };
+                // SAFETY: `value` was checked to be non-null and is valid for writes (this function's contract).
+                unsafe { value.write(buf.into_raw().cast()) };
+                // SAFETY: `flags` is null or valid for a write (this function's contract).
+                unsafe { put(flags, f) };
+                // SAFETY: `cas` is null or valid for a write (this function's contract).
+                unsafe { put(cas, c) };
                 Ok(mc_result::MC_OK)
             }
             None => Ok(mc_result::MC_NOTFOUND),
@@ -110,9 +115,12 @@ pub unsafe extern "C" fn mc_get(
     flags: *mut u32,
     cas: *mut u64,
 ) -> mc_result {
-    fetch(handle, key, value, len, flags, cas, |c, key| {
-        c.get_with(key, malloc_buf)
-    })
+    // SAFETY: this function's contract covers `fetch`'s (see # Safety).
+    unsafe {
+        fetch(handle, key, value, len, flags, cas, |c, key| {
+            c.get_with(key, malloc_buf)
+        })
+    }
 }
 
 /// As `mc_get`, and gives the item a new TTL in the same request.
@@ -129,9 +137,12 @@ pub unsafe extern "C" fn mc_get_and_touch(
     flags: *mut u32,
     cas: *mut u64,
 ) -> mc_result {
-    fetch(handle, key, value, len, flags, cas, |c, key| {
-        c.at(None).get_and_touch_with(key, ttl, malloc_buf)
-    })
+    // SAFETY: this function's contract covers `fetch`'s (see # Safety).
+    unsafe {
+        fetch(handle, key, value, len, flags, cas, |c, key| {
+            c.at(None).get_and_touch_with(key, ttl, malloc_buf)
+        })
+    }
 }
 
 /// As `mc_get`, from the server `place` picks (see `mc_set_by_key`).
@@ -148,10 +159,14 @@ pub unsafe extern "C" fn mc_get_by_key(
     flags: *mut u32,
     cas: *mut u64,
 ) -> mc_result {
-    let place = place_arg(place);
-    fetch(handle, key, value, len, flags, cas, |c, key| {
-        c.at(place).get_with(key, malloc_buf)
-    })
+    // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+    let place = unsafe { place_arg(place) };
+    // SAFETY: this function's contract covers `fetch`'s (see # Safety).
+    unsafe {
+        fetch(handle, key, value, len, flags, cas, |c, key| {
+            c.at(place).get_with(key, malloc_buf)
+        })
+    }
 }
 
 /// Reads many keys, pipelined (one request per server). `*hits` receives
@@ -169,15 +184,18 @@ pub unsafe extern "C" fn mc_get_multi(
     hits: *mut *mut mc_hit,
     count: *mut usize,
 ) -> mc_result {
-    get_multi(
-        handle,
-        ptr::null(),
-        keys,
-        count_keys,
-        hits,
-        count,
-        ptr::null_mut(),
-    )
+    // SAFETY: this function's contract covers `get_multi`'s (see # Safety).
+    unsafe {
+        get_multi(
+            handle,
+            ptr::null(),
+            keys,
+            count_keys,
+            hits,
+            count,
+            ptr::null_mut(),
+        )
+    }
 }
 
 /// As `mc_get_multi`, every key read from the server `place` picks (see
@@ -194,15 +212,18 @@ pub unsafe extern "C" fn mc_get_multi_by_key(
     hits: *mut *mut mc_hit,
     count: *mut usize,
 ) -> mc_result {
-    get_multi(
-        handle,
-        place,
-        keys,
-        count_keys,
-        hits,
-        count,
-        ptr::null_mut(),
-    )
+    // SAFETY: this function's contract covers `get_multi`'s (see # Safety).
+    unsafe {
+        get_multi(
+            handle,
+            place,
+            keys,
+            count_keys,
+            hits,
+            count,
+            ptr::null_mut(),
+        )
+    }
 }
 
 /// As `mc_get_multi`, but a server that cannot be reached or is marked
@@ -227,7 +248,8 @@ pub unsafe extern "C" fn mc_get_multi_partial(
     if failed.is_null() {
         return guard(|| Err(null("failed")));
     }
-    get_multi(handle, ptr::null(), keys, count_keys, hits, count, failed)
+    // SAFETY: this function's contract covers `get_multi`'s (see # Safety).
+    unsafe { get_multi(handle, ptr::null(), keys, count_keys, hits, count, failed) }
 }
 
 /// The body of the `mc_get_multi` calls: strict if `failed` is null,
@@ -245,16 +267,14 @@ unsafe fn get_multi(
     failed: *mut usize,
 ) -> mc_result {
     guard(|| {
-        let place = place_arg(place);
-        if keys.is_null() && count_keys > 0 {
-            return Err(null("keys"));
-        }
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { place_arg(place) };
         if hits.is_null() || count.is_null() {
             return Err(null(if hits.is_null() { "hits" } else { "count" }));
         }
-        let keys = (0..count_keys)
-            .map(|i| text(*keys.add(i), "a key"))
-            .collect::<Result<Vec<_>>>()?;
+        // SAFETY: `keys` points to `count_keys` NUL-terminated strings (this
+        // function's contract).
+        let keys = unsafe { texts(keys, count_keys, "keys", "a key") }?;
         let client = client(handle)?;
         let at = client.at(place);
         // The hits' keys and values (each NUL-terminated) go into one
@@ -264,11 +284,15 @@ unsafe fn get_multi(
         let each = |key: &[u8], flags, cas, value: &[u8]| found.add(key, flags, cas, value);
         if failed.is_null() {
             at.get_many_with(&keys, each)?;
-            return found.give(hits, count);
+            // SAFETY: `hits` and `count` were checked to be non-null and
+            // are valid for a write (this function's contract).
+            return unsafe { found.give(hits, count) };
         }
         let errors = at.get_many_partial_with(&keys, each)?;
-        found.give(hits, count)?;
-        failed.write(errors.len());
+        // SAFETY: as above.
+        unsafe { found.give(hits, count) }?;
+        // SAFETY: `failed` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { failed.write(errors.len()) };
         if let Some(e) = errors.first() {
             set_last_error(e.message());
         }
@@ -307,22 +331,20 @@ impl Found {
     /// # Safety
     /// `hits` and `count` are valid for a write.
     unsafe fn give(self, hits: *mut *mut mc_hit, count: *mut usize) -> Result<mc_result> {
-        let head = self.hits.len() * std::mem::size_of::<mc_hit>();
-        let block = alloc(head + self.strings.len())?;
-        let array = block.cast::<mc_hit>();
-        let base = block.add(head);
-        ptr::copy_nonoverlapping(self.strings.as_ptr(), base, self.strings.len());
-        for (i, &(at, key_len, value_len, flags, cas)) in self.hits.iter().enumerate() {
-            array.add(i).write(mc_hit {
-                key: base.add(at).cast(),
-                value: base.add(at + key_len + 1),
+        let array = pack(self.hits.len(), &self.strings, |i, base| {
+            let (at, key_len, value_len, flags, cas) = self.hits[i];
+            mc_hit {
+                key: base.wrapping_add(at).cast(),
+                value: base.wrapping_add(at + key_len + 1),
                 value_len,
                 flags,
                 cas,
-            });
-        }
-        hits.write(array);
-        count.write(self.hits.len());
+            }
+        })?;
+        // SAFETY: `hits` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { hits.write(array) };
+        // SAFETY: `count` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { count.write(self.hits.len()) };
         Ok(mc_result::MC_OK)
     }
 }
@@ -334,7 +356,8 @@ impl Found {
 /// `key` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn mc_exists(handle: u64, key: *const c_char) -> mc_result {
-    guard(|| Ok(found(client(handle)?.exists(text(key, "key")?)?)))
+    // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+    guard(|| Ok(found(client(handle)?.exists(unsafe { text(key, "key") }?)?)))
 }
 
 /// The seconds the item under `key` has left to live (-1: no expiry);
@@ -345,13 +368,15 @@ pub unsafe extern "C" fn mc_exists(handle: u64, key: *const c_char) -> mc_result
 #[no_mangle]
 pub unsafe extern "C" fn mc_ttl(handle: u64, key: *const c_char, ttl: *mut i64) -> mc_result {
     guard(|| {
-        let key = text(key, "key")?;
+        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
         if ttl.is_null() {
             return Err(null("ttl"));
         }
         match client(handle)?.ttl(key)? {
             Some(t) => {
-                ttl.write(t);
+                // SAFETY: `ttl` was checked to be non-null and is valid for writes (this function's contract).
+                unsafe { ttl.write(t) };
                 Ok(mc_result::MC_OK)
             }
             None => Ok(mc_result::MC_NOTFOUND),

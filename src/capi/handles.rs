@@ -34,7 +34,8 @@ pub unsafe extern "C" fn mc_create(
     count: usize,
     handle: *mut u64,
 ) -> mc_result {
-    mc_create_with(servers, count, ptr::null(), handle)
+    // SAFETY: this function's contract covers `mc_create_with`'s (see # Safety).
+    unsafe { mc_create_with(servers, count, ptr::null(), handle) }
 }
 
 /// As `mc_create`, with daemon settings (`daemon` may be NULL: defaults).
@@ -56,19 +57,21 @@ pub unsafe extern "C" fn mc_create_with(
         if handle.is_null() {
             return Err(null("handle"));
         }
-        let utf8 = |p: *const c_char, what: &str| {
-            std::str::from_utf8(text(p, what)?)
-                .map(str::to_owned)
-                .map_err(|_| Error::new(Kind::Invalid, format!("{what} is not UTF-8")))
-        };
-        let specs = (0..count)
-            .map(|i| utf8(*servers.add(i), "a server name"))
-            .collect::<Result<Vec<_>>>()?;
+        // SAFETY: `servers` points to `count` NUL-terminated strings (this
+        // function's contract).
+        let specs = unsafe { utf8_texts(servers, count, "servers", "a server name") }?;
         let mut options = Options::default();
-        if let Some(d) = daemon.as_ref() {
+        // SAFETY: `daemon` is null or points to settings (this function's
+        // contract).
+        if let Some(d) = unsafe { daemon.as_ref() } {
             let o = &mut options.daemon;
             if !d.binary.is_null() {
-                o.binary = utf8(d.binary, "the daemon binary")?.into();
+                // SAFETY: a non-null `binary` is a NUL-terminated string.
+                o.binary = utf8(
+                    unsafe { text(d.binary, "the daemon binary") }?,
+                    "the daemon binary",
+                )?
+                .into();
             }
             if d.memory_mb > 0 {
                 o.memory_mb = d.memory_mb;
@@ -76,19 +79,16 @@ pub unsafe extern "C" fn mc_create_with(
             if d.socket_mode > 0 {
                 o.socket_mode = d.socket_mode;
             }
-            if d.args.is_null() && d.arg_count > 0 {
-                return Err(null("args"));
-            }
-            o.args = (0..d.arg_count)
-                .map(|i| utf8(*d.args.add(i), "a daemon argument"))
-                .collect::<Result<Vec<_>>>()?;
+            // SAFETY: `args` points to `arg_count` NUL-terminated strings.
+            o.args = unsafe { utf8_texts(d.args, d.arg_count, "args", "a daemon argument") }?;
             if d.start_timeout_ms > 0 {
                 o.start_timeout = Duration::from_millis(d.start_timeout_ms.into());
             }
             o.autostart = d.no_autostart == 0;
         }
         let id = registry::create(&specs, options)?;
-        handle.write(id);
+        // SAFETY: `handle` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { handle.write(id) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -107,7 +107,8 @@ pub extern "C" fn mc_delete(handle: u64) -> mc_result {
 #[no_mangle]
 pub unsafe extern "C" fn mc_delete_all(count: *mut usize) -> mc_result {
     guard(|| {
-        put(count, registry::clear());
+        // SAFETY: `count` is null or valid for a write (this function's contract).
+        unsafe { put(count, registry::clear()) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -134,9 +135,11 @@ pub unsafe extern "C" fn mc_handles(
         }
         let ids = registry::ids();
         for (i, id) in ids.iter().take(capacity).enumerate() {
-            handles.add(i).write(*id);
+            // SAFETY: `handles` was checked to be non-null and is valid for writes (this function's contract).
+            unsafe { handles.add(i).write(*id) };
         }
-        count.write(ids.len());
+        // SAFETY: `count` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { count.write(ids.len()) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -148,13 +151,15 @@ pub unsafe extern "C" fn mc_handles(
 #[no_mangle]
 pub unsafe extern "C" fn mc_find(name: *const c_char, handle: *mut u64) -> mc_result {
     guard(|| {
-        let name = text(name, "name")?;
+        // SAFETY: `name` is null or a NUL-terminated string (this function's contract).
+        let name = unsafe { text(name, "name") }?;
         if handle.is_null() {
             return Err(null("handle"));
         }
         let id = registry::parse_name(&String::from_utf8_lossy(name))?;
         registry::get(id)?;
-        handle.write(id);
+        // SAFETY: `handle` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { handle.write(id) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -169,7 +174,8 @@ pub unsafe extern "C" fn mc_server_count(handle: u64, count: *mut usize) -> mc_r
         if count.is_null() {
             return Err(null("count"));
         }
-        count.write(client(handle)?.servers().count());
+        // SAFETY: `count` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { count.write(client(handle)?.servers().count()) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -190,7 +196,8 @@ pub unsafe extern "C" fn mc_server_name(
             return Err(null("name"));
         }
         let client = client(handle)?;
-        name.write(malloc_copy(client.server(index)?.name.as_bytes())?.cast());
+        // SAFETY: `name` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { name.write(malloc_copy(client.server(index)?.name.as_bytes())?.cast()) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -215,7 +222,8 @@ pub extern "C" fn mc_set_timeouts(handle: u64, connect_ms: u32, io_ms: u32) -> m
 #[no_mangle]
 pub unsafe extern "C" fn mc_set_key_prefix(handle: u64, prefix: *const c_char) -> mc_result {
     guard(|| {
-        let prefix = text(prefix, "prefix")?;
+        // SAFETY: `prefix` is null or a NUL-terminated string (this function's contract).
+        let prefix = unsafe { text(prefix, "prefix") }?;
         configure(handle, |options| options.key_prefix = prefix.to_vec())
     })
 }
@@ -240,8 +248,12 @@ pub unsafe extern "C" fn mc_unique_key(buffer: *mut c_char, size: usize) -> mc_r
             ));
         }
         let key = key::unique()?;
-        ptr::copy_nonoverlapping(key.as_ptr(), buffer.cast::<u8>(), key.len());
-        *buffer.add(key.len()) = 0;
+        // SAFETY: `buffer` has `size` writable bytes (this function's
+        // contract), and size >= MC_UNIQUE_KEY_SIZE = key.len() + 1.
+        unsafe {
+            ptr::copy_nonoverlapping(key.as_ptr(), buffer.cast::<u8>(), key.len());
+            *buffer.add(key.len()) = 0;
+        }
         Ok(mc_result::MC_OK)
     })
 }
@@ -255,7 +267,8 @@ unsafe fn report(done: daemon::Outcome, outcome: *mut i32) -> Result<mc_result> 
     match done {
         daemon::Outcome::Failed(problems) => Err(Error::new(Kind::Daemon, problems.join("; "))),
         other => {
-            put(outcome, other.code());
+            // SAFETY: `outcome` is null or valid for a write (this function's contract).
+            unsafe { put(outcome, other.code()) };
             Ok(mc_result::MC_OK)
         }
     }
@@ -273,7 +286,8 @@ unsafe fn report(done: daemon::Outcome, outcome: *mut i32) -> Result<mc_result> 
 /// `outcome` is null or valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn mc_start(handle: u64, outcome: *mut i32) -> mc_result {
-    guard(|| report(daemon::start(&*client(handle)?), outcome))
+    // SAFETY: `outcome` is null or valid for a write (this function's contract).
+    guard(|| unsafe { report(daemon::start(&*client(handle)?), outcome) })
 }
 
 /// Stops the local memcached daemons serving the handle (SIGTERM to the pid
@@ -286,7 +300,8 @@ pub unsafe extern "C" fn mc_start(handle: u64, outcome: *mut i32) -> mc_result {
 /// `outcome` is null or valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn mc_stop(handle: u64, outcome: *mut i32) -> mc_result {
-    guard(|| report(daemon::stop(&*client(handle)?), outcome))
+    // SAFETY: `outcome` is null or valid for a write (this function's contract).
+    guard(|| unsafe { report(daemon::stop(&*client(handle)?), outcome) })
 }
 
 /// Chooses how the handle spreads keys over its servers:

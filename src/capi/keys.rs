@@ -15,7 +15,8 @@ use super::types::*;
 /// `key` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn mc_remove(handle: u64, key: *const c_char) -> mc_result {
-    mc_remove_by_key(handle, ptr::null(), key)
+    // SAFETY: this function's contract covers `mc_remove_by_key`'s (see # Safety).
+    unsafe { mc_remove_by_key(handle, ptr::null(), key) }
 }
 
 /// As `mc_remove`, on the server `place` picks (see `mc_set_by_key`).
@@ -30,8 +31,10 @@ pub unsafe extern "C" fn mc_remove_by_key(
     key: *const c_char,
 ) -> mc_result {
     guard(|| {
-        let place = place_arg(place);
-        let key = text(key, "key")?;
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { place_arg(place) };
+        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
         Ok(found(client(handle)?.at(place).delete(key)?))
     })
 }
@@ -50,7 +53,8 @@ pub unsafe extern "C" fn mc_remove_multi(
     count: usize,
     statuses: *mut mc_result,
 ) -> mc_result {
-    mc_remove_multi_by_key(handle, ptr::null(), keys, count, statuses)
+    // SAFETY: this function's contract covers `mc_remove_multi_by_key`'s (see # Safety).
+    unsafe { mc_remove_multi_by_key(handle, ptr::null(), keys, count, statuses) }
 }
 
 /// As `mc_remove_multi`, every key on the server `place` picks (see
@@ -67,13 +71,11 @@ pub unsafe extern "C" fn mc_remove_multi_by_key(
     statuses: *mut mc_result,
 ) -> mc_result {
     guard(|| {
-        let place = place_arg(place);
-        if keys.is_null() && count > 0 {
-            return Err(null("keys"));
-        }
-        let keys = (0..count)
-            .map(|i| text(*keys.add(i), "a key"))
-            .collect::<Result<Vec<_>>>()?;
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { place_arg(place) };
+        // SAFETY: `keys` points to `count` NUL-terminated strings (this
+        // function's contract).
+        let keys = unsafe { texts(keys, count, "keys", "a key") }?;
         let mut all = mc_result::MC_OK;
         let client = client(handle)?;
         for (i, yes) in client.at(place).delete_many(&keys)?.into_iter().enumerate() {
@@ -81,7 +83,8 @@ pub unsafe extern "C" fn mc_remove_multi_by_key(
                 all = mc_result::MC_NOTFOUND;
             }
             if !statuses.is_null() {
-                statuses.add(i).write(found(yes));
+                // SAFETY: `statuses` was checked to be non-null and is valid for writes (this function's contract).
+                unsafe { statuses.add(i).write(found(yes)) };
             }
         }
         Ok(all)
@@ -94,7 +97,8 @@ pub unsafe extern "C" fn mc_remove_multi_by_key(
 /// `key` is a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn mc_touch(handle: u64, key: *const c_char, ttl: u32) -> mc_result {
-    mc_touch_by_key(handle, ptr::null(), key, ttl)
+    // SAFETY: this function's contract covers `mc_touch_by_key`'s (see # Safety).
+    unsafe { mc_touch_by_key(handle, ptr::null(), key, ttl) }
 }
 
 /// As `mc_touch`, on the server `place` picks (see `mc_set_by_key`).
@@ -109,8 +113,10 @@ pub unsafe extern "C" fn mc_touch_by_key(
     ttl: u32,
 ) -> mc_result {
     guard(|| {
-        let place = place_arg(place);
-        let key = text(key, "key")?;
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { place_arg(place) };
+        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
         Ok(found(client(handle)?.at(place).touch(key, ttl)?))
     })
 }
@@ -128,7 +134,8 @@ pub unsafe extern "C" fn mc_incr(
     delta: u64,
     value: *mut u64,
 ) -> mc_result {
-    mc_incr_by_key(handle, ptr::null(), key, delta, value)
+    // SAFETY: this function's contract covers `mc_incr_by_key`'s (see # Safety).
+    unsafe { mc_incr_by_key(handle, ptr::null(), key, delta, value) }
 }
 
 /// Subtracts `delta` from the number under `key`, stopping at 0.
@@ -142,7 +149,8 @@ pub unsafe extern "C" fn mc_decr(
     delta: u64,
     value: *mut u64,
 ) -> mc_result {
-    mc_decr_by_key(handle, ptr::null(), key, delta, value)
+    // SAFETY: this function's contract covers `mc_decr_by_key`'s (see # Safety).
+    unsafe { mc_decr_by_key(handle, ptr::null(), key, delta, value) }
 }
 
 /// The body of the incr and decr calls.
@@ -157,12 +165,15 @@ unsafe fn arith(
     op: impl FnOnce(Placed<'_>, &[u8]) -> Result<Option<u64>>,
 ) -> mc_result {
     guard(|| {
-        let place = place_arg(place);
-        let key = text(key, "key")?;
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { place_arg(place) };
+        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
         let client = client(handle)?;
         match op(client.at(place), key)? {
             Some(n) => {
-                put(value, n);
+                // SAFETY: `value` is null or valid for a write (this function's contract).
+                unsafe { put(value, n) };
                 Ok(mc_result::MC_OK)
             }
             None => Ok(mc_result::MC_NOTFOUND),
@@ -182,7 +193,8 @@ pub unsafe extern "C" fn mc_incr_by_key(
     delta: u64,
     value: *mut u64,
 ) -> mc_result {
-    arith(handle, place, key, value, |at, key| at.incr(key, delta))
+    // SAFETY: this function's contract covers `arith`'s (see # Safety).
+    unsafe { arith(handle, place, key, value, |at, key| at.incr(key, delta)) }
 }
 
 /// As `mc_decr`, on the server `place` picks (see `mc_set_by_key`).
@@ -197,5 +209,6 @@ pub unsafe extern "C" fn mc_decr_by_key(
     delta: u64,
     value: *mut u64,
 ) -> mc_result {
-    arith(handle, place, key, value, |at, key| at.decr(key, delta))
+    // SAFETY: this function's contract covers `arith`'s (see # Safety).
+    unsafe { arith(handle, place, key, value, |at, key| at.decr(key, delta)) }
 }

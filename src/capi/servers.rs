@@ -2,10 +2,8 @@
 //! whole-server commands (flush, verbosity, stats, version).
 
 use std::ffi::c_char;
-use std::ptr;
 
 use crate::daemon;
-use crate::error::{Error, Kind, Result};
 
 use super::boundary::*;
 use super::types::*;
@@ -25,19 +23,10 @@ pub unsafe extern "C" fn mc_set_servers(
     count: usize,
 ) -> mc_result {
     guard(|| {
-        if servers.is_null() && count > 0 {
-            return Err(null("servers"));
-        }
-        let specs = (0..count)
-            .map(|i| {
-                std::str::from_utf8(text(*servers.add(i), "a server name")?)
-                    .map(str::to_owned)
-                    .map_err(|_| Error::new(Kind::Invalid, "a server name is not UTF-8"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let client = client(handle)?;
-        client.set_servers(&specs)?;
-        daemon::autostart(&client)?;
+        // SAFETY: `servers` points to `count` NUL-terminated strings (this
+        // function's contract).
+        let specs = unsafe { utf8_texts(servers, count, "servers", "a server name") }?;
+        daemon::replace_servers(&*client(handle)?, &specs)?;
         Ok(mc_result::MC_OK)
     })
 }
@@ -55,11 +44,13 @@ pub unsafe extern "C" fn mc_server_for_key(
     index: *mut usize,
 ) -> mc_result {
     guard(|| {
-        let key = text(key, "key")?;
+        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
         if index.is_null() {
             return Err(null("index"));
         }
-        index.write(client(handle)?.server_for(key)?);
+        // SAFETY: `index` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { index.write(client(handle)?.server_for(key)?) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -75,11 +66,13 @@ pub unsafe extern "C" fn mc_server_for_place(
     index: *mut usize,
 ) -> mc_result {
     guard(|| {
-        let place = text(place, "place")?;
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { text(place, "place") }?;
         if index.is_null() {
             return Err(null("index"));
         }
-        index.write(client(handle)?.server_for_place(place));
+        // SAFETY: `index` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { index.write(client(handle)?.server_for_place(place)) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -98,7 +91,8 @@ pub unsafe extern "C" fn mc_server_weight(
         if weight.is_null() {
             return Err(null("weight"));
         }
-        weight.write(client(handle)?.server(index)?.weight);
+        // SAFETY: `weight` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { weight.write(client(handle)?.server(index)?.weight) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -148,7 +142,8 @@ pub unsafe extern "C" fn mc_stats(
             None
         } else {
             // A control character is refused by the protocol encoder.
-            Some(String::from_utf8_lossy(text(group, "group")?).into_owned())
+            // SAFETY: `group` is null or a NUL-terminated string (this function's contract).
+            Some(String::from_utf8_lossy(unsafe { text(group, "group") }?).into_owned())
         };
         let per_server = client(handle)?.stats(group.as_deref())?;
         let entries: Vec<(usize, &(String, String))> = per_server
@@ -156,33 +151,28 @@ pub unsafe extern "C" fn mc_stats(
             .enumerate()
             .flat_map(|(server, list)| list.iter().map(move |pair| (server, pair)))
             .collect();
-        let head = entries.len() * std::mem::size_of::<mc_stat>();
-        let size = head
-            + entries
-                .iter()
-                .map(|(_, (n, v))| n.len() + v.len() + 2)
-                .sum::<usize>();
-        let block = alloc(size)?;
-        let array = block.cast::<mc_stat>();
-        let mut at = block.add(head);
-        for (i, (server, (name, value))) in entries.iter().enumerate() {
-            let mut place = |s: &str| {
-                let start = at;
-                ptr::copy_nonoverlapping(s.as_ptr(), at, s.len());
-                *at.add(s.len()) = 0;
-                at = at.add(s.len() + 1);
-                start.cast::<c_char>()
-            };
-            let name = place(name);
-            let value = place(value);
-            array.add(i).write(mc_stat {
-                server: *server,
-                name,
-                value,
-            });
+        let mut strings = Vec::new();
+        let mut at = Vec::with_capacity(entries.len());
+        for (_, (name, value)) in &entries {
+            at.push(strings.len());
+            for text in [name, value] {
+                strings.extend_from_slice(text.as_bytes());
+                strings.push(0);
+            }
         }
-        stats.write(array);
-        count.write(entries.len());
+        let array = pack(entries.len(), &strings, |i, base| {
+            let (server, (name, _)) = entries[i];
+            let name_at = base.wrapping_add(at[i]);
+            mc_stat {
+                server,
+                name: name_at.cast(),
+                value: name_at.wrapping_add(name.len() + 1).cast(),
+            }
+        })?;
+        // SAFETY: `stats` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { stats.write(array) };
+        // SAFETY: `count` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { count.write(entries.len()) };
         Ok(mc_result::MC_OK)
     })
 }
@@ -203,7 +193,8 @@ pub unsafe extern "C" fn mc_version(
             return Err(null("version"));
         }
         let v = client(handle)?.server_version(index)?;
-        version.write(malloc_copy(v.as_bytes())?.cast());
+        // SAFETY: `version` was checked to be non-null and is valid for writes (this function's contract).
+        unsafe { version.write(malloc_copy(v.as_bytes())?.cast()) };
         Ok(mc_result::MC_OK)
     })
 }

@@ -25,9 +25,12 @@ unsafe fn store(
     ttl: u32,
 ) -> mc_result {
     guard(|| {
-        let place = place_arg(place);
-        let key = text(key, "key")?;
-        let value = bytes(value, len, "value")?;
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { place_arg(place) };
+        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
+        // SAFETY: `value` has `len` readable bytes, or `len` is 0 (this function's contract).
+        let value = unsafe { bytes(value, len, "value") }?;
         let client = client(handle)?;
         Ok(status(
             client.at(place).store(verb, key, value, flags, ttl)?,
@@ -56,16 +59,19 @@ pub unsafe extern "C" fn mc_set(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(
-        handle,
-        ptr::null(),
-        StoreVerb::Set,
-        key,
-        value,
-        len,
-        flags,
-        ttl,
-    )
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe {
+        store(
+            handle,
+            ptr::null(),
+            StoreVerb::Set,
+            key,
+            value,
+            len,
+            flags,
+            ttl,
+        )
+    }
 }
 
 /// Stores only if the key has no item; `MC_NOTSTORED` otherwise.
@@ -81,16 +87,19 @@ pub unsafe extern "C" fn mc_add(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(
-        handle,
-        ptr::null(),
-        StoreVerb::Add,
-        key,
-        value,
-        len,
-        flags,
-        ttl,
-    )
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe {
+        store(
+            handle,
+            ptr::null(),
+            StoreVerb::Add,
+            key,
+            value,
+            len,
+            flags,
+            ttl,
+        )
+    }
 }
 
 /// Stores only if the key has an item; `MC_NOTSTORED` otherwise.
@@ -106,16 +115,19 @@ pub unsafe extern "C" fn mc_replace(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(
-        handle,
-        ptr::null(),
-        StoreVerb::Replace,
-        key,
-        value,
-        len,
-        flags,
-        ttl,
-    )
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe {
+        store(
+            handle,
+            ptr::null(),
+            StoreVerb::Replace,
+            key,
+            value,
+            len,
+            flags,
+            ttl,
+        )
+    }
 }
 
 /// Appends to an existing item (its flags and TTL stay); `MC_NOTSTORED`
@@ -130,16 +142,19 @@ pub unsafe extern "C" fn mc_append(
     value: *const c_void,
     len: usize,
 ) -> mc_result {
-    store(
-        handle,
-        ptr::null(),
-        StoreVerb::Append,
-        key,
-        value,
-        len,
-        0,
-        0,
-    )
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe {
+        store(
+            handle,
+            ptr::null(),
+            StoreVerb::Append,
+            key,
+            value,
+            len,
+            0,
+            0,
+        )
+    }
 }
 
 /// Prepends to an existing item; `MC_NOTSTORED` if there is none.
@@ -153,16 +168,19 @@ pub unsafe extern "C" fn mc_prepend(
     value: *const c_void,
     len: usize,
 ) -> mc_result {
-    store(
-        handle,
-        ptr::null(),
-        StoreVerb::Prepend,
-        key,
-        value,
-        len,
-        0,
-        0,
-    )
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe {
+        store(
+            handle,
+            ptr::null(),
+            StoreVerb::Prepend,
+            key,
+            value,
+            len,
+            0,
+            0,
+        )
+    }
 }
 
 /// Stores only if the item's CAS value is still `cas` (from `mc_get`):
@@ -180,16 +198,19 @@ pub unsafe extern "C" fn mc_cas(
     ttl: u32,
     cas: u64,
 ) -> mc_result {
-    store(
-        handle,
-        ptr::null(),
-        StoreVerb::Cas(cas),
-        key,
-        value,
-        len,
-        flags,
-        ttl,
-    )
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe {
+        store(
+            handle,
+            ptr::null(),
+            StoreVerb::Cas(cas),
+            key,
+            value,
+            len,
+            flags,
+            ttl,
+        )
+    }
 }
 
 /// As `mc_set`, but the item goes to the server the placement value
@@ -212,7 +233,8 @@ pub unsafe extern "C" fn mc_set_by_key(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(handle, place, StoreVerb::Set, key, value, len, flags, ttl)
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe { store(handle, place, StoreVerb::Set, key, value, len, flags, ttl) }
 }
 
 /// As `mc_add`, on the server `place` picks (see `mc_set_by_key`).
@@ -229,7 +251,8 @@ pub unsafe extern "C" fn mc_add_by_key(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(handle, place, StoreVerb::Add, key, value, len, flags, ttl)
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe { store(handle, place, StoreVerb::Add, key, value, len, flags, ttl) }
 }
 
 /// As `mc_replace`, on the server `place` picks (see `mc_set_by_key`).
@@ -246,16 +269,19 @@ pub unsafe extern "C" fn mc_replace_by_key(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
-    store(
-        handle,
-        place,
-        StoreVerb::Replace,
-        key,
-        value,
-        len,
-        flags,
-        ttl,
-    )
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe {
+        store(
+            handle,
+            place,
+            StoreVerb::Replace,
+            key,
+            value,
+            len,
+            flags,
+            ttl,
+        )
+    }
 }
 
 /// Stores `count` items, pipelined (one write per server). `statuses`, if
@@ -276,7 +302,8 @@ pub unsafe extern "C" fn mc_set_multi(
     ttl: u32,
     statuses: *mut mc_result,
 ) -> mc_result {
-    set_multi(handle, ptr::null(), entries, count, ttl, statuses)
+    // SAFETY: this function's contract covers `set_multi`'s (see # Safety).
+    unsafe { set_multi(handle, ptr::null(), entries, count, ttl, statuses) }
 }
 
 /// As `mc_set_multi`, every item stored on the server `place` picks (see
@@ -293,7 +320,8 @@ pub unsafe extern "C" fn mc_set_multi_by_key(
     ttl: u32,
     statuses: *mut mc_result,
 ) -> mc_result {
-    set_multi(handle, place, entries, count, ttl, statuses)
+    // SAFETY: this function's contract covers `set_multi`'s (see # Safety).
+    unsafe { set_multi(handle, place, entries, count, ttl, statuses) }
 }
 
 /// The body of `mc_set_multi` and `mc_set_multi_by_key`.
@@ -309,16 +337,21 @@ unsafe fn set_multi(
     statuses: *mut mc_result,
 ) -> mc_result {
     guard(|| {
-        let place = place_arg(place);
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { place_arg(place) };
         if entries.is_null() && count > 0 {
             return Err(null("entries"));
         }
         let items = (0..count)
             .map(|i| {
-                let e = &*entries.add(i);
+                // SAFETY: i < count, and `entries` points to `count`
+                // entries (this function's contract).
+                let e = unsafe { &*entries.add(i) };
                 Ok((
-                    text(e.key, "an entry's key")?,
-                    bytes(e.value, e.value_len, "an entry's value")?,
+                    // SAFETY: `e.key` is null or a NUL-terminated string (this function's contract).
+                    unsafe { text(e.key, "an entry's key") }?,
+                    // SAFETY: `e.value` has `e.value_len` readable bytes, or `e.value_len` is 0 (this function's contract).
+                    unsafe { bytes(e.value, e.value_len, "an entry's value") }?,
                     e.flags,
                 ))
             })
@@ -340,9 +373,11 @@ unsafe fn set_multi(
                 all = mc_result::MC_NOTSTORED;
             }
             if !statuses.is_null() {
-                // Not `put(statuses.wrapping_add(i), ..)`: a null pointer
+                // SAFETY: `statuses.wrapping_add(i)` is null or valid for a write (this function's contract).
+                // Not `unsafe { put(statuses.wrapping_add(i), ..) }`: a null pointer
                 // plus i is no longer null, and would be written through.
-                statuses.add(i).write(code);
+                // SAFETY: `statuses` was checked to be non-null and is valid for writes (this function's contract).
+                unsafe { statuses.add(i).write(code) };
             }
         }
         match first_error {

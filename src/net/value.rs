@@ -49,6 +49,6 @@ impl ValueBuf for VecBuf {
     unsafe fn set_filled(&mut self) {
         // SAFETY: the capacity is at least `self.1`, and the caller
         // guarantees those bytes are initialised.
-        self.0.set_len(self.1);
+        unsafe { self.0.set_len(self.1) };
     }
 }

@@ -279,8 +279,7 @@ fn setservers(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     arity(interp, objv, 2, usize::MAX, "mchandle server ?server ...?")?;
     let client = handle(objv[1])?;
     let specs: Vec<Cow<'_, str>> = objv[2..].iter().map(|w| w.to_string_lossy()).collect();
-    client.set_servers(&specs)?;
-    daemon::autostart(&client)?;
+    daemon::replace_servers(&client, &specs)?;
     interp.reset_result();
     Ok(())
 }

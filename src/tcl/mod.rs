@@ -75,6 +75,7 @@ const VERSION: &CStr =
 /// Called by Tcl with a live interpreter.
 #[no_mangle]
 pub unsafe extern "C" fn Memcache_Init(interp: *mut Tcl_Interp) -> c_int {
+    // SAFETY: Tcl calls this with a live interpreter, in its thread.
     boundary(interp, "load", || unsafe { init(interp) })
 }
 
@@ -86,16 +87,23 @@ pub unsafe extern "C" fn Memcache_Init(interp: *mut Tcl_Interp) -> c_int {
 /// Called by Tcl with a live interpreter.
 #[no_mangle]
 pub unsafe extern "C" fn Memcache_Unload(interp: *mut Tcl_Interp, flags: c_int) -> c_int {
+    // SAFETY: Tcl calls this with a live interpreter, in its thread.
     boundary(interp, "unload", || unsafe { unload(interp, flags) })
 }
 
+/// # Safety
+/// `raw` is null or a live interpreter, in its thread.
 unsafe fn init(raw: *mut Tcl_Interp) -> c_int {
-    if raw.is_null() || stubs::init(raw).is_err() {
+    // SAFETY: a live interpreter passed in by Tcl (the contract).
+    if raw.is_null() || unsafe { stubs::init(raw) }.is_err() {
         return TCL_ERROR;
     }
-    obj::init_types();
-    let interp = Interp::from_raw(raw);
-    match create_ensemble(interp, commands::SUBCOMMANDS) {
+    // SAFETY: the stubs table was just initialised.
+    unsafe { obj::init_types() };
+    // SAFETY: as above.
+    let interp = unsafe { Interp::from_raw(raw) };
+    // SAFETY: a live interpreter in its thread, stubs initialised.
+    match unsafe { create_ensemble(interp, commands::SUBCOMMANDS) } {
         Ok(()) => {}
         Err(CmdError::Reported) => return TCL_ERROR,
         Err(CmdError::Memcache(e)) => {
@@ -104,15 +112,24 @@ unsafe fn init(raw: *mut Tcl_Interp) -> c_int {
         }
     }
     register_exit_handler();
-    stubs::Tcl_PkgProvideEx(raw, PACKAGE.as_ptr(), VERSION.as_ptr(), ptr::null())
+    // SAFETY: a live interpreter and static NUL-terminated strings.
+    unsafe { stubs::Tcl_PkgProvideEx(raw, PACKAGE.as_ptr(), VERSION.as_ptr(), ptr::null()) }
 }
 
 /// Creates `::memcache`, its commands, their exports and the ensemble.
+///
+/// # Safety
+/// `interp` is live, in its thread, and the stubs table is initialised.
+/// Every stubs call below gets this interpreter, NUL-terminated strings
+/// that outlive the call, and namespace and ensemble tokens Tcl just gave.
 unsafe fn create_ensemble(interp: Interp, table: &'static [Subcommand]) -> CmdResult {
     let raw = interp.as_ptr();
-    let mut ns = stubs::Tcl_FindNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), 0);
+    // SAFETY: see the function's Safety.
+    let mut ns = unsafe { stubs::Tcl_FindNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), 0) };
     if ns.is_null() {
-        ns = stubs::Tcl_CreateNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), None);
+        // SAFETY: see the function's Safety.
+        ns =
+            unsafe { stubs::Tcl_CreateNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), None) };
         if ns.is_null() {
             return Err(CmdError::Reported);
         }
@@ -121,15 +138,21 @@ unsafe fn create_ensemble(interp: Interp, table: &'static [Subcommand]) -> CmdRe
         let name = CString::new(sub.name).expect("subcommand name without NUL");
         let full = CString::new(format!("{NAMESPACE}::{}", sub.name)).expect("no NUL");
         let client_data: ClientData = (sub as *const Subcommand).cast_mut().cast();
-        let token = stubs::Tcl_CreateObjCommand(raw, full.as_ptr(), dispatch, client_data, None);
-        if token.is_null() || stubs::Tcl_Export(raw, ns, name.as_ptr(), 0) != TCL_OK {
+        // SAFETY: see the function's Safety; `client_data` is a `&'static
+        // Subcommand`, which `dispatch` reads back.
+        let token =
+            unsafe { stubs::Tcl_CreateObjCommand(raw, full.as_ptr(), dispatch, client_data, None) };
+        // SAFETY: see the function's Safety.
+        if token.is_null() || unsafe { stubs::Tcl_Export(raw, ns, name.as_ptr(), 0) } != TCL_OK {
             return Err(CmdError::Reported);
         }
     }
     // Subcommands = the namespace's exports; unique prefixes accepted, as
     // with `namespace ensemble create`.
-    let ensemble =
-        stubs::Tcl_CreateEnsemble(raw, NAMESPACE_C.as_ptr(), ns, stubs::TCL_ENSEMBLE_PREFIX);
+    // SAFETY: see the function's Safety.
+    let ensemble = unsafe {
+        stubs::Tcl_CreateEnsemble(raw, NAMESPACE_C.as_ptr(), ns, stubs::TCL_ENSEMBLE_PREFIX)
+    };
     if ensemble.is_null() {
         return Err(CmdError::Reported);
     }
@@ -143,11 +166,13 @@ unsafe fn create_ensemble(interp: Interp, table: &'static [Subcommand]) -> CmdRe
         let command = format!("{NAMESPACE}::{}", sub.name);
         (Obj::new_text(sub.name), Obj::new_text(&command))
     }));
-    if stubs::Tcl_SetEnsembleMappingDict(raw, ensemble, map.as_ptr()) != TCL_OK {
+    // SAFETY: see the function's Safety; `map` is a live dict value.
+    if unsafe { stubs::Tcl_SetEnsembleMappingDict(raw, ensemble, map.as_ptr()) } != TCL_OK {
         return Err(CmdError::Reported);
     }
     let flags = stubs::TCL_ENSEMBLE_PREFIX | stubs::ENSEMBLE_COMPILE;
-    if stubs::Tcl_SetEnsembleFlags(raw, ensemble, flags) != TCL_OK {
+    // SAFETY: see the function's Safety.
+    if unsafe { stubs::Tcl_SetEnsembleFlags(raw, ensemble, flags) } != TCL_OK {
         return Err(CmdError::Reported);
     }
     Ok(())
@@ -163,6 +188,8 @@ unsafe extern "C" fn dispatch(
 ) -> c_int {
     // SAFETY: registered by `create_ensemble` with a `&'static Subcommand`.
     let sub = unsafe { &*client_data.cast::<Subcommand>() };
+    // SAFETY: Tcl calls a command with its live interpreter, in its thread,
+    // and `objc` live argument objects in `objv` for the call.
     boundary(raw, sub.name, || unsafe {
         let interp = Interp::from_raw(raw);
         let args = ObjRef::slice_from_raw(objc, objv);
@@ -216,25 +243,34 @@ fn report_panic(raw: *mut Tcl_Interp, what: &str, payload: Box<dyn Any + Send>) 
     interp.set_error_parts(crate::Kind::Panic.word(), &message);
 }
 
+/// # Safety
+/// `raw` is null or a live interpreter, in its thread.
 unsafe fn unload(raw: *mut Tcl_Interp, flags: c_int) -> c_int {
     if raw.is_null() || !stubs::initialised() {
         return TCL_ERROR;
     }
-    let interp = Interp::from_raw(raw);
+    // SAFETY: a live interpreter (the contract), stubs initialised; the
+    // stubs calls below get it and static NUL-terminated strings.
+    let interp = unsafe { Interp::from_raw(raw) };
     // Deleting the namespace deletes its commands and the ensemble bound
     // to it.
-    let ns = stubs::Tcl_FindNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), 0);
+    // SAFETY: see above.
+    let ns = unsafe { stubs::Tcl_FindNamespace(raw, NAMESPACE_C.as_ptr(), ptr::null_mut(), 0) };
     if !ns.is_null() {
-        stubs::Tcl_DeleteNamespace(ns);
+        // SAFETY: a namespace Tcl just found.
+        unsafe { stubs::Tcl_DeleteNamespace(ns) };
     }
     // So that a later `package require memcache` loads it again (the
     // package index is read again by `package unknown`).
-    stubs::Tcl_EvalEx(
-        raw,
-        c"package forget memcache".as_ptr(),
-        -1,
-        stubs::TCL_EVAL_GLOBAL,
-    );
+    // SAFETY: see above.
+    unsafe {
+        stubs::Tcl_EvalEx(
+            raw,
+            c"package forget memcache".as_ptr(),
+            -1,
+            stubs::TCL_EVAL_GLOBAL,
+        )
+    };
     interp.reset_result();
     let detach = if flags == stubs::TCL_UNLOAD_DETACH_FROM_PROCESS {
         Detach::Process

@@ -39,7 +39,8 @@ static BYTEARRAY_TYPE: AtomicPtr<Tcl_ObjType> = AtomicPtr::new(ptr::null_mut());
 /// # Safety
 /// The stubs table must be initialised.
 pub(crate) unsafe fn init_types() {
-    let t = s::Tcl_GetObjType(c"bytearray".as_ptr());
+    // SAFETY: stubs initialised (the contract); a static string.
+    let t = unsafe { s::Tcl_GetObjType(c"bytearray".as_ptr()) };
     BYTEARRAY_TYPE.store(t.cast_mut(), Ordering::Release);
 }
 
@@ -59,7 +60,8 @@ fn c_len(n: usize) -> c_int {
 /// When `len > 0`, `p` must point to `len` readable bytes that live for `'a`.
 unsafe fn bytes_of<'a>(p: *const u8, len: c_int) -> &'a [u8] {
     match usize::try_from(len) {
-        Ok(n) if n > 0 && !p.is_null() => std::slice::from_raw_parts(p, n),
+        // SAFETY: `len` readable bytes living for 'a (the contract).
+        Ok(n) if n > 0 && !p.is_null() => unsafe { std::slice::from_raw_parts(p, n) },
         _ => &[],
     }
 }
@@ -77,7 +79,8 @@ impl Obj {
     /// `ptr` must be a live object of the calling thread.
     pub unsafe fn from_raw(ptr: *mut Tcl_Obj) -> Obj {
         let ptr = NonNull::new(ptr).expect("Tcl returned a NULL Tcl_Obj");
-        s::Tcl_IncrRefCount(ptr.as_ptr());
+        // SAFETY: a live object of this thread (the contract).
+        unsafe { s::Tcl_IncrRefCount(ptr.as_ptr()) };
         Obj { ptr }
     }
 
@@ -312,7 +315,10 @@ impl<'a> ObjRef<'a> {
         match usize::try_from(objc) {
             // ObjRef is a transparent NonNull<Tcl_Obj>, same layout as the
             // (non-NULL) `Tcl_Obj *` entries of objv.
-            Ok(n) if n > 0 && !objv.is_null() => std::slice::from_raw_parts(objv.cast(), n),
+            // SAFETY: `objc` non-NULL objects living for 'a (the contract).
+            Ok(n) if n > 0 && !objv.is_null() => unsafe {
+                std::slice::from_raw_parts(objv.cast(), n)
+            },
             _ => &[],
         }
     }

@@ -151,9 +151,13 @@ const INCOMPATIBLE: &std::ffi::CStr = c"interpreter uses an incompatible stubs m
 /// `interp` must be a live Tcl interpreter passed in by Tcl.
 pub unsafe fn init(interp: *mut Tcl_Interp) -> Result<(), ()> {
     let head = interp.cast::<InterpHead>();
-    let table = (*head).stub_table;
-    if !magic_ok(table) {
-        refuse(head);
+    // SAFETY: a live interpreter starts with Tcl's public `Tcl_Interp`
+    // fields, which `InterpHead` mirrors (this function's contract).
+    let table = unsafe { (*head).stub_table };
+    // SAFETY: `table` is null or the interpreter's stubs table.
+    if !unsafe { magic_ok(table) } {
+        // SAFETY: as above, `head` is the live interpreter's head.
+        unsafe { refuse(head) };
         return Err(());
     }
     type PkgRequireEx = unsafe extern "C" fn(
@@ -163,21 +167,29 @@ pub unsafe fn init(interp: *mut Tcl_Interp) -> Result<(), ()> {
         c_int,
         *mut c_void,
     ) -> *const c_char;
-    let require: PkgRequireEx = std::mem::transmute(slot_in(table, 1));
+    // SAFETY: the table's magic matched, so slot 1 is Tcl_PkgRequireEx
+    // with this C signature (checked against tclDecls.h by a unit test).
+    let require: PkgRequireEx = unsafe { std::mem::transmute(slot_in(table, 1)) };
     let mut client_data: *mut c_void = ptr::null_mut();
-    let version = require(
-        interp,
-        c"Tcl".as_ptr(),
-        c"8.6".as_ptr(),
-        0,
-        (&mut client_data as *mut *mut c_void).cast(),
-    );
+    // SAFETY: a live interpreter, static NUL-terminated strings, and a
+    // pointer to a local that outlives the call.
+    let version = unsafe {
+        require(
+            interp,
+            c"Tcl".as_ptr(),
+            c"8.6".as_ptr(),
+            0,
+            (&mut client_data as *mut *mut c_void).cast(),
+        )
+    };
     if version.is_null() {
         return Err(()); // Tcl_PkgRequireEx has set the error message.
     }
     let table = client_data.cast::<StubsHead>();
-    if !magic_ok(table) {
-        refuse(head);
+    // SAFETY: Tcl_PkgRequireEx gave the Tcl package's stubs table (or null).
+    if !unsafe { magic_ok(table) } {
+        // SAFETY: `head` is the live interpreter's head (see above).
+        unsafe { refuse(head) };
         return Err(());
     }
     STUBS.store(table, Ordering::Release);
@@ -189,20 +201,33 @@ pub fn initialised() -> bool {
     !STUBS.load(Ordering::Acquire).is_null()
 }
 
+/// # Safety
+/// `table` is null or points to a stubs table (at least its head).
 unsafe fn magic_ok(table: *const StubsHead) -> bool {
-    !table.is_null() && (*table).magic as u32 == TCL_STUB_MAGIC
+    // SAFETY: not null, so a readable stubs table head (the contract).
+    !table.is_null() && unsafe { (*table).magic } as u32 == TCL_STUB_MAGIC
 }
 
 /// Sets the message the way `Tcl_InitStubs` does: no table to call through,
 /// so write the deprecated `result`/`freeProc` fields (`TCL_STATIC` = 0).
+///
+/// # Safety
+/// `head` points to a live interpreter.
 unsafe fn refuse(head: *mut InterpHead) {
-    (*head).result = INCOMPATIBLE.as_ptr();
-    (*head).free_proc = ptr::null();
+    // SAFETY: the public head of a live interpreter (the contract); Tcl
+    // reads these fields when the init function returns an error.
+    unsafe {
+        (*head).result = INCOMPATIBLE.as_ptr();
+        (*head).free_proc = ptr::null();
+    }
 }
 
+/// # Safety
+/// `table` is a Tcl stubs table with more than `n` slots.
 unsafe fn slot_in(table: *const StubsHead, n: usize) -> *const c_void {
-    let slots = table.cast::<u8>().add(16).cast::<*const c_void>();
-    let f = *slots.add(n);
+    // SAFETY: the slots follow the 16-byte head (magic, hooks) of a stubs
+    // table that has more than `n` of them (the contract).
+    let f = unsafe { *table.cast::<u8>().add(16).cast::<*const c_void>().add(n) };
     assert!(!f.is_null(), "Tcl stubs table slot {n} is empty");
     f
 }
@@ -217,7 +242,9 @@ unsafe fn slot(n: usize) -> *const c_void {
         !table.is_null(),
         "Tcl stubs table used before Memcache_Init"
     );
-    slot_in(table, n)
+    // SAFETY: the table [`init`] checked; its slots include every one this
+    // file declares (checked against tclDecls.h by a unit test).
+    unsafe { slot_in(table, n) }
 }
 
 /// Declares one Rust function per stubs slot, named like the C function, with
@@ -233,9 +260,14 @@ macro_rules! tcl_stubs {
             /// the C function.
             #[inline]
             pub unsafe fn $name($($arg: $ty),*) $(-> $ret)? {
-                let f: unsafe extern "C" fn($($ty),*) $(-> $ret)? =
-                    std::mem::transmute(slot($slot));
-                f($($arg),*)
+                type Fn = unsafe extern "C" fn($($ty),*) $(-> $ret)?;
+                // SAFETY: the slot holds this function, whose C signature
+                // this declaration copies (checked against tclDecls.h by a
+                // unit test).
+                let f = unsafe { std::mem::transmute::<*const c_void, Fn>(slot($slot)) };
+                // SAFETY: the arguments are valid as for the C function
+                // (this function's contract).
+                unsafe { f($($arg),*) }
             }
         )*
 
@@ -291,7 +323,9 @@ tcl_stubs! {
 /// `obj` must be a live object of the calling thread.
 #[inline]
 pub unsafe fn Tcl_IncrRefCount(obj: *mut Tcl_Obj) {
-    (*obj).refCount += 1;
+    // SAFETY: a live object of this thread (the contract): no other thread
+    // touches its count.
+    unsafe { (*obj).refCount += 1 };
 }
 
 /// `Tcl_DecrRefCount` (a macro in 8.6): frees the object through
@@ -302,10 +336,13 @@ pub unsafe fn Tcl_IncrRefCount(obj: *mut Tcl_Obj) {
 /// holds a reference.
 #[inline]
 pub unsafe fn Tcl_DecrRefCount(obj: *mut Tcl_Obj) {
-    let count = (*obj).refCount;
-    (*obj).refCount = count - 1;
+    // SAFETY: a live object of this thread (the contract).
+    let count = unsafe { (*obj).refCount };
+    // SAFETY: as above.
+    unsafe { (*obj).refCount = count - 1 };
     if count <= 1 {
-        TclFreeObj(obj);
+        // SAFETY: the last reference is gone: the object is Tcl's to free.
+        unsafe { TclFreeObj(obj) };
     }
 }
 
@@ -315,7 +352,8 @@ pub unsafe fn Tcl_DecrRefCount(obj: *mut Tcl_Obj) {
 /// `obj` must be a live object of the calling thread.
 #[inline]
 pub unsafe fn Tcl_IsShared(obj: *mut Tcl_Obj) -> bool {
-    (*obj).refCount > 1
+    // SAFETY: a live object of this thread (the contract).
+    unsafe { (*obj).refCount > 1 }
 }
 
 #[cfg(test)]
@@ -338,8 +376,11 @@ mod tests {
                 error_line: 0,
                 stub_table: &table,
             };
+            // SAFETY: `head` mirrors an interpreter's public head, which
+            // is all `init` reads before it refuses a foreign table.
             let rc = unsafe { init((&mut head as *mut InterpHead).cast()) };
             assert!(rc.is_err());
+            // SAFETY: `init` set `result` to a static NUL-terminated string.
             assert_eq!(unsafe { CStr::from_ptr(head.result) }, INCOMPATIBLE);
             assert!(head.free_proc.is_null());
         }
@@ -349,8 +390,10 @@ mod tests {
             error_line: 0,
             stub_table: ptr::null(),
         };
+        // SAFETY: as above; a null table is refused before anything else.
         assert!(unsafe { init((&mut head as *mut InterpHead).cast()) }.is_err());
         assert_eq!(
+            // SAFETY: as above.
             unsafe { CStr::from_ptr(head.result) }.to_str().unwrap(),
             "interpreter uses an incompatible stubs mechanism"
         );
