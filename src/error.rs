@@ -111,3 +111,15 @@ impl std::error::Error for Error {}
 
 /// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The message a panic carried (`panic!("...")` gives a `&str` or a
+/// `String`), for the bindings that turn a caught panic into an error.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    }
+}

@@ -46,11 +46,7 @@ pub(super) fn guard(body: impl FnOnce() -> Result<mc_result>) -> mc_result {
             e.kind().into()
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string());
+            let what = crate::error::panic_message(&*panic);
             set_last_error(&format!("internal error (please report): {what}"));
             mc_result::MC_PANIC
         }

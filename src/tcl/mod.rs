@@ -222,13 +222,7 @@ fn boundary(raw: *mut Tcl_Interp, what: &str, f: impl FnOnce() -> c_int) -> c_in
 }
 
 fn report_panic(raw: *mut Tcl_Interp, what: &str, payload: Box<dyn Any + Send>) {
-    let detail = if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".to_owned()
-    };
+    let detail = crate::error::panic_message(&*payload);
     drop(payload);
     if raw.is_null() || !stubs::initialised() {
         return;
