@@ -4,8 +4,8 @@
 use std::ffi::{c_char, c_void};
 use std::ptr;
 
+use crate::client::StoreVerb;
 use crate::error::Result;
-use crate::protocol::StoreVerb;
 
 use super::boundary::*;
 use super::types::*;

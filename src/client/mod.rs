@@ -33,6 +33,7 @@ use crate::key;
 use crate::server::{self, Server};
 
 pub use crate::net::{ValueBuf, VecBuf};
+pub use crate::protocol::StoreVerb;
 pub use ops::Placed;
 pub use options::{DaemonOptions, Options};
 

@@ -1,0 +1,168 @@
+//! The reading subcommands: `get`, `gets`, `mget`, `valid`, `ttl`,
+//! `flags`.
+
+use super::*;
+use crate::client::Client;
+use crate::tcl::args::{arity, data_obj, index, key_bytes, list_of, not_found, u64_obj, TEXT_FLAG};
+use crate::tcl::interp::{CmdResult, Interp};
+use crate::tcl::obj::{Obj, ObjBuf, ObjRef};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// `get handle key ?listindex?`
+pub(super) fn get(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
+    arity(interp, objv, 2, 3, "mchandle key ?listindex?")?;
+    let client = handle(objv[1])?;
+    let key = key_bytes(objv[2]);
+    let at = objv.get(3).map(|&w| index(w)).transpose()?;
+    let data = fetch(&client, lead.place.as_deref(), &key)?.0;
+    match at {
+        None => interp.set_result(data),
+        Some(at) => {
+            let elements = list_of(interp, data.as_obj())?;
+            match at.resolve(elements.len()) {
+                Some(i) => interp.set_result(elements[i].clone()),
+                None => interp.reset_result(),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `gets handle key`: {data casid}.
+pub(super) fn gets(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
+    arity(interp, objv, 2, 2, "mchandle key")?;
+    let client = handle(objv[1])?;
+    let key = key_bytes(objv[2]);
+    let (data, cas) = fetch(&client, lead.place.as_deref(), &key)?;
+    interp.set_result_list([data, u64_obj(cas)]);
+    Ok(())
+}
+
+/// The data of `key` (from the server `place` picks) as a Tcl value, read
+/// straight into it (see [`ObjBuf`]), and its casid; `NOTFOUND` if none.
+pub(super) fn fetch(
+    client: &Client,
+    place: Option<&[u8]>,
+    key: &[u8],
+) -> Result<(Obj, u64), crate::tcl::CmdError> {
+    let (buf, _flags, cas) = client
+        .at(place)
+        .get_with(key, |len, flags| ObjBuf::new(len, flags & TEXT_FLAG != 0))?
+        .ok_or_else(|| not_found(key))?;
+    Ok((buf.into_obj(), cas))
+}
+
+/// `mget ?-place value? ?-partial varName? handle keylist`: a dict of the
+/// hits, in keylist order. With `-partial`, servers that fail do not fail
+/// the command: their keys are left out and their error messages go to
+/// the variable (a list, empty when every server answered).
+pub(super) fn mget(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, true)?;
+    let objv = &objv[..];
+    arity(interp, objv, 2, 2, "mchandle keylist")?;
+    let client = handle(objv[1])?;
+    let words = list_of(interp, objv[2])?;
+    let keys: Vec<Cow<'_, [u8]>> = words.iter().map(|w| key_bytes(w.as_obj())).collect();
+    let at = client.at(lead.place.as_deref());
+    // Each hit's value goes at its key's place in the keylist. A server
+    // answers in the order asked, so the place is usually further on: a
+    // cursor finds it, and a map is built only for a hit out of that order
+    // (from another server). A key given twice is put in the dict twice,
+    // so it keeps its first place and the last value, as `dict` does.
+    let mut values: Vec<Option<Obj>> = vec![None; keys.len()];
+    let mut cursor = 0;
+    let mut places: Option<HashMap<&[u8], usize>> = None;
+    let each = |key: &[u8], flags, _cas, data: &[u8]| {
+        let at = match keys[cursor..].iter().position(|k| k.as_ref() == key) {
+            Some(ahead) => {
+                cursor += ahead + 1;
+                cursor - 1
+            }
+            None => match places.get_or_insert_with(|| first_places(&keys)).get(key) {
+                Some(&at) => at,
+                None => return,
+            },
+        };
+        values[at] = Some(data_obj(data, flags));
+    };
+    match lead.partial {
+        None => at.get_many_with(&keys, each)?,
+        Some(var) => {
+            let errors = at.get_many_partial_with(&keys, each)?;
+            let messages = errors.iter().map(|e| Obj::new_text(e.message()));
+            interp.set_var(var, Obj::new_list(messages))?;
+        }
+    }
+    let pairs = words
+        .iter()
+        .zip(keys.iter())
+        .zip(values)
+        .filter_map(|((word, key), value)| {
+            // The key as given, unless it was binary (then its bytes as text).
+            let key = if word.as_obj().is_pure_bytearray() {
+                Obj::new_text_utf8(key)
+            } else {
+                word.clone()
+            };
+            Some((key, value?))
+        });
+    interp.set_result_dict(pairs);
+    Ok(())
+}
+
+/// Where each key first appears in `keys`.
+pub(super) fn first_places<'k>(keys: &'k [Cow<'_, [u8]>]) -> HashMap<&'k [u8], usize> {
+    let mut places = HashMap::with_capacity(keys.len());
+    for (i, key) in keys.iter().enumerate() {
+        places.entry(key.as_ref()).or_insert(i);
+    }
+    places
+}
+
+/// `valid handle key`: 1 or 0.
+pub(super) fn valid(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
+    arity(interp, objv, 2, 2, "mchandle key")?;
+    let client = handle(objv[1])?;
+    let exists = client
+        .at(lead.place.as_deref())
+        .exists(&key_bytes(objv[2]))?;
+    interp.set_result_bool(exists);
+    Ok(())
+}
+
+/// `ttl handle key`: seconds left, -1 for none.
+pub(super) fn ttl(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
+    arity(interp, objv, 2, 2, "mchandle key")?;
+    let client = handle(objv[1])?;
+    let key = key_bytes(objv[2]);
+    let left = client
+        .at(lead.place.as_deref())
+        .ttl(&key)?
+        .ok_or_else(|| not_found(&key))?;
+    interp.set_result_int(left);
+    Ok(())
+}
+
+/// `flags handle key`: the flags stored, with the text flag.
+pub(super) fn flags(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
+    let (lead, objv) = lead(interp, objv, false)?;
+    let objv = &objv[..];
+    arity(interp, objv, 2, 2, "mchandle key")?;
+    let client = handle(objv[1])?;
+    let key = key_bytes(objv[2]);
+    let flags = client
+        .at(lead.place.as_deref())
+        .flags(&key)?
+        .ok_or_else(|| not_found(&key))?;
+    interp.set_result_int(i64::from(flags));
+    Ok(())
+}
