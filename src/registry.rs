@@ -1,7 +1,8 @@
 //! The process-wide registry of handles: `memcache0`, `memcache1`, ... each
 //! naming one shared [`Client`].
 //!
-//! It is the only global state of the library. C programs hold a handle's
+//! The library's main global state (`lib.rs` lists the rest, with why). C
+//! programs hold a handle's
 //! number, Tcl scripts its name; both resolve it here on every call, so a
 //! deleted handle is an error (`Kind::BadHandle`), never a dangling pointer,
 //! and a handle made in one thread, interpreter or language is usable from

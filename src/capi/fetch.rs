@@ -301,11 +301,22 @@ unsafe fn get_multi(
 }
 
 /// The hits of a multi-get as they are read: keys and values, each
-/// NUL-terminated, one after the other in `strings`; for each hit, where
-/// its key starts, the key's and value's lengths, its flags and CAS.
+/// NUL-terminated, one after the other in `strings`, and where each hit's
+/// are.
 struct Found {
     strings: Vec<u8>,
-    hits: Vec<(usize, usize, usize, u32, u64)>,
+    hits: Vec<FoundHit>,
+}
+
+/// One hit in [`Found`]: its key at `strings[at..]`, its value right after
+/// the key's NUL.
+#[derive(Clone, Copy)]
+struct FoundHit {
+    at: usize,
+    key_len: usize,
+    value_len: usize,
+    flags: u32,
+    cas: u64,
 }
 
 impl Found {
@@ -322,7 +333,13 @@ impl Found {
         self.strings.push(0);
         self.strings.extend_from_slice(value);
         self.strings.push(0);
-        self.hits.push((at, key.len(), value.len(), flags, cas));
+        self.hits.push(FoundHit {
+            at,
+            key_len: key.len(),
+            value_len: value.len(),
+            flags,
+            cas,
+        });
     }
 
     /// Hands the hits out as one `malloc`ed block: the `mc_hit` array,
@@ -332,13 +349,13 @@ impl Found {
     /// `hits` and `count` are valid for a write.
     unsafe fn give(self, hits: *mut *mut mc_hit, count: *mut usize) -> Result<mc_result> {
         let array = pack(self.hits.len(), &self.strings, |i, base| {
-            let (at, key_len, value_len, flags, cas) = self.hits[i];
+            let hit = self.hits[i];
             mc_hit {
-                key: base.wrapping_add(at).cast(),
-                value: base.wrapping_add(at + key_len + 1),
-                value_len,
-                flags,
-                cas,
+                key: base.wrapping_add(hit.at).cast(),
+                value: base.wrapping_add(hit.at + hit.key_len + 1),
+                value_len: hit.value_len,
+                flags: hit.flags,
+                cas: hit.cas,
             }
         })?;
         // SAFETY: `hits` was checked to be non-null and is valid for writes (this function's contract).
