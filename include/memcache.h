@@ -230,7 +230,7 @@ void mc_free(void *p);
 
 /**
  * Creates a handle for `count` servers: "host", "host:port" (11211 by
- * default), "[v6addr]:port", or a Unix socket path (a name that contains
+ * default), "\[v6addr\]:port", or a Unix socket path (a name that contains
  * "/", starts with ".", or is marked with "|" or "=" at either end). Any
  * of them may end with "*N", the server's weight from 1 to 10000 (default
  * 1): "cache1:11211*3" gets three times the keys of a server of weight 1.

@@ -18,9 +18,9 @@
 //!   block per call, released with `mc_free()`.
 //! - No Rust panic crosses this boundary: one becomes `MC_PANIC`.
 //!
-//! Where things are: [`types`] (result codes and structs), [`boundary`]
-//! (the panic boundary, arguments and results), [`handles`], [`servers`],
-//! [`store`], [`fetch`], [`keys`]. Each C function is written out with its
+//! Where things are: `types` (result codes and structs), `boundary`
+//! (the panic boundary, arguments and results), `handles`, `servers`,
+//! `store`, `fetch`, `keys`. Each C function is written out with its
 //! own doc comment, even where several differ in one argument (the
 //! `_by_key` twins): cbindgen reads the source, not macro expansions, and
 //! the header carries every function's documentation.

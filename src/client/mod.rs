@@ -8,11 +8,11 @@
 //! A miss, a `NOT_STORED`, an `EXISTS` are results, not errors: only what
 //! leaves the caller unsure of the server's state is an `Err`.
 //!
-//! Where things are: the operations on keys in [`ops`] (one key) and
-//! [`multi`] (many keys, pipelined), whole-server commands and lifetimes in
-//! [`admin`], which server and connection a request goes to, the failure
-//! policy and the retry rule in [`route`], what each reply means in
-//! [`replies`], the settings in [`options`]. Server choice itself is
+//! Where things are: the operations on keys in `ops` (one key) and
+//! `multi` (many keys, pipelined), whole-server commands and lifetimes in
+//! `admin`, which server and connection a request goes to, the failure
+//! policy and the retry rule in `route`, what each reply means in
+//! `replies`, the settings in `options`. Server choice itself is
 //! [`crate::cluster`]'s.
 
 mod admin;

@@ -25,8 +25,8 @@
 //! [`Placement`] is pure (built once per server list, no I/O); [`Node`]
 //! holds a server's connections and dead mark.
 //!
-//! [`hash`]: the distributions' hashes (pure); [`placement`]: which server
-//! a hash goes to, with failover (pure); [`node`]: a server at run time,
+//! `hash`: the distributions' hashes (pure); `placement`: which server
+//! a hash goes to, with failover (pure); `node`: a server at run time,
 //! its idle connections, dead mark and clock.
 
 mod hash;

@@ -78,7 +78,7 @@ impl Node {
     }
 
     /// The locks of this node, taken in the library's lock order (see
-    /// [`crate::fork`]).
+    /// `crate::fork`).
     pub fn lock_all(&self) -> (MutexGuard<'_, Vec<Connection>>, MutexGuard<'_, String>) {
         (lock(&self.idle), lock(&self.dead_reason))
     }

@@ -10,7 +10,7 @@
 //! beside it: exactly one daemon.
 //! The binary is executed with an argument list, never through a shell.
 //!
-//! [`probe`]: is a daemon there, whose is it, has it exited; [`spawn`]:
+//! `probe`: is a daemon there, whose is it, has it exited; `spawn`:
 //! starting one (lock file, stale socket, detached process).
 
 mod probe;
@@ -59,7 +59,7 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// Starts a daemon for every socket-file server of `client` that nothing
 /// answers on: what creating a handle does. Fails with the reason of the
 /// first server that could not be started.
-/// Nothing when the handle's [`DaemonOptions::autostart`] is off.
+/// Nothing when the handle's [`crate::client::DaemonOptions::autostart`] is off.
 pub fn autostart(client: &Client) -> Result<()> {
     let options = client.options().daemon;
     if !options.autostart {

@@ -8,10 +8,10 @@
 //! more and when to compact; a successful parse never allocates.
 //!
 //! Keys are not checked here: the caller validates them once, before
-//! encoding, where a bad key can still become a [`Kind::BadKey`] error.
+//! encoding, where a bad key can still become a [`crate::Kind::BadKey`] error.
 
 //!
-//! [`request`] holds the encoders, [`reply`] the parser.
+//! `request` holds the encoders, `reply` the parser.
 
 mod reply;
 mod request;
