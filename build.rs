@@ -8,6 +8,11 @@ const SOURCES: [&str; 7] = [
 ];
 
 fn main() {
+    // The shared library's SONAME: libmemcache.so.<major>, so a program
+    // linked against this version refuses one with another major number
+    // (`make install` adds the usual symlinks).
+    let major = std::env::var("CARGO_PKG_VERSION_MAJOR").expect("cargo sets the version");
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmemcache.so.{major}");
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     let config = cbindgen::Config::from_file(format!("{dir}/cbindgen.toml"))

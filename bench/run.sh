@@ -47,6 +47,8 @@ mkdir -p "$out"
 say "cargo build --release"
 (cd "$root" && cargo build --release --quiet)
 lib=$root/target/release
+# Programs linked against it look for its SONAME (libmemcache.so.<major>).
+ln -sf libmemcache.so "$lib/libmemcache.so.$(sed -n 's/^version = "\([0-9]*\)\..*/\1/p' "$root/Cargo.toml" | head -n 1)"
 # The Tcl bench loads this build (not the newest of release and debug).
 export MEMCACHE_LIB=$lib/libmemcache.so
 cc -O2 -g -Wall -Wextra -Werror -I"$root/include" "$root/bench/bench.c" -o "$out/bench" \

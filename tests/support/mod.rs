@@ -523,13 +523,24 @@ pub fn library_path() -> PathBuf {
         .into_iter()
         .map(|dir| dir.join("libmemcache.so"))
         .find(|lib| lib.is_file());
-    found.unwrap_or_else(|| {
+    let lib = found.unwrap_or_else(|| {
         panic!(
             "libmemcache.so is missing from {} (and {}): run `cargo build` first",
             deps.display(),
             profile.display()
         )
-    })
+    });
+    // A C program linked against it needs it by its SONAME,
+    // libmemcache.so.<major>: `make install` makes that link; here, beside
+    // the build. (Tests make it at once: an existing one is fine.)
+    let soname = lib.with_file_name(format!(
+        "libmemcache.so.{}",
+        env!("CARGO_PKG_VERSION_MAJOR")
+    ));
+    if std::fs::symlink_metadata(&soname).is_err() {
+        let _ = std::os::unix::fs::symlink("libmemcache.so", &soname);
+    }
+    lib
 }
 
 /// What a finished child process said.
