@@ -97,7 +97,8 @@ bench:
 # The directories install may create, deepest first. Those that did not
 # exist before are listed in the package directory; uninstall removes them
 # (when empty), and no other.
-INSTALLDIRS = $(PKGCONFIGDIR) $(LIBDIR) $(INCLUDEDIR) $(MANDIR)/mann $(MANDIR) $(TCLDIR)
+INSTALLDIRS = $(PKGCONFIGDIR) $(TCLDIR) $(LIBDIR) $(INCLUDEDIR) $(MANDIR)/mann $(MANDIR) \
+              $(PREFIX)/share $(PREFIX)
 NEWDIRS     = target/install-new-dirs
 
 install: $(RELEASE)/libmemcache.so $(RELEASE)/libmemcache.a

@@ -10,13 +10,14 @@
 //! The Python side is `tests/python/interop.py`, the Tcl side
 //! `tests/python/interop.tcl`; they run in turn against the same servers:
 //! Python stores, Tcl checks and stores, Python checks. python-memcached
-//! is installed with pip when it is missing; a machine that cannot install
-//! it fails this test (it is never skipped).
+//! runs in a virtual environment this test makes (see [`python`]); a
+//! machine that cannot make one fails this test (it is never skipped).
 
 mod support;
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use support::{library_path, run_with_limit, tcl_list_element, Memcached, Output};
@@ -27,63 +28,89 @@ const CRATE: &str = env!("CARGO_MANIFEST_DIR");
 /// How long one script may run.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
 
-/// The Python interpreter: `$PYTHON`, else `python3`.
+/// The Python that runs the Python side: `$PYTHON` if set (it must import
+/// python-memcached: nothing is installed into it), else the interpreter of
+/// a virtual environment this test makes under `target/tmp/` from
+/// `python3` and installs python-memcached into with its own pip, so the
+/// system's site-packages are never touched (and a Python that refuses pip,
+/// PEP 668, is no obstacle).
 fn python() -> String {
-    std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string())
+    static PYTHON: OnceLock<Result<String, String>> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| match std::env::var("PYTHON") {
+            Ok(given) => match has_python_memcached(&given)? {
+                true => Ok(given),
+                false => Err(format!(
+                    "PYTHON={given} cannot import python-memcached: install it there, or \
+                     unset PYTHON to let this test make a virtual environment"
+                )),
+            },
+            Err(_) => venv_with_python_memcached(),
+        })
+        .clone()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Does `python` import python-memcached (the module `memcache` with its
 /// `Client` and `cmemcache_hash`)?
-fn has_python_memcached() -> Result<bool, String> {
+fn has_python_memcached(python: &str) -> Result<bool, String> {
     let probe = "import memcache, sys; \
                  sys.exit(0 if hasattr(memcache, 'Client') and hasattr(memcache, 'cmemcache_hash') else 3)";
-    let out = Command::new(python())
+    let out = Command::new(python)
         .args(["-c", probe])
         .output()
-        .map_err(|e| {
-            format!(
-                "cannot run {}: {e} (install Python 3 or set PYTHON)",
-                python()
-            )
-        })?;
+        .map_err(|e| format!("cannot run {python}: {e} (install Python 3 or set PYTHON)"))?;
     Ok(out.status.success())
 }
 
-/// Makes sure python-memcached can be imported, installing it with pip if
-/// it is missing; panics with the reason if that cannot be done.
-fn ensure_python_memcached() {
-    match has_python_memcached() {
-        Ok(true) => return,
-        Ok(false) => {}
-        Err(e) => panic!("{e}"),
+/// `target/tmp/python-venv/bin/python`, made (with python-memcached) if
+/// it is not there yet.
+fn venv_with_python_memcached() -> Result<String, String> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-venv");
+    let python = dir.join("bin/python").display().to_string();
+    if has_python_memcached(&python).unwrap_or(false) {
+        return Ok(python);
     }
-    let out = Command::new(python())
-        .args([
+    let run = |program: &str, args: &[&str], what: &str| -> Result<(), String> {
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run {program}: {e} ({what})"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "`{program} {}` failed ({}; {what})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    };
+    let venv = dir.display().to_string();
+    run(
+        "python3",
+        &["-m", "venv", &venv],
+        "Debian: apt-get install python3-venv",
+    )?;
+    run(
+        &python,
+        &[
             "-m",
             "pip",
             "install",
             "--quiet",
             "--disable-pip-version-check",
             "python-memcached",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {} -m pip: {e}", python()));
-    assert!(
-        out.status.success(),
-        "python-memcached is not installed and `{} -m pip install python-memcached` failed \
-         ({}): install it (pip install python-memcached) or make the package registry \
-         reachable\n--- pip stdout ---\n{}\n--- pip stderr ---\n{}",
-        python(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        has_python_memcached(),
-        Ok(true),
-        "pip installed python-memcached, but `import memcache` still fails with {}",
-        python()
-    );
+        ],
+        "the package registry must be reachable",
+    )?;
+    match has_python_memcached(&python)? {
+        true => Ok(python),
+        false => Err(format!(
+            "python-memcached was installed in {venv}, but it does not import"
+        )),
+    }
 }
 
 /// Checks that a script ended with "ok N checks" (N > 0) and exit 0.
@@ -133,7 +160,6 @@ fn run_tcl(args: &[String]) -> Output {
 
 #[test]
 fn python_memcached_interop() {
-    ensure_python_memcached();
     let servers = [
         Memcached::tcp_checked(&[]),
         Memcached::tcp_checked(&[]),
@@ -182,7 +208,6 @@ const HASHVALUES: [&str; 10] = [
 #[test]
 fn python_memcached_modula_with_weights_placement_and_rehash() {
     use memcache::{Client, Distribution, Status};
-    ensure_python_memcached();
     let servers = [
         Memcached::tcp_checked(&[]),
         Memcached::tcp_checked(&[]),
