@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use std::ffi::OsStr;
 
-use support::{compile_c, library_path, run_with_limit, Memcached, Output, TempDir};
+use support::{compile_c, expect_ok, library_path, run_with_limit, Memcached, Output, TempDir};
 
 /// How long one C program may run before it is killed.
 const TIME_LIMIT: Duration = Duration::from_secs(180);
@@ -52,43 +52,6 @@ fn run(mut command: Command) -> Output {
     }
     command.env("LD_LIBRARY_PATH", path);
     run_with_limit(command, TIME_LIMIT)
-}
-
-/// The first lines of `text`, enough to read.
-fn head(text: &str) -> String {
-    const LINES: usize = 200;
-    let mut out: Vec<&str> = text.lines().take(LINES).collect();
-    let more = text.lines().count().saturating_sub(LINES);
-    let tail = format!("... and {more} more lines");
-    if more > 0 {
-        out.push(&tail);
-    }
-    out.join("\n")
-}
-
-/// Checks a run: exit status 0, and "ok N checks" (N > 0) as the last line.
-/// Returns N.
-fn expect_ok(what: &str, run: &Output) -> u64 {
-    let checks = run
-        .stdout
-        .lines()
-        .last()
-        .and_then(|line| line.strip_prefix("ok "))
-        .and_then(|rest| rest.strip_suffix(" checks"))
-        .and_then(|n| n.parse::<u64>().ok())
-        .filter(|&n| n > 0);
-    match checks {
-        Some(n) if run.status.success() => {
-            println!("{what}: ok {n} checks");
-            n
-        }
-        _ => panic!(
-            "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            run.status,
-            head(&run.stdout),
-            head(&run.stderr)
-        ),
-    }
 }
 
 /// Compiles and runs `tests/c/<program>.c` with `args`, under `wrapper`

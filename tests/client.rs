@@ -4,25 +4,18 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache::client::MAX_RELATIVE_TTL;
 use memcache::{Client, Hit, Item, Kind, Options, Status};
-use support::Memcached;
+use support::{fail, stat_u64, Memcached};
 
 // ----- helpers -----
 
 fn client(m: &Memcached) -> Client {
     Client::new(&[m.spec()]).unwrap()
-}
-
-/// The kind and message of an error result.
-fn fail<T: Debug>(r: memcache::Result<T>) -> (Kind, String) {
-    let e = r.unwrap_err();
-    (e.kind(), e.message().to_string())
 }
 
 /// Value and flags of a get result (the CAS value is checked on its own).
@@ -32,22 +25,6 @@ fn vf(item: Option<Item>) -> Option<(Vec<u8>, u32)> {
 
 fn some(value: &[u8], flags: u32) -> Option<(Vec<u8>, u32)> {
     Some((value.to_vec(), flags))
-}
-
-/// One statistic of the (only) server.
-fn stat(c: &Client, name: &str) -> String {
-    let stats = c.stats(None).unwrap();
-    assert_eq!(stats.len(), 1);
-    stats[0]
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no stat {name}"))
-        .1
-        .clone()
-}
-
-fn stat_u64(c: &Client, name: &str) -> u64 {
-    stat(c, name).parse().unwrap()
 }
 
 /// The (only) server's general statistics that are numbers, at one moment.
@@ -475,7 +452,7 @@ fn stats_general_groups_and_unknown_group() {
             format!("{}: ERROR: the server does not know this command", m.spec())
         )
     );
-    assert_eq!(stat(&c, "pid"), m.pid().unwrap().to_string());
+    assert_eq!(stat_u64(&c, "pid"), u64::from(m.pid().unwrap()));
 }
 
 #[test]
@@ -933,7 +910,7 @@ fn unix_socket_basic_operations() {
     assert!(c.delete(b"k").unwrap());
     assert_eq!(c.get(b"k").unwrap(), None);
     assert_eq!(c.version().unwrap(), vec![support::memcached_version()]);
-    assert_eq!(stat(&c, "pid"), m.pid().unwrap().to_string());
+    assert_eq!(stat_u64(&c, "pid"), u64::from(m.pid().unwrap()));
     assert_eq!(settings(&c)["domain_socket"], m.spec());
     assert_eq!(c.flush_all(None), Ok(()));
     assert_eq!(c.get(b"b").unwrap(), None);

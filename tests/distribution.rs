@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use memcache::cluster::{ketama_hash, modula_hash, Distribution, Hash, Placement};
 use memcache::{Client, Options, Status};
-use support::{compile_c, run_with_limit, Memcached, Output, TempDir};
+use support::{compile_c, run_with_limit, stat_u64, Memcached, Output, TempDir};
 
 /// How long one run of the reference program may take.
 const TIME_LIMIT: Duration = Duration::from_secs(120);
@@ -258,7 +258,7 @@ fn ketama_shares_a_real_pool_with_libmemcached() {
     for &n in &ours {
         per_server[n] += 1;
     }
-    let items: Vec<u64> = direct.iter().map(|d| stat(d, "curr_items")).collect();
+    let items: Vec<u64> = direct.iter().map(|d| stat_u64(d, "curr_items")).collect();
     assert_eq!(items, per_server);
     println!("keys per server (weights 1, 2, 3, 4): {per_server:?}");
     for (k, &n) in keys.iter().zip(&ours).step_by(97) {
@@ -297,16 +297,6 @@ fn ketama_shares_a_real_pool_with_libmemcached() {
         checked.stdout.trim(),
         format!("found {} of {}", keys.len(), keys.len())
     );
-}
-
-fn stat(c: &Client, name: &str) -> u64 {
-    c.stats(None).unwrap()[0]
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap()
-        .1
-        .parse()
-        .unwrap()
 }
 
 /// How many of the keys whose `hashes` are given each server of `weights`

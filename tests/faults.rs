@@ -5,20 +5,15 @@
 
 mod support;
 
-use std::fmt::Debug;
 use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache::{Client, Item, Kind, Options, Status};
 use support::{
-    free_port, Fake, FakeServer, FullBacklog, FullUnixBacklog, Memcached, ScriptedServer, Step,
+    fail, free_port, pause, resume, stat_u64, Fake, FakeServer, FullBacklog, FullUnixBacklog,
+    Memcached, ScriptedServer, Step,
 };
-
-fn fail<T: Debug>(r: memcache::Result<T>) -> (Kind, String) {
-    let e = r.unwrap_err();
-    (e.kind(), e.message().to_string())
-}
 
 /// A client that marks no server dead (retry interval 0): these tests look
 /// at each request's own failure; the failure policy is tested in
@@ -56,50 +51,6 @@ fn item(value: &[u8], flags: u32, cas: u64) -> Option<Item> {
 
 fn value(item: Option<Item>) -> Option<Vec<u8>> {
     item.map(|i| i.value)
-}
-
-fn stat_u64(c: &Client, name: &str) -> u64 {
-    let stats = c.stats(None).unwrap();
-    stats[0]
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no stat {name}"))
-        .1
-        .parse()
-        .unwrap()
-}
-
-fn signal(m: &Memcached, sig: libc::c_int) {
-    let pid = m.pid().expect("running") as libc::pid_t;
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
-}
-
-/// Stops the daemon (SIGSTOP) and waits until every one of its threads is
-/// stopped: kill(2) returns before a thread busy on another CPU stops.
-fn stop(m: &Memcached) {
-    signal(m, libc::SIGSTOP);
-    let tasks = format!("/proc/{}/task", m.pid().unwrap());
-    let start = Instant::now();
-    loop {
-        let all_stopped = std::fs::read_dir(&tasks).unwrap().all(|task| {
-            let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap();
-            // "pid (comm) S ...": the state follows the last ')'.
-            stat.rsplit(')')
-                .next()
-                .unwrap()
-                .trim_start()
-                .starts_with('T')
-        });
-        if all_stopped {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "daemon did not stop"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Runs `f` and checks it took between `min` and `max` milliseconds.
@@ -254,9 +205,9 @@ fn timeout_on_a_pooled_connection_is_not_retried() {
     let m = Memcached::tcp_checked(&[]);
     let c = client_with_timeout(&m.spec(), 300);
     assert_eq!(c.set(b"n", b"0", 0, 0).unwrap(), Status::Stored);
-    stop(&m);
+    pause(&m);
     let result = timed(250, 550, || fail(c.incr(b"n", 1)));
-    signal(&m, libc::SIGCONT);
+    resume(&m);
     assert_eq!(
         result,
         (

@@ -6,19 +6,13 @@
 
 mod support;
 
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use memcache::client::{MAX_RELATIVE_TTL, MAX_UNIX_TIME};
 use memcache::{registry, Client, Kind, Options, Status};
-use support::{Fake, FakeServer, Memcached, ScriptedServer, Step};
-
-fn fail<T: Debug>(r: memcache::Result<T>) -> (Kind, String) {
-    let e = r.unwrap_err();
-    (e.kind(), e.message().to_string())
-}
+use support::{fail, stat_u64, Fake, FakeServer, Memcached, ScriptedServer, Step};
 
 fn client_of(spec: &str, timeout_ms: u64) -> Client {
     let c = Client::new(&[spec]).unwrap();
@@ -34,13 +28,7 @@ fn client_of(spec: &str, timeout_ms: u64) -> Client {
 
 /// The server's own clock (its `time` stat).
 fn server_time(c: &Client) -> u64 {
-    c.stats(None).unwrap()[0]
-        .iter()
-        .find(|(n, _)| n == "time")
-        .unwrap()
-        .1
-        .parse()
-        .unwrap()
+    stat_u64(c, "time")
 }
 
 // ----- 1. a reply for another key -----

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use memcache::cluster::{bucket, Distribution, Placement};
 use memcache::{Client, Kind, Options, Status};
-use support::{FullBacklog, Memcached};
+use support::{fail, pause, resume, stat_each_u64, FullBacklog, Memcached};
 
 struct Cluster {
     servers: Vec<Memcached>,
@@ -36,11 +36,6 @@ fn cluster() -> Cluster {
         client,
         direct,
     }
-}
-
-fn fail<T: Debug>(r: memcache::Result<T>) -> (Kind, String) {
-    let e = r.unwrap_err();
-    (e.kind(), e.message().to_string())
 }
 
 /// `message` with the wait of a dead mark ("retried in 29 s", "in 480 ms")
@@ -67,23 +62,6 @@ fn dead(spec: &str, why: &str) -> (Kind, String) {
 
 const REFUSED: &str = "cannot connect: Connection refused (os error 111)";
 const NO_REPLY: &str = "no reply within 200 ms";
-
-/// A numeric statistic of every server, in server order.
-fn stat_each(c: &Client, name: &str) -> Vec<u64> {
-    c.stats(None)
-        .unwrap()
-        .into_iter()
-        .map(|stats| {
-            stats
-                .into_iter()
-                .find(|(n, _)| n == name)
-                .unwrap_or_else(|| panic!("no stat {name}"))
-                .1
-                .parse()
-                .unwrap()
-        })
-        .collect()
-}
 
 fn keys(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("key{i}")).collect()
@@ -118,35 +96,6 @@ fn with(c: &Client, change: impl FnOnce(&mut Options)) {
         Ok::<(), memcache::Error>(())
     })
     .unwrap();
-}
-
-/// Stops the daemon (SIGSTOP) and waits until all its threads are stopped.
-fn pause(m: &Memcached) {
-    let pid = m.pid().expect("running") as libc::pid_t;
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
-    let tasks = format!("/proc/{pid}/task");
-    let start = Instant::now();
-    while !std::fs::read_dir(&tasks).unwrap().all(|task| {
-        let stat = std::fs::read_to_string(task.unwrap().path().join("stat")).unwrap();
-        stat.rsplit(')')
-            .next()
-            .unwrap()
-            .trim_start()
-            .starts_with('T')
-    }) {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "daemon did not stop"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
-fn resume(m: &Memcached) {
-    let pid = m.pid().expect("running") as libc::pid_t;
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
 }
 
 // ----- placement -----
@@ -199,7 +148,7 @@ fn keys_spread_over_all_servers_where_the_distribution_puts_them() {
         }
         let expected = per_server(&cl.client, &keys);
         assert!(expected.iter().all(|&n| n > 50), "{expected:?}");
-        assert_eq!(stat_each(&cl.client, "curr_items"), expected);
+        assert_eq!(stat_each_u64(&cl.client, "curr_items"), expected);
         // Each key is on the server server_for() names, and only there.
         for k in &keys {
             let home = cl.client.server_for(k.as_bytes()).unwrap();
@@ -230,9 +179,9 @@ fn get_many_sends_one_request_per_server() {
     }
     let mut asked: Vec<String> = keys.clone();
     asked.extend((0..20).map(|i| format!("missing{i}")));
-    let before = stat_each(&cl.client, "bytes_read");
+    let before = stat_each_u64(&cl.client, "bytes_read");
     let hits = cl.client.get_many(&asked).unwrap();
-    let after = stat_each(&cl.client, "bytes_read");
+    let after = stat_each_u64(&cl.client, "bytes_read");
     assert_eq!(hits.len(), 100);
     let got: BTreeSet<(String, Vec<u8>, u32)> = hits
         .into_iter()
@@ -278,7 +227,7 @@ fn set_many_and_delete_many_across_servers() {
         vec![Ok(Status::Stored); 60]
     );
     assert_eq!(
-        stat_each(&cl.client, "cmd_set"),
+        stat_each_u64(&cl.client, "cmd_set"),
         per_server(&cl.client, &keys)
     );
     for (k, v, f) in &items {
@@ -312,7 +261,7 @@ fn set_many_and_delete_many_across_servers() {
         .map(|(_, k)| k.clone())
         .collect();
     assert_eq!(
-        stat_each(&cl.client, "curr_items"),
+        stat_each_u64(&cl.client, "curr_items"),
         per_server(&cl.client, &left)
     );
 }
@@ -329,7 +278,7 @@ fn whole_server_commands_reach_every_server() {
         .iter()
         .map(|m| u64::from(m.pid().unwrap()))
         .collect();
-    assert_eq!(stat_each(&cl.client, "pid"), pids);
+    assert_eq!(stat_each_u64(&cl.client, "pid"), pids);
     for k in keys(30) {
         assert_eq!(
             cl.client.set(k.as_bytes(), b"v", 0, 0).unwrap(),
@@ -338,7 +287,7 @@ fn whole_server_commands_reach_every_server() {
     }
     assert_eq!(cl.client.flush_all(None), Ok(()));
     assert_eq!(cl.client.get_many(&keys(30)).unwrap(), vec![]);
-    assert_eq!(stat_each(&cl.client, "cmd_flush"), vec![1, 1, 1]);
+    assert_eq!(stat_each_u64(&cl.client, "cmd_flush"), vec![1, 1, 1]);
 }
 
 #[test]
@@ -370,7 +319,7 @@ fn weights_give_a_server_more_keys() {
             weighted.set_many(&items, 0).unwrap(),
             vec![Ok(Status::Stored); keys.len()]
         );
-        let counts = stat_each(&weighted, "curr_items");
+        let counts = stat_each_u64(&weighted, "curr_items");
         assert_eq!(counts, per_server(&weighted, &keys));
         assert_eq!(counts.iter().sum::<u64>(), 4000);
         if distribution == Distribution::Ketama {
@@ -425,12 +374,12 @@ fn a_placement_value_keeps_related_keys_on_one_server() {
     );
     let mut items_per_server = vec![0u64; 3];
     items_per_server[home] = keys.len() as u64;
-    assert_eq!(stat_each(&cl.client, "curr_items"), items_per_server);
+    assert_eq!(stat_each_u64(&cl.client, "curr_items"), items_per_server);
     // One request to one server reads them all.
-    let before = stat_each(&cl.client, "cmd_get");
+    let before = stat_each_u64(&cl.client, "cmd_get");
     let hits = at.get_many(&keys).unwrap();
     assert_eq!(hits.len(), keys.len());
-    let after = stat_each(&cl.client, "cmd_get");
+    let after = stat_each_u64(&cl.client, "cmd_get");
     let gets: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
     let mut want = vec![0u64; 3];
     want[home] = keys.len() as u64; // memcached counts a key per get
@@ -459,7 +408,7 @@ fn a_placement_value_keeps_related_keys_on_one_server() {
     }
     assert_eq!(at.delete_many(&keys).unwrap(), vec![true; keys.len()]);
     assert_eq!(at.delete(b"n"), Ok(true));
-    assert_eq!(stat_each(&cl.client, "curr_items"), vec![0, 0, 0]);
+    assert_eq!(stat_each_u64(&cl.client, "curr_items"), vec![0, 0, 0]);
 }
 
 #[test]
@@ -498,7 +447,7 @@ fn set_servers_changes_the_list_and_keeps_unchanged_servers_connections() {
         .iter()
         .map(|k| two.server_for(k.as_bytes()).unwrap())
         .collect();
-    let connections = stat_each(&cl.direct[0], "total_connections")[0];
+    let connections = stat_each_u64(&cl.direct[0], "total_connections")[0];
     two.set_servers(&cl.specs).unwrap();
     assert_eq!(two.servers().map(|s| s.name).collect::<Vec<_>>(), cl.specs);
     let after: Vec<usize> = keys
@@ -524,7 +473,7 @@ fn set_servers_changes_the_list_and_keeps_unchanged_servers_connections() {
     // Server 0 kept its pooled connection: no connection was opened to it
     // (the direct client reuses its own for stats).
     assert_eq!(
-        stat_each(&cl.direct[0], "total_connections")[0],
+        stat_each_u64(&cl.direct[0], "total_connections")[0],
         connections
     );
     // A bad list changes nothing.
@@ -990,5 +939,8 @@ fn threads_share_a_cluster_client() {
     let all: Vec<String> = (0..8)
         .flat_map(|t| (0..10).map(move |i| format!("t{t}-{i}")))
         .collect();
-    assert_eq!(stat_each(&client, "curr_items"), per_server(&client, &all));
+    assert_eq!(
+        stat_each_u64(&client, "curr_items"),
+        per_server(&client, &all)
+    );
 }

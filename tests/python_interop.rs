@@ -20,7 +20,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use support::{library_path, run_with_limit, tcl_list_element, Memcached, Output};
+use support::{expect_ok, library_path, run_with_limit, tcl_list_element, Memcached, Output};
 
 /// The crate's root.
 const CRATE: &str = env!("CARGO_MANIFEST_DIR");
@@ -111,26 +111,6 @@ fn venv_with_python_memcached() -> Result<String, String> {
             "python-memcached was installed in {venv}, but it does not import"
         )),
     }
-}
-
-/// Checks that a script ended with "ok N checks" (N > 0) and exit 0.
-fn expect_ok(what: &str, run: &Output) {
-    let passed = run
-        .stdout
-        .lines()
-        .last()
-        .and_then(|l| l.strip_prefix("ok "))
-        .and_then(|l| l.strip_suffix(" checks"))
-        .and_then(|n| n.parse::<u64>().ok())
-        .is_some_and(|n| n > 0);
-    assert!(
-        passed && run.status.success(),
-        "{what} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        run.status,
-        run.stdout,
-        run.stderr
-    );
-    println!("{what}: {}", run.stdout.lines().last().unwrap_or(""));
 }
 
 fn run_python(phase: &str, args: &[String]) -> Output {

@@ -4,6 +4,10 @@
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
+mod checks;
+#[allow(unused_imports)] // each test file uses its own part
+pub use checks::*;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
