@@ -160,6 +160,21 @@ impl Snapshot {
         Ok(at as u32)
     }
 
+    /// [`Snapshot::exptime`] for the server of a key (or of `place`),
+    /// which is looked for only when the lifetime needs its clock: the key
+    /// is not hashed twice for the usual, shorter lifetimes.
+    pub(super) fn key_exptime(
+        &self,
+        place: Option<&[u8]>,
+        full_key: &[u8],
+        ttl: u32,
+    ) -> Result<u32> {
+        if ttl <= MAX_RELATIVE_TTL {
+            return Ok(ttl);
+        }
+        self.exptime(self.topology.home(place, full_key), ttl)
+    }
+
     /// [`Snapshot::exptime`] for every server, by index.
     pub(super) fn exptimes(&self, ttl: u32) -> Result<Vec<u32>> {
         (0..self.topology.nodes.len())

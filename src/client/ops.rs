@@ -118,7 +118,7 @@ impl<'a> Placed<'a> {
     ) -> Result<Status> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
-        let exptime = snap.exptime(snap.topology.home(self.place, &full), ttl)?;
+        let exptime = snap.key_exptime(self.place, &full, ttl)?;
         let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
         let parts: [&[u8]; 3];
         let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {
@@ -182,7 +182,7 @@ impl<'a> Placed<'a> {
     ) -> Result<Option<(B, u32, u64)>> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
-        let exptime = snap.exptime(snap.topology.home(self.place, &full), ttl)?;
+        let exptime = snap.key_exptime(self.place, &full, ttl)?;
         let mut request = Vec::with_capacity(full.len() + 24);
         protocol::get_and_touch(&mut request, true, exptime, &[&full]);
         snap.keyed(
@@ -276,7 +276,7 @@ impl<'a> Placed<'a> {
     pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
-        let exptime = snap.exptime(snap.topology.home(self.place, &full), ttl)?;
+        let exptime = snap.key_exptime(self.place, &full, ttl)?;
         let mut request = Vec::with_capacity(full.len() + 24);
         protocol::touch(&mut request, &full, exptime, false);
         let touched = |reply: Reply<'_>| match reply {
