@@ -277,10 +277,9 @@ unsafe fn get_multi(
         let keys = unsafe { texts(keys, count_keys, "keys", "a key") }?;
         let client = client(handle)?;
         let at = client.at(place);
-        // The hits' keys and values (each NUL-terminated) go into one
-        // buffer as they are read, then into the block handed out: no
-        // allocation per hit.
-        let mut found = Found::with_capacity(keys.len());
+        // The hits' keys and values go straight into the block handed out
+        // as they are read: no allocation per hit, one copy.
+        let mut found = Found::for_keys(keys.len())?;
         let each = |key: &[u8], flags, cas, value: &[u8]| found.add(key, flags, cas, value);
         if failed.is_null() {
             at.get_many_with(&keys, each)?;
@@ -300,16 +299,25 @@ unsafe fn get_multi(
     })
 }
 
-/// The hits of a multi-get as they are read: keys and values, each
-/// NUL-terminated, one after the other in `strings`, and where each hit's
-/// are.
+/// The hits of a multi-get, written as they are read straight into the
+/// one `malloc` block handed out (the only copy in user space after the
+/// read buffer): room for one `mc_hit` per key asked first (a key is
+/// answered at most once, so there are never more hits), then each hit's
+/// key and value, NUL-terminated, one after the other. The records are
+/// filled in at the end, when the block no longer moves.
 struct Found {
-    strings: Vec<u8>,
+    block: *mut u8,
+    /// The block's size, and how much of it is used (the records' room
+    /// included).
+    capacity: usize,
+    used: usize,
     hits: Vec<FoundHit>,
+    /// A failure to grow the block (out of memory), reported at the end.
+    failed: Option<Error>,
 }
 
-/// One hit in [`Found`]: its key at `strings[at..]`, its value right after
-/// the key's NUL.
+/// One hit in [`Found`]: its key at `at` from the block's start, its value
+/// right after the key's NUL.
 #[derive(Clone, Copy)]
 struct FoundHit {
     at: usize,
@@ -320,19 +328,40 @@ struct FoundHit {
 }
 
 impl Found {
-    fn with_capacity(keys: usize) -> Found {
-        Found {
-            strings: Vec::with_capacity(keys * 128),
+    fn for_keys(keys: usize) -> Result<Found> {
+        let head = keys
+            .checked_mul(std::mem::size_of::<mc_hit>())
+            .ok_or_else(|| Error::new(Kind::Invalid, "too many keys"))?;
+        let capacity = head + keys * 128;
+        Ok(Found {
+            block: alloc(capacity)?,
+            capacity,
+            used: head,
             hits: Vec::with_capacity(keys),
-        }
+            failed: None,
+        })
     }
 
     fn add(&mut self, key: &[u8], flags: u32, cas: u64, value: &[u8]) {
-        let at = self.strings.len();
-        self.strings.extend_from_slice(key);
-        self.strings.push(0);
-        self.strings.extend_from_slice(value);
-        self.strings.push(0);
+        if self.failed.is_some() {
+            return;
+        }
+        let need = key.len() + value.len() + 2;
+        if let Err(e) = self.reserve(need) {
+            self.failed = Some(e);
+            return;
+        }
+        let at = self.used;
+        // SAFETY: `reserve` made room for `need` bytes after `used` in the
+        // live block; the sources are borrowed slices outside it.
+        unsafe {
+            let to = self.block.add(at);
+            ptr::copy_nonoverlapping(key.as_ptr(), to, key.len());
+            *to.add(key.len()) = 0;
+            ptr::copy_nonoverlapping(value.as_ptr(), to.add(key.len() + 1), value.len());
+            *to.add(need - 1) = 0;
+        }
+        self.used += need;
         self.hits.push(FoundHit {
             at,
             key_len: key.len(),
@@ -342,27 +371,70 @@ impl Found {
         });
     }
 
-    /// Hands the hits out as one `malloc`ed block: the `mc_hit` array,
-    /// then the keys and values.
+    /// Room for `more` bytes after what is used: the block is doubled (by
+    /// `realloc`, which keeps its content) when it is short.
+    fn reserve(&mut self, more: usize) -> Result<()> {
+        let need = self
+            .used
+            .checked_add(more)
+            .ok_or_else(|| Error::new(Kind::Invalid, "a multi-get result too large"))?;
+        if need <= self.capacity {
+            return Ok(());
+        }
+        let capacity = need.max(self.capacity.saturating_mul(2));
+        // SAFETY: `block` is a live malloc block this struct owns; on
+        // failure realloc leaves it as it was (still ours, freed on drop).
+        let grown = unsafe { libc::realloc(self.block.cast(), capacity) }.cast::<u8>();
+        if grown.is_null() {
+            return Err(Error::new(
+                Kind::Invalid,
+                format!("out of memory allocating {capacity} bytes"),
+            ));
+        }
+        self.block = grown;
+        self.capacity = capacity;
+        Ok(())
+    }
+
+    /// Fills in the records and hands the block out.
     ///
     /// # Safety
     /// `hits` and `count` are valid for a write.
-    unsafe fn give(self, hits: *mut *mut mc_hit, count: *mut usize) -> Result<mc_result> {
-        let array = pack(self.hits.len(), &self.strings, |i, base| {
-            let hit = self.hits[i];
-            mc_hit {
-                key: base.wrapping_add(hit.at).cast(),
-                value: base.wrapping_add(hit.at + hit.key_len + 1),
-                value_len: hit.value_len,
-                flags: hit.flags,
-                cas: hit.cas,
+    unsafe fn give(mut self, hits: *mut *mut mc_hit, count: *mut usize) -> Result<mc_result> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        let array = self.block.cast::<mc_hit>();
+        for (i, hit) in self.hits.iter().enumerate() {
+            // SAFETY: the block starts with room for one record per key
+            // asked, and there are at most that many hits; malloc aligns
+            // the block for any type; the pointers point into the block.
+            unsafe {
+                let key = self.block.add(hit.at);
+                array.add(i).write(mc_hit {
+                    key: key.cast(),
+                    value: key.add(hit.key_len + 1),
+                    value_len: hit.value_len,
+                    flags: hit.flags,
+                    cas: hit.cas,
+                });
             }
-        })?;
-        // SAFETY: `hits` was checked to be non-null and is valid for writes (this function's contract).
-        unsafe { hits.write(array) };
-        // SAFETY: `count` was checked to be non-null and is valid for writes (this function's contract).
-        unsafe { count.write(self.hits.len()) };
+        }
+        let n = self.hits.len();
+        self.block = ptr::null_mut(); // handed out: not freed on drop
+                                      // SAFETY: `hits` and `count` are valid for a write (the contract).
+        unsafe {
+            hits.write(array);
+            count.write(n);
+        }
         Ok(mc_result::MC_OK)
+    }
+}
+
+impl Drop for Found {
+    fn drop(&mut self) {
+        // SAFETY: null, or the malloc block this struct still owns.
+        unsafe { libc::free(self.block.cast()) }
     }
 }
 
