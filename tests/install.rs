@@ -60,10 +60,13 @@ fn make(target: &str, stage: &Path, build: &Path) -> String {
 #[test]
 fn install_and_uninstall_into_a_staging_directory() {
     let lib = support::library_path();
-    // `make test` builds target/debug (header-check) before the tests:
-    // libmemcache.so and libmemcache.a are both there.
-    let build = Path::new(CRATE).join("target/debug");
-    assert!(build.join("libmemcache.a").is_file() && lib.is_file());
+    // The library under test: cargo builds libmemcache.so and .a beside it.
+    let build = lib.parent().unwrap().to_path_buf();
+    assert!(
+        build.join("libmemcache.a").is_file() && lib.is_file(),
+        "{} has no libmemcache.a: run `cargo build` first",
+        build.display()
+    );
     let stage = TempDir::new("install");
     // A directory that exists before: install must leave it in place.
     std::fs::create_dir_all(stage.path().join("usr/local/include")).unwrap();
