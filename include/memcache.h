@@ -94,6 +94,11 @@ enum mc_result
    * A bug in this library was caught (a Rust panic); the message says where.
    */
   MC_PANIC = 15,
+  /**
+   * An update whose item other writers kept changing, or a lock still
+   * held by another when the wait ran out (`mc_update`, `mc_lock`).
+   */
+  MC_CONFLICT = 16,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -43,6 +43,9 @@ pub enum Kind {
     Daemon,
     /// A Rust panic was caught at the C or Tcl boundary (a bug in this library).
     Panic,
+    /// Other writers or holders won every time: an update whose item kept
+    /// changing under it, a lock still held when the wait ran out.
+    Conflict,
 }
 
 impl Kind {
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Invalid => "INVALID",
             Kind::Daemon => "DAEMON",
             Kind::Panic => "PANIC",
+            Kind::Conflict => "CONFLICT",
         }
     }
 }

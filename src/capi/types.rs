@@ -50,6 +50,9 @@ pub enum mc_result {
     MC_DAEMON = 14,
     /// A bug in this library was caught (a Rust panic); the message says where.
     MC_PANIC = 15,
+    /// An update whose item other writers kept changing, or a lock still
+    /// held by another when the wait ran out (`mc_update`, `mc_lock`).
+    MC_CONFLICT = 16,
 }
 
 impl From<Kind> for mc_result {
@@ -70,6 +73,7 @@ impl From<Kind> for mc_result {
             Kind::Invalid => mc_result::MC_INVALID,
             Kind::Daemon => mc_result::MC_DAEMON,
             Kind::Panic => mc_result::MC_PANIC,
+            Kind::Conflict => mc_result::MC_CONFLICT,
         }
     }
 }
@@ -150,7 +154,7 @@ pub enum mc_distribution {
 /// Every result with its name, in number order: the one list besides the
 /// enum itself (a unit test checks that they agree). A new result is added
 /// to both.
-const RESULTS: [(mc_result, &CStr); 16] = {
+const RESULTS: [(mc_result, &CStr); 17] = {
     use mc_result::*;
     macro_rules! named {
         ($($result:ident),* $(,)?) => {
@@ -177,6 +181,7 @@ const RESULTS: [(mc_result, &CStr); 16] = {
         MC_INVALID,
         MC_DAEMON,
         MC_PANIC,
+        MC_CONFLICT,
     )
 };
 
@@ -206,6 +211,6 @@ mod tests {
             assert_eq!(name.to_str().unwrap(), format!("{result:?}"));
         }
         // The last one is the highest: nothing after it.
-        assert_eq!(RESULTS.len(), mc_result::MC_PANIC as usize + 1);
+        assert_eq!(RESULTS.len(), mc_result::MC_CONFLICT as usize + 1);
     }
 }

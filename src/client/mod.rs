@@ -21,6 +21,7 @@ mod ops;
 mod options;
 mod replies;
 mod route;
+mod update;
 
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
@@ -36,6 +37,7 @@ pub use crate::net::{ValueBuf, VecBuf};
 pub use crate::protocol::StoreVerb;
 pub use ops::Placed;
 pub use options::{DaemonOptions, Options};
+pub use update::{Change, UPDATE_TRIES};
 
 /// memcached reads an exptime above this (30 days) as a Unix time.
 pub const MAX_RELATIVE_TTL: u32 = 60 * 60 * 24 * 30;

@@ -222,3 +222,13 @@ pub fn meta_get(buf: &mut Vec<u8>, key: &[u8], flags: &[&[u8]]) {
     put_keys(buf, flags);
     buf.extend_from_slice(b"\r\n");
 }
+
+/// "md <key> C<cas>\r\n": a delete that only happens while the item's CAS
+/// value is still `cas` (answered HD, EX when it changed, NF when gone).
+pub fn meta_delete_if(buf: &mut Vec<u8>, key: &[u8], cas: u64) {
+    buf.extend_from_slice(b"md ");
+    buf.extend_from_slice(key);
+    buf.extend_from_slice(b" C");
+    put_u64(buf, cas);
+    buf.extend_from_slice(b"\r\n");
+}

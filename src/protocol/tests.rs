@@ -159,6 +159,10 @@ fn simple_commands() {
         enc(|b| meta_get(b, b"k", &[b"O123", b"q"])),
         b"mg k O123 q\r\n"
     );
+    assert_eq!(
+        enc(|b| meta_delete_if(b, b"k", 18_446_744_073_709_551_615)),
+        b"md k C18446744073709551615\r\n"
+    );
 }
 
 // --- replies --------------------------------------------------------
