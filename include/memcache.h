@@ -138,6 +138,39 @@ typedef uint32_t mc_distribution;
 #endif // __cplusplus
 
 /**
+ * What the function given to `mc_update` asks for.
+ */
+enum mc_change
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Store the value the function put in `*store`.
+   */
+  MC_CHANGE_STORE = 0,
+  /**
+   * Remove the item (if it is still the one the function saw).
+   */
+  MC_CHANGE_REMOVE = 1,
+  /**
+   * Store nothing; `mc_update` returns `MC_OK`.
+   */
+  MC_CHANGE_KEEP = 2,
+  /**
+   * Give up: nothing is stored; `mc_update` returns `MC_NOTSTORED`.
+   */
+  MC_CHANGE_ABORT = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mc_change mc_change;
+#else
+typedef uint32_t mc_change;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How local memcached daemons are started for a handle (by `mc_create_with`
  * for socket files, and by `mc_start`). Zero or NULL fields take the
  * defaults.
@@ -205,6 +238,31 @@ typedef struct mc_stat {
   const char *name;
   const char *value;
 } mc_stat;
+
+/**
+ * The value the function given to `mc_update` wants stored: `value` (`len`
+ * bytes, valid until the function is called again or `mc_update`
+ * returns) with `flags`.
+ */
+typedef struct mc_update_value {
+  const void *value;
+  size_t len;
+  uint32_t flags;
+} mc_update_value;
+
+/**
+ * The function `mc_update` calls with the item it read: `user` as given,
+ * the item's value, length and flags (`found` 0: there is none, `old` is
+ * NULL). It returns an `mc_change`, and for `MC_CHANGE_STORE` fills
+ * `*store`. It may be called again (after another writer changed the
+ * item): it must compute the new value from `old` each time.
+ */
+typedef uint32_t (*mc_update_fn)(void *user,
+                                 const void *old,
+                                 size_t old_len,
+                                 uint32_t old_flags,
+                                 int32_t found,
+                                 struct mc_update_value *store);
 
 #ifdef __cplusplus
 extern "C" {
@@ -837,6 +895,50 @@ mc_result mc_stats(uint64_t handle, const char *group, struct mc_stat **stats, s
  * `version` is valid for a write.
  */
 mc_result mc_version(uint64_t handle, size_t index, char **version);
+
+/**
+ * Reads the item under `key`, calls `change` with it, and does what it
+ * returns, only if no other writer changed the item meanwhile (its CAS
+ * value; `add` when there was none); when one did, reads and calls again
+ * (up to 64 times, with a growing random pause), then `MC_CONFLICT`.
+ * `MC_OK` once stored, removed or kept; `MC_NOTSTORED` when `change` gave
+ * up (`MC_CHANGE_ABORT`) or returned an unknown number: nothing stored.
+ * `ttl` is the stored item's lifetime. Two CGI requests adding to the same
+ * cart both land, in either order.
+ *
+ * # Safety
+ * `key` is a NUL-terminated string; `change` is a function as described,
+ * called on this thread only.
+ */
+mc_result mc_update(uint64_t handle,
+                    const char *key,
+                    uint32_t ttl,
+                    mc_update_fn change,
+                    void *user);
+
+/**
+ * Takes the lock `name` (an item of that key on the handle's servers):
+ * once it is free, writes its token (32 hex digits and a NUL, only this
+ * holder knows it) to `token` and returns `MC_OK`. While another holds
+ * it, tries again with a growing random pause for `wait_ms`, then
+ * `MC_CONFLICT`. The lock lives `ttl` seconds at most (at least 1,
+ * `MC_INVALID` for 0), so a holder that crashed cannot keep it.
+ *
+ * # Safety
+ * `name` is a NUL-terminated string; `token` has `MC_UNIQUE_KEY_SIZE`
+ * writable bytes.
+ */
+mc_result mc_lock(uint64_t handle, const char *name, uint32_t ttl, uint32_t wait_ms, char *token);
+
+/**
+ * Releases the lock `name` if `token` (from `mc_lock`) still holds it:
+ * `MC_OK`. `MC_NOTFOUND` when it no longer does (it expired, and another
+ * holder may have it now: that one keeps it).
+ *
+ * # Safety
+ * `name` and `token` are NUL-terminated strings.
+ */
+mc_result mc_unlock(uint64_t handle, const char *name, const char *token);
 
 #ifdef __cplusplus
 }  // extern "C"

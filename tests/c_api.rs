@@ -118,6 +118,14 @@ fn servers() {
     run_c("servers", &args, &[]);
 }
 
+/// `state.c`: mc_update and mc_lock from 8 processes forked after the
+/// handle was made (a pre-forking FCGI server): nothing lost.
+#[test]
+fn state() {
+    let tcp = Memcached::tcp_checked(&[]);
+    run_c("state", &[tcp.spec()], &[]);
+}
+
 #[test]
 fn daemon() {
     let dir = TempDir::new("c-daemon-socks");

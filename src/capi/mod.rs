@@ -32,6 +32,7 @@ mod keys;
 mod servers;
 mod store;
 mod types;
+mod update;
 
 pub use boundary::{mc_free, mc_last_error};
 pub use fetch::*;
@@ -40,3 +41,4 @@ pub use keys::*;
 pub use servers::*;
 pub use store::*;
 pub use types::*;
+pub use update::*;
