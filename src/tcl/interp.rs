@@ -1,6 +1,6 @@
 //! The interpreter as seen by a command: setting the result, raising errors.
 
-use std::ffi::CString;
+use std::ffi::{c_int, CString};
 use std::ptr::NonNull;
 
 use super::obj::{Obj, ObjRef};
@@ -113,6 +113,35 @@ impl Interp {
         } else {
             Ok(())
         }
+    }
+
+    /// The value of the variable `name` in the current scope, if it exists
+    /// (no error message is left when it does not).
+    pub fn get_var(self, name: ObjRef<'_>) -> Option<Obj> {
+        // SAFETY: live interp and name object; a variable's value is a live
+        // object, of which the Obj takes its own reference.
+        unsafe {
+            let value = s::Tcl_ObjGetVar2(self.as_ptr(), name.as_ptr(), std::ptr::null_mut(), 0);
+            (!value.is_null()).then(|| Obj::from_raw(value))
+        }
+    }
+
+    /// Unsets the variable `name` in the current scope, if it exists.
+    pub fn unset_var(self, name: ObjRef<'_>) {
+        let Ok(name) = CString::new(name.tcl_string()) else {
+            return; // a Tcl string holds no NUL byte
+        };
+        // SAFETY: live interp and a NUL-terminated name; no part2.
+        unsafe { s::Tcl_UnsetVar2(self.as_ptr(), name.as_ptr(), std::ptr::null(), 0) };
+    }
+
+    /// Evaluates `script` in the current scope (the caller's frame of the
+    /// running command): Tcl's return code; the result (or error, with its
+    /// errorInfo and errorCode) is left in the interpreter.
+    pub fn eval(self, script: ObjRef<'_>) -> c_int {
+        // SAFETY: live interp and script object (Tcl takes its own
+        // reference while evaluating).
+        unsafe { s::Tcl_EvalObjEx(self.as_ptr(), script.as_ptr(), 0) }
     }
 
     /// Sets the result to `err`'s message and errorCode to

@@ -51,6 +51,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 pub const TCL_STUB_MAGIC: u32 = 0xFCA3_BACF;
 pub const TCL_OK: c_int = 0;
 pub const TCL_ERROR: c_int = 1;
+pub const TCL_BREAK: c_int = 3;
 /// `Tcl_GetIndexFromObjStruct` flag: no unique abbreviations.
 pub const TCL_EXACT: c_int = 1;
 /// `Tcl_ObjSetVar2` flag: leave an error message in the interpreter.
@@ -298,12 +299,15 @@ tcl_stubs! {
     96 => Tcl_CreateObjCommand(interp: *mut Tcl_Interp, cmdName: *const c_char, proc_: Tcl_ObjCmdProc, clientData: ClientData, deleteProc: Option<Tcl_CmdDeleteProc>) -> Tcl_Command;
     107 => Tcl_DeleteExitHandler(proc_: Tcl_ExitProc, clientData: ClientData);
     166 => Tcl_GetObjResult(interp: *mut Tcl_Interp) -> *mut Tcl_Obj;
+    195 => Tcl_ObjGetVar2(interp: *mut Tcl_Interp, part1Ptr: *mut Tcl_Obj, part2Ptr: *mut Tcl_Obj, flags: c_int) -> *mut Tcl_Obj;
     196 => Tcl_ObjSetVar2(interp: *mut Tcl_Interp, part1Ptr: *mut Tcl_Obj, part2Ptr: *mut Tcl_Obj, newValuePtr: *mut Tcl_Obj, flags: c_int) -> *mut Tcl_Obj;
     217 => Tcl_ResetResult(interp: *mut Tcl_Interp);
     234 => Tcl_SetObjErrorCode(interp: *mut Tcl_Interp, errorObjPtr: *mut Tcl_Obj);
     235 => Tcl_SetObjResult(interp: *mut Tcl_Interp, resultObjPtr: *mut Tcl_Obj);
+    254 => Tcl_UnsetVar2(interp: *mut Tcl_Interp, part1: *const c_char, part2: *const c_char, flags: c_int) -> c_int;
     264 => Tcl_WrongNumArgs(interp: *mut Tcl_Interp, objc: c_int, objv: *const *mut Tcl_Obj, message: *const c_char);
     291 => Tcl_EvalEx(interp: *mut Tcl_Interp, script: *const c_char, numBytes: c_int, flags: c_int) -> c_int;
+    293 => Tcl_EvalObjEx(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, flags: c_int) -> c_int;
     304 => Tcl_GetIndexFromObjStruct(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, tablePtr: *const c_void, offset: c_int, msg: *const c_char, flags: c_int, indexPtr: *mut c_int) -> c_int;
     371 => Tcl_StringCaseMatch(str_: *const c_char, pattern: *const c_char, nocase: c_int) -> c_int;
     487 => Tcl_GetWideIntFromObj(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, widePtr: *mut i64) -> c_int;

@@ -15,12 +15,14 @@ mod fetch;
 mod handles;
 mod keys;
 mod servers;
+mod state;
 mod store;
 
 use fetch::*;
 use handles::*;
 use keys::*;
 use servers::*;
+use state::*;
 use store::*;
 
 use super::args::{invalid, key_bytes, seconds, u32_arg};
@@ -48,6 +50,7 @@ pub static SUBCOMMANDS: &[Subcommand] = &[
     sub("gets", gets),
     sub("incr", incr),
     sub("list", list),
+    sub("lock", lock),
     sub("mget", mget),
     sub("mput", mput),
     sub("mremove", mremove),
@@ -64,6 +67,8 @@ pub static SUBCOMMANDS: &[Subcommand] = &[
     sub("stop", stop),
     sub("touch", touch),
     sub("ttl", ttl),
+    sub("unlock", unlock),
+    sub("update", update),
     sub("valid", valid),
     sub("version", version),
 ];
