@@ -205,6 +205,14 @@ typedef struct mc_daemon_options {
    * server nothing answers on gets a daemon.
    */
   uint32_t no_autostart;
+  /**
+   * Nonzero: the daemons keep their items across `mc_stop` and
+   * `mc_start` in a memory file beside the socket (`<socket>.mem`, of
+   * `memory_mb`, owner-only; memcached's restartable cache), and
+   * `mc_stop` shuts them down gracefully. Default 0: a stopped daemon's
+   * items are gone.
+   */
+  uint32_t persist;
 } mc_daemon_options;
 
 /**

@@ -418,3 +418,58 @@ fn a_handle_made_without_autostart_starts_nothing() {
     assert_eq!(daemon::stop(&c), Outcome::Done);
     registry::remove(id).unwrap();
 }
+
+/// The server's clock (its `time` stat).
+fn server_time(c: &Client) -> i64 {
+    support::stat_u64(c, "time") as i64
+}
+
+#[test]
+fn a_persistent_daemon_keeps_its_items_across_stop_and_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("persist");
+    let path = dir.path().join("p.sock");
+    let spec = path.display().to_string();
+    let _cleanup = Cleanup(spec.clone());
+    let mut options = Options::default();
+    options.daemon.persist = true;
+    let id = registry::create(&[&spec], options).unwrap();
+    let c = registry::get(id).unwrap();
+    assert_eq!(c.set(b"cart", b"3 apples", 7, 1000), Ok(Status::Stored));
+    assert_eq!(c.set(b"forever", b"f", 0, 0), Ok(Status::Stored));
+    let ttl_before = c.ttl(b"cart").unwrap().unwrap();
+    let time_before = server_time(&c);
+    let memory = dir.path().join("p.sock.mem");
+    let mode = std::fs::metadata(&memory).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
+    assert_eq!(std::fs::metadata(&memory).unwrap().len(), 64 << 20);
+    let pid = daemon_pid(&c);
+    assert_eq!(daemon::stop(&c), Outcome::Done);
+    assert!(!alive(pid));
+    assert_eq!(c.get(b"cart").unwrap_err().kind(), Kind::Io);
+    assert_eq!(daemon::start(&c), Outcome::Done);
+    assert_ne!(daemon_pid(&c), pid);
+    let item = c.get(b"cart").unwrap().unwrap();
+    assert_eq!((item.value.as_slice(), item.flags), (&b"3 apples"[..], 7));
+    assert_eq!(c.get(b"forever").unwrap().unwrap().value, b"f");
+    assert_eq!(c.ttl(b"forever"), Ok(Some(-1)));
+    // The lifetime went on while the daemon was down, by the server's
+    // clock: what is left is what was left, less the time that passed.
+    let passed = server_time(&c) - time_before;
+    let ttl_after = c.ttl(b"cart").unwrap().unwrap();
+    assert!(
+        (ttl_before - passed - 1..=ttl_before - passed + 1).contains(&ttl_after),
+        "before {ttl_before}, after {ttl_after}, {passed} s passed"
+    );
+    assert_eq!(daemon::stop(&c), Outcome::Done);
+    registry::remove(id).unwrap();
+    // Without -persist: a stopped daemon's items are gone.
+    let plain = dir.path().join("plain.sock").display().to_string();
+    let _cleanup_plain = Cleanup(plain.clone());
+    let c = create(&plain);
+    c.set(b"k", b"v", 0, 0).unwrap();
+    assert_eq!(daemon::stop(&c), Outcome::Done);
+    assert_eq!(daemon::start(&c), Outcome::Done);
+    assert_eq!(c.get(b"k"), Ok(None));
+    assert!(!dir.path().join("plain.sock.mem").exists());
+}

@@ -85,6 +85,7 @@ pub unsafe extern "C" fn mc_create_with(
                 o.start_timeout = Duration::from_millis(d.start_timeout_ms.into());
             }
             o.autostart = d.no_autostart == 0;
+            o.persist = d.persist != 0;
         }
         let id = registry::create(&specs, options)?;
         // SAFETY: `handle` was checked to be non-null and is valid for writes (this function's contract).

@@ -134,6 +134,12 @@ pub struct mc_daemon_options {
     /// to stop one, or to see whether one runs). Default 0: a socket-file
     /// server nothing answers on gets a daemon.
     pub no_autostart: u32,
+    /// Nonzero: the daemons keep their items across `mc_stop` and
+    /// `mc_start` in a memory file beside the socket (`<socket>.mem`, of
+    /// `memory_mb`, owner-only; memcached's restartable cache), and
+    /// `mc_stop` shuts them down gracefully. Default 0: a stopped daemon's
+    /// items are gone.
+    pub persist: u32,
 }
 
 /// How a handle spreads keys over its servers (`mc_set_distribution`).

@@ -72,6 +72,13 @@ pub struct DaemonOptions {
     /// handle is created. Default on; off for a handle made only to stop a
     /// daemon (or to see whether one runs), which must not start one.
     pub autostart: bool,
+    /// Keep the items across a stop and a start: the daemon keeps them in
+    /// a memory file (memcached's restartable cache, `-e`) beside its
+    /// socket (`<socket>.mem`, the size of `memory_mb`, owner-only), and
+    /// `stop` shuts it down gracefully (SIGUSR1) so that the next start
+    /// finds every item again, with its flags and remaining lifetime.
+    /// Default off: a stopped daemon's items are gone, as seed 000 says.
+    pub persist: bool,
 }
 
 impl Default for DaemonOptions {
@@ -83,6 +90,7 @@ impl Default for DaemonOptions {
             args: Vec::new(),
             start_timeout: Duration::from_secs(5),
             autostart: true,
+            persist: false,
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::client::Client;
 use crate::error::{Error, Kind, Result};
 use crate::server::{Address, Server};
 
-use probe::{answers, exited, is_our_memcached, listens_on, peer_pid};
+use probe::{answers, exited, is_our_memcached, is_persistent, listens_on, peer_pid};
 use spawn::{ensure_unix, start_daemon};
 
 pub use probe::is_local;
@@ -174,7 +174,15 @@ fn stop_one(client: &Client, n: usize, server: &Server) -> Result<()> {
             format!("{server}: not stopped: pid {pid} {why}"),
         ));
     }
-    for signal in [libc::SIGTERM, libc::SIGKILL] {
+    // A daemon with a memory file (-e) is shut down gracefully, SIGUSR1:
+    // it saves its items' metadata so a restart finds them all. Any other
+    // ends with SIGTERM. SIGKILL when it lingers.
+    let first = if is_persistent(pid) {
+        libc::SIGUSR1
+    } else {
+        libc::SIGTERM
+    };
+    for signal in [first, libc::SIGKILL] {
         // SAFETY: kill has no memory preconditions.
         if unsafe { libc::kill(pid, signal) } != 0 {
             let e = std::io::Error::last_os_error();

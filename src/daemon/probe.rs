@@ -135,3 +135,15 @@ pub(super) fn exited(pid: libc::pid_t) -> bool {
     };
     field("State:").starts_with('Z') && field("Threads:").parse::<u32>().unwrap_or(0) <= 1
 }
+
+/// Was memcached `pid` started with a memory file (`-e`, restartable
+/// cache)? Its command line says.
+pub(super) fn is_persistent(pid: libc::pid_t) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+        cmdline.split(|&b| b == 0).any(|arg| {
+            arg == b"-e"
+                || arg.starts_with(b"--memory-file")
+                || (arg.starts_with(b"-e") && arg.len() > 2 && !arg.starts_with(b"--"))
+        })
+    })
+}

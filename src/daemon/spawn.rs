@@ -114,6 +114,9 @@ pub(super) fn arguments(server: &Server, options: &DaemonOptions) -> Vec<OsStrin
         }
     }
     args.extend(["-m".into(), options.memory_mb.to_string().into()]);
+    if options.persist {
+        args.extend(["-e".into(), memory_file(server).into()]);
+    }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         // memcached refuses to run as root unless told which user to be.
@@ -121,6 +124,47 @@ pub(super) fn arguments(server: &Server, options: &DaemonOptions) -> Vec<OsStrin
     }
     args.extend(options.args.iter().map(OsString::from));
     args
+}
+
+/// Where a persistent daemon for `server` keeps its items (see
+/// [`DaemonOptions::persist`]): beside its socket file, or for a local TCP
+/// port in the temporary directory, named after the address.
+pub(super) fn memory_file(server: &Server) -> PathBuf {
+    match &server.address {
+        Address::Unix(path) => {
+            let mut name = path.as_os_str().to_owned();
+            name.push(".mem");
+            PathBuf::from(name)
+        }
+        Address::Tcp { port, addrs, .. } => std::env::temp_dir().join(format!(
+            "memcached-{}-{port}.mem",
+            addrs[0].ip().to_string().replace(':', "_")
+        )),
+    }
+}
+
+/// Waits, if need be, until the second after the one a persistent daemon
+/// with memory file `memory` was stopped in: memcached refuses to restore
+/// its items when it starts in that same second ("restart incompatible due
+/// to setting for [stop_time]") and starts empty instead. The stop time is
+/// the `Kstop_time` line of the file's `.meta` companion.
+fn wait_past_stop_time(memory: &Path) {
+    let mut meta = memory.as_os_str().to_owned();
+    meta.push(".meta");
+    let Ok(text) = std::fs::read_to_string(PathBuf::from(meta)) else {
+        return; // never stopped gracefully: nothing to restore
+    };
+    let Some(stopped) = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Kstop_time "))
+        .and_then(|t| t.trim().parse::<u64>().ok())
+    else {
+        return;
+    };
+    let after = std::time::UNIX_EPOCH + std::time::Duration::from_secs(stopped + 1);
+    if let Ok(left) = after.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(left.min(std::time::Duration::from_secs(2)));
+    }
 }
 
 /// Starts memcached for `server`, detached, and waits until it answers.
@@ -131,6 +175,9 @@ pub(super) fn arguments(server: &Server, options: &DaemonOptions) -> Vec<OsStrin
 /// a daemon that exits at once (bad option, address in use) is reported with
 /// its own message.
 pub(super) fn start_daemon(server: &Server, options: &DaemonOptions) -> Result<()> {
+    if options.persist {
+        wait_past_stop_time(&memory_file(server));
+    }
     let binary = options.binary.to_string_lossy().into_owned();
     let mut command = Command::new(&options.binary);
     command

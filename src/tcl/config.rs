@@ -26,6 +26,7 @@ static NAMES: IndexTable = IndexTable::new(&[
     c"-retry".as_ptr(),
     c"-failover".as_ptr(),
     c"-autostart".as_ptr(),
+    c"-persist".as_ptr(),
     ptr::null(),
 ]);
 
@@ -52,10 +53,11 @@ pub enum Opt {
     Retry,
     Failover,
     Autostart,
+    Persist,
 }
 
 /// Every option, in [`NAMES`] order.
-pub const ALL: [Opt; 12] = [
+pub const ALL: [Opt; 13] = [
     Opt::Ttl,
     Opt::Timeout,
     Opt::ConnectTimeout,
@@ -68,6 +70,7 @@ pub const ALL: [Opt; 12] = [
     Opt::Retry,
     Opt::Failover,
     Opt::Autostart,
+    Opt::Persist,
 ];
 
 /// The highest socket permission mask.
@@ -112,6 +115,7 @@ impl Opt {
             }
             Opt::Failover => Obj::new_bool(options.failover),
             Opt::Autostart => Obj::new_bool(daemon.autostart),
+            Opt::Persist => Obj::new_bool(daemon.persist),
         }
     }
 
@@ -187,6 +191,11 @@ impl Opt {
             }
             Opt::Autostart => {
                 daemon.autostart = value
+                    .get_boolean(interp)
+                    .map_err(|e| tcl_invalid(interp, e))?;
+            }
+            Opt::Persist => {
+                daemon.persist = value
                     .get_boolean(interp)
                     .map_err(|e| tcl_invalid(interp, e))?;
             }

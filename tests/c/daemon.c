@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     /* Daemon settings: memory, socket mode, extra arguments. */
     snprintf(path, sizeof path, "%s/opts.sock", argv[1]);
     const char *args[] = { "-c", "77" };
-    mc_daemon_options opts = { NULL, 16, 0770, args, 2, 0, 0 };
+    mc_daemon_options opts = { NULL, 16, 0770, args, 2, 0, 0, 0 };
     CHECK_RC(mc_create_with(one, 1, &opts, &mc), MC_OK);
     CHECK_U64(stat_u64(mc, "limit_maxbytes"), 16u * 1024 * 1024);
     CHECK(stat(path, &st) == 0);
@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
 
     /* A missing binary: MC_DAEMON with the reason, no handle. */
     snprintf(path, sizeof path, "%s/nobin.sock", argv[1]);
-    mc_daemon_options nobin = { "/nonexistent/memcached", 0, 0, NULL, 0, 0, 0 };
+    mc_daemon_options nobin = { "/nonexistent/memcached", 0, 0, NULL, 0, 0, 0, 0 };
     uint64_t untouched = 12345;
     CHECK_RC(mc_create_with(one, 1, &nobin, &untouched), MC_DAEMON);
     snprintf(msg, sizeof msg,
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
     /* A daemon that exits at once: its own words come back. */
     snprintf(path, sizeof path, "%s/bad.sock", argv[1]);
     const char *bad_args[] = { "-c", "notanumber" };
-    mc_daemon_options bad = { NULL, 0, 0, bad_args, 2, 2000, 0 };
+    mc_daemon_options bad = { NULL, 0, 0, bad_args, 2, 2000, 0, 0 };
     CHECK_RC(mc_create_with(one, 1, &bad, &untouched), MC_DAEMON);
     snprintf(msg, sizeof msg, "%s: memcached exited at once: ", path);
     CHECK_CONTAINS(mc_last_error(), msg);
@@ -116,6 +116,26 @@ int main(int argc, char **argv) {
     CHECK_RC(mc_stop(mc, &outcome), MC_OK);
     CHECK_I64(outcome, -1);
     CHECK(stat(path, &st) != 0);
+    CHECK_RC(mc_delete(mc), MC_OK);
+
+    /* persist: the items outlive a stop and a start. */
+    snprintf(path, sizeof path, "%s/keep.sock", argv[1]);
+    mc_daemon_options keep = { .persist = 1 };
+    CHECK_RC(mc_create_with(one, 1, &keep, &mc), MC_OK);
+    CHECK_RC(mc_set(mc, "cart", "3 plums", 7, 5, 0), MC_OK);
+    CHECK_RC(mc_stop(mc, &outcome), MC_OK);
+    CHECK_I64(outcome, 1);
+    CHECK_RC(mc_start(mc, &outcome), MC_OK);
+    CHECK_I64(outcome, 1);
+    void *kept = NULL;
+    size_t kept_len = 0;
+    uint32_t kept_flags = 0;
+    if (CHECK_RC(mc_get(mc, "cart", &kept, &kept_len, &kept_flags, NULL), MC_OK)) {
+        CHECK_MEM(kept, kept_len, "3 plums", 7);
+        CHECK_U64(kept_flags, 5);
+        mc_free(kept);
+    }
+    CHECK_RC(mc_stop(mc, &outcome), MC_OK);
     CHECK_RC(mc_delete(mc), MC_OK);
     return check_done();
 }
