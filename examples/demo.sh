@@ -79,6 +79,67 @@ fi
 say "A C program reads the same sessions through the same socket."
 "$REPORT" ./demo.sock alice bob
 
+say "Eight requests at once add to one cart (memcache update: none is lost)."
+# Through a real web server when lighttpd is installed, else as eight CGI
+# processes started directly.
+web=""
+if command -v lighttpd >/dev/null 2>&1; then
+    port=$(echo 'set s [socket -server {} -myaddr 127.0.0.1 0]; puts [lindex [fconfigure $s -sockname] 2]' | "$TCLSH")
+    mkdir www
+    cp "$here/cart.tcl" www/
+    cat > lighttpd.conf <<CONF
+server.document-root = "$work/www"
+server.bind = "127.0.0.1"
+server.port = $port
+server.errorlog = "$work/lighttpd.log"
+server.modules = ("mod_setenv", "mod_cgi")
+setenv.add-environment = ("TCLLIBPATH" => "${TCLLIBPATH:-}", "CART_SOCKET" => "$work/demo.sock", "LD_LIBRARY_PATH" => "${LD_LIBRARY_PATH:-}")
+cgi.assign = (".tcl" => "$(command -v "$TCLSH")")
+CONF
+    lighttpd -D -f lighttpd.conf >lighttpd.out 2>&1 &
+    web=$!
+    tries=0
+    until echo "exit [catch {close [socket 127.0.0.1 $port]}]" | "$TCLSH" 2>/dev/null; do
+        tries=$((tries + 1))
+        [ $tries -lt 200 ] || { echo "lighttpd did not start:"; cat lighttpd.out lighttpd.log; exit 1; }
+        sleep 0.05
+    done
+    echo "lighttpd serves the cart at http://127.0.0.1:$port/cart.tcl?user=carol&item=apple while the demo runs."
+    pids=""
+    for i in 1 2 3 4 5 6 7 8; do
+        echo "package require http; set t [http::geturl {http://127.0.0.1:$port/cart.tcl?user=carol&item=item$i}]; puts -nonewline [http::data \$t]" \
+            | "$TCLSH" > "request$i.out" &
+        pids="$pids $!"
+    done
+else
+    echo "(lighttpd is not installed: apt-get install lighttpd to see this behind a web"
+    echo " server; the requests run as CGI processes started directly)"
+    pids=""
+    for i in 1 2 3 4 5 6 7 8; do
+        QUERY_STRING="user=carol&item=item$i" CART_SOCKET=./demo.sock "$TCLSH" "$here/cart.tcl" > "request$i.out" &
+        pids="$pids $!"
+    done
+fi
+for pid in $pids; do wait "$pid"; done
+echo "Their answers (each saw the cart as it stood after its own item):"
+for i in 1 2 3 4 5 6 7 8; do tr -d '\r' < "request$i.out" | sed -n 's/^carol/  carol/p'; done
+echo "The cart at the end:"
+echo 'package require memcache; set mc [memcache create ./demo.sock]; set c [memcache get $mc cart:carol]; puts "  [llength $c] items: [lsort -dictionary $c]"' | "$TCLSH"
+if [ -n "$web" ]; then
+    kill "$web" 2>/dev/null || true
+    wait "$web" 2>/dev/null || true
+fi
+
+say "A persistent daemon (-persist 1) keeps the sessions across a stop and a start."
+"$TCLSH" <<'TCL'
+package require memcache
+set mc [memcache create -persist 1 ./keep.sock]
+memcache put $mc session:dave {cart {milk bread}} 3600
+puts "stored session:dave; stop: [memcache stop $mc]; start: [memcache start $mc]"
+puts "after the restart: [memcache get $mc session:dave] (lifetime left [memcache ttl $mc session:dave] s)"
+puts "stop: [memcache stop $mc] (its memory file keep.sock.mem stays for the next start)"
+TCL
+
 say "A last tclsh process stops the daemon."
 "$TCLSH" "$here/stop.tcl" ./demo.sock | grep -v '^pid '
 

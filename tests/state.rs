@@ -94,6 +94,13 @@ fn child() {
                     .unwrap();
                 assert!(c.unlock(b"counter-lock", &token).unwrap());
             }
+            "hold" => {
+                // Takes the lock for `count` seconds, says so, and waits
+                // to be killed.
+                let token = c.lock(b"held", count as u32, Duration::ZERO).unwrap();
+                println!("holding {token}");
+                std::thread::sleep(Duration::from_secs(60));
+            }
             other => panic!("unknown job {other}"),
         }
     }
@@ -260,4 +267,34 @@ fn a_lock_expires_and_its_old_holder_cannot_release_the_new_one() {
     // A lock without a lifetime is refused.
     assert_eq!(fail(a.lock(b"l", 0, Duration::ZERO)).0, Kind::Invalid);
     assert_eq!(a.add(b"l", b"x", 0, 0), Ok(Status::Stored));
+}
+
+#[test]
+fn a_killed_holder_cannot_keep_a_lock_past_its_lifetime() {
+    let m = Memcached::tcp_checked(&[]);
+    let exe = std::env::current_exe().unwrap();
+    let mut holder = Command::new(&exe)
+        .args(["--exact", "child", "--nocapture", "--test-threads", "1"])
+        .env(CHILD_SPEC, m.spec())
+        .env(CHILD_JOB, "hold 2 0")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it holds the lock, then kill it (SIGKILL: no unlock).
+    let c = Client::new(&[m.spec()]).unwrap();
+    let start = Instant::now();
+    while c.get(b"held").unwrap().is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the holder did not lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Still held until its lifetime ends; then another process takes it.
+    assert_eq!(fail(c.lock(b"held", 10, Duration::ZERO)).0, Kind::Conflict);
+    let token = c.lock(b"held", 10, Duration::from_secs(5)).unwrap();
+    assert_eq!(c.get(b"held").unwrap().unwrap().value, token.as_bytes());
+    assert_eq!(c.unlock(b"held", &token), Ok(true));
 }
