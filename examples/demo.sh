@@ -1,7 +1,10 @@
 #!/bin/sh
 # demo.sh: separate short-lived processes (tclsh "requests" of a CGI-style
 # shop, then a C program) share state through one memcached that the first
-# request starts on a socket file; a last tclsh process stops it.
+# request starts on a socket file; eight requests at once add to one cart
+# with `memcache update` (behind lighttpd when it is installed); a
+# persistent daemon keeps a session across a stop and a start; a last
+# tclsh process stops the first daemon.
 #
 # Run it with `make demo`, which builds the library and the C program and
 # sets the environment: TCLLIBPATH (so `package require memcache` finds the
