@@ -5,7 +5,7 @@
 use super::multi;
 use super::replies::{deleted, item, parse_meta, read_single, store_status, unexpected, vec_buf};
 use super::route::Resend;
-use super::{Client, Hit, Item, Status, ValueBuf};
+use super::{Client, Hit, Item, Snapshot, Status, ValueBuf};
 use crate::error::{Error, Kind, Result};
 use crate::protocol::{self, Arith, MetaCode, Reply, RetrieveVerb, StoreVerb};
 
@@ -47,6 +47,28 @@ impl StoreVerb {
 impl<'a> Placed<'a> {
     pub(super) fn new(client: &'a Client, place: Option<&'a [u8]>) -> Placed<'a> {
         Placed { client, place }
+    }
+
+    /// The round trip of a one-key command whose reply is one line: the
+    /// key prefixed and checked, the request `encode(snapshot, buffer,
+    /// full key)` writes sent to the key's server, its reply turned into
+    /// the result by `answer`.
+    pub(super) fn one_line<T>(
+        &self,
+        key: &[u8],
+        resend: Resend,
+        encode: impl FnOnce(&Snapshot, &mut Vec<u8>, &[u8]) -> Result<()>,
+        answer: impl Fn(Reply<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let mut request = Vec::with_capacity(full.len() + 32);
+        encode(&snap, &mut request, &full)?;
+        // A request that may be sent again reads its reply again: `answer`
+        // is called once per reply read.
+        snap.keyed(self.place, &full, &[&request], resend, |conn, deadline| {
+            conn.read_reply(deadline, &answer)?
+        })
     }
 
     /// The index of the server the placement value picks for `key` (the
@@ -219,12 +241,12 @@ impl<'a> Placed<'a> {
     /// A meta get of `key` that returns no value: `None` if there is no
     /// item, else the value of meta flag `flag` (empty when none is asked).
     fn meta_probe(&self, key: &[u8], flag: Option<u8>) -> Result<Option<Vec<u8>>> {
-        let snap = self.client.snapshot();
-        let full = snap.full_key(key)?;
-        let mut request = Vec::with_capacity(full.len() + 8);
         let token = flag.map(|f| [f]);
         let tokens: Vec<&[u8]> = token.iter().map(|t| &t[..]).collect();
-        protocol::meta_get(&mut request, &full, &tokens);
+        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+            protocol::meta_get(buf, full, &tokens);
+            Ok(())
+        };
         let answer = |reply: Reply<'_>| match reply {
             Reply::Meta {
                 code: MetaCode::Hd,
@@ -246,51 +268,33 @@ impl<'a> Placed<'a> {
             } => Ok(None),
             other => Err(unexpected(other)),
         };
-        snap.keyed(
-            self.place,
-            &full,
-            &[&request],
-            Resend::Safe,
-            |conn, deadline| conn.read_reply(deadline, answer)?,
-        )
+        self.one_line(key, Resend::Safe, encode, answer)
     }
 
     // ----- other key operations -----
 
     /// Deletes `key`; false if it had no item.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        let snap = self.client.snapshot();
-        let full = snap.full_key(key)?;
-        let mut request = Vec::with_capacity(full.len() + 10);
-        protocol::delete(&mut request, &full, false);
-        snap.keyed(
-            self.place,
-            &full,
-            &[&request],
-            Resend::Never,
-            |conn, deadline| conn.read_reply(deadline, deleted)?,
-        )
+        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+            protocol::delete(buf, full, false);
+            Ok(())
+        };
+        self.one_line(key, Resend::Never, encode, deleted)
     }
 
     /// Gives `key` a new TTL; false if it has no item.
     pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
-        let snap = self.client.snapshot();
-        let full = snap.full_key(key)?;
-        let exptime = snap.key_exptime(self.place, &full, ttl)?;
-        let mut request = Vec::with_capacity(full.len() + 24);
-        protocol::touch(&mut request, &full, exptime, false);
+        let encode = |snap: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+            let exptime = snap.key_exptime(self.place, full, ttl)?;
+            protocol::touch(buf, full, exptime, false);
+            Ok(())
+        };
         let touched = |reply: Reply<'_>| match reply {
             Reply::Touched => Ok(true),
             Reply::NotFound => Ok(false),
             other => Err(unexpected(other)),
         };
-        snap.keyed(
-            self.place,
-            &full,
-            &[&request],
-            Resend::Safe,
-            |conn, deadline| conn.read_reply(deadline, touched)?,
-        )
+        self.one_line(key, Resend::Safe, encode, touched)
     }
 
     /// Adds `delta` to the decimal number stored under `key`, wrapping at
@@ -305,22 +309,16 @@ impl<'a> Placed<'a> {
     }
 
     fn arith(&self, verb: Arith, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        let snap = self.client.snapshot();
-        let full = snap.full_key(key)?;
-        let mut request = Vec::with_capacity(full.len() + 32);
-        protocol::arith(&mut request, verb, &full, delta, false);
+        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+            protocol::arith(buf, verb, full, delta, false);
+            Ok(())
+        };
         let number = |reply: Reply<'_>| match reply {
             Reply::Number(n) => Ok(Some(n)),
             Reply::NotFound => Ok(None),
             other => Err(unexpected(other)),
         };
-        snap.keyed(
-            self.place,
-            &full,
-            &[&request],
-            Resend::Never,
-            |conn, deadline| conn.read_reply(deadline, number)?,
-        )
+        self.one_line(key, Resend::Never, encode, number)
     }
 
     // ----- many keys (see `multi`) -----

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::replies::unexpected;
 use super::route::Resend;
-use super::{Item, Placed, Status};
+use super::{Item, Placed, Snapshot, Status};
 use crate::error::{Error, Kind, Result};
 use crate::key;
 use crate::protocol::{self, MetaCode, Reply};
@@ -79,10 +79,10 @@ impl Placed<'_> {
     /// Deletes `key` only while its CAS value is still `cas` (meta delete,
     /// memcached 1.6 or later): false when the item changed or is gone.
     fn delete_if(&self, key: &[u8], cas: u64) -> Result<bool> {
-        let snap = self.client.snapshot();
-        let full = snap.full_key(key)?;
-        let mut request = Vec::with_capacity(full.len() + 28);
-        protocol::meta_delete_if(&mut request, &full, cas);
+        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+            protocol::meta_delete_if(buf, full, cas);
+            Ok(())
+        };
         let deleted = |reply: Reply<'_>| match reply {
             Reply::Meta {
                 code: MetaCode::Hd, ..
@@ -93,13 +93,7 @@ impl Placed<'_> {
             } => Ok(false),
             other => Err(unexpected(other)),
         };
-        snap.keyed(
-            self.place,
-            &full,
-            &[&request],
-            Resend::Never,
-            |conn, deadline| conn.read_reply(deadline, deleted)?,
-        )
+        self.one_line(key, Resend::Never, encode, deleted)
     }
 
     /// Takes the lock `name` (an item of that key): returns its token, a
