@@ -99,6 +99,11 @@ enum mc_result
    * held by another when the wait ran out (`mc_update`, `mc_lock`).
    */
   MC_CONFLICT = 16,
+  /**
+   * The server requires a login (`mc_set_auth`), and it was refused or
+   * none was set.
+   */
+  MC_AUTH = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -384,6 +389,19 @@ mc_result mc_server_name(uint64_t handle, size_t index, char **name);
  * 3000): how long to wait for a connection, and for each reply.
  */
 mc_result mc_set_timeouts(uint64_t handle, uint32_t connect_ms, uint32_t io_ms);
+
+/**
+ * Sets the login the handle's connections send first, for servers started
+ * with an auth file (`memcached -Y`): every new connection (pooled,
+ * reconnected, a forked child's) logs in before its first command. A
+ * NULL `username` removes the login. A refused login is `MC_AUTH` with
+ * the server's words; the password is never in a message.
+ *
+ * # Safety
+ * `username` is NULL or a NUL-terminated string; `password` is a
+ * NUL-terminated string when `username` is not NULL.
+ */
+mc_result mc_set_auth(uint64_t handle, const char *username, const char *password);
 
 /**
  * Sets a prefix put in front of every key of this handle and taken off

@@ -46,6 +46,9 @@ pub enum Kind {
     /// Other writers or holders won every time: an update whose item kept
     /// changing under it, a lock still held when the wait ran out.
     Conflict,
+    /// The server requires a login (an auth file, `-Y`), and it was
+    /// refused or none was configured.
+    Auth,
 }
 
 impl Kind {
@@ -68,6 +71,7 @@ impl Kind {
             Kind::Daemon => "DAEMON",
             Kind::Panic => "PANIC",
             Kind::Conflict => "CONFLICT",
+            Kind::Auth => "AUTH",
         }
     }
 }

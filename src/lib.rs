@@ -42,6 +42,6 @@ pub mod registry;
 pub mod server;
 mod tcl;
 
-pub use client::{Change, Client, Hit, Item, Options, Placed, Status, UPDATE_TRIES};
+pub use client::{Change, Client, Credentials, Hit, Item, Options, Placed, Status, UPDATE_TRIES};
 pub use cluster::Distribution;
 pub use error::{Error, Kind, Result};

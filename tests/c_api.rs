@@ -126,6 +126,16 @@ fn state() {
     run_c("state", &[tcp.spec()], &[]);
 }
 
+/// `auth.c`: a server started with an auth file (alice/secret).
+#[test]
+fn auth() {
+    let dir = TempDir::new("c-auth");
+    let file = dir.path().join("auth.txt");
+    std::fs::write(&file, "alice:secret\n").unwrap();
+    let locked = Memcached::tcp_with(&["-Y", file.to_str().unwrap()]);
+    run_c("auth", &[locked.spec()], &[]);
+}
+
 #[test]
 fn daemon() {
     let dir = TempDir::new("c-daemon-socks");

@@ -75,6 +75,11 @@ fn tcl_suite() {
     let tcp2 = Memcached::tcp_checked(&[]);
     let tcp3 = Memcached::tcp_checked(&[]);
     let noconnect = FullBacklog::new();
+    // A server that requires a login (alice/secret), for auth.test.
+    let auth_dir = support::TempDir::new("tcl-auth");
+    let auth_file = auth_dir.path().join("auth.txt");
+    std::fs::write(&auth_file, "alice:secret\n").unwrap();
+    let locked = Memcached::tcp_with(&["-Y", auth_file.to_str().unwrap()]);
     let library = library_path();
     let tclsh = std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".to_string());
 
@@ -93,6 +98,7 @@ fn tcl_suite() {
         .env("MEMCACHE_TCP2", tcp2.spec())
         .env("MEMCACHE_TCP3", tcp3.spec())
         .env("MEMCACHE_NOCONNECT", noconnect.spec())
+        .env("MEMCACHE_AUTH", locked.spec())
         .env("MEMCACHE_LIBRARY", &library)
         .env(
             "TCLLIBPATH",

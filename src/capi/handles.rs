@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::ptr;
 use std::time::Duration;
 
-use crate::client::Options;
+use crate::client::{Credentials, Options};
 use crate::cluster::Distribution;
 use crate::error::{Error, Kind, Result};
 use crate::key;
@@ -212,6 +212,41 @@ pub extern "C" fn mc_set_timeouts(handle: u64, connect_ms: u32, io_ms: u32) -> m
             options.connect_timeout = Duration::from_millis(connect_ms.into());
             options.io_timeout = Duration::from_millis(io_ms.into());
         })
+    })
+}
+
+/// Sets the login the handle's connections send first, for servers started
+/// with an auth file (`memcached -Y`): every new connection (pooled,
+/// reconnected, a forked child's) logs in before its first command. A
+/// NULL `username` removes the login. A refused login is `MC_AUTH` with
+/// the server's words; the password is never in a message.
+///
+/// # Safety
+/// `username` is NULL or a NUL-terminated string; `password` is a
+/// NUL-terminated string when `username` is not NULL.
+#[no_mangle]
+pub unsafe extern "C" fn mc_set_auth(
+    handle: u64,
+    username: *const c_char,
+    password: *const c_char,
+) -> mc_result {
+    guard(|| {
+        let auth = if username.is_null() {
+            None
+        } else {
+            // SAFETY: `username` is a NUL-terminated string (this
+            // function's contract).
+            let user = utf8(unsafe { text(username, "username") }?, "the username")?;
+            // SAFETY: `password` is a NUL-terminated string (this
+            // function's contract).
+            let pass = utf8(unsafe { text(password, "password") }?, "the password")?;
+            Some(Credentials::new(&user, &pass)?)
+        };
+        client(handle)?.update_options(|o| {
+            o.auth = auth;
+            Ok::<(), Error>(())
+        })?;
+        Ok(mc_result::MC_OK)
     })
 }
 

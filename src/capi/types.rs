@@ -53,6 +53,9 @@ pub enum mc_result {
     /// An update whose item other writers kept changing, or a lock still
     /// held by another when the wait ran out (`mc_update`, `mc_lock`).
     MC_CONFLICT = 16,
+    /// The server requires a login (`mc_set_auth`), and it was refused or
+    /// none was set.
+    MC_AUTH = 17,
 }
 
 impl From<Kind> for mc_result {
@@ -74,6 +77,7 @@ impl From<Kind> for mc_result {
             Kind::Daemon => mc_result::MC_DAEMON,
             Kind::Panic => mc_result::MC_PANIC,
             Kind::Conflict => mc_result::MC_CONFLICT,
+            Kind::Auth => mc_result::MC_AUTH,
         }
     }
 }
@@ -160,7 +164,7 @@ pub enum mc_distribution {
 /// Every result with its name, in number order: the one list besides the
 /// enum itself (a unit test checks that they agree). A new result is added
 /// to both.
-const RESULTS: [(mc_result, &CStr); 17] = {
+const RESULTS: [(mc_result, &CStr); 18] = {
     use mc_result::*;
     macro_rules! named {
         ($($result:ident),* $(,)?) => {
@@ -188,6 +192,7 @@ const RESULTS: [(mc_result, &CStr); 17] = {
         MC_DAEMON,
         MC_PANIC,
         MC_CONFLICT,
+        MC_AUTH,
     )
 };
 
@@ -217,6 +222,6 @@ mod tests {
             assert_eq!(name.to_str().unwrap(), format!("{result:?}"));
         }
         // The last one is the highest: nothing after it.
-        assert_eq!(RESULTS.len(), mc_result::MC_CONFLICT as usize + 1);
+        assert_eq!(RESULTS.len(), mc_result::MC_AUTH as usize + 1);
     }
 }

@@ -33,7 +33,7 @@ use crate::fork::{read, write, Held};
 use crate::key;
 use crate::server::{self, Server};
 
-pub use crate::net::{ValueBuf, VecBuf};
+pub use crate::net::{Credentials, ValueBuf, VecBuf};
 pub use crate::protocol::StoreVerb;
 pub use ops::Placed;
 pub use options::{DaemonOptions, Options};
@@ -305,6 +305,9 @@ impl Client {
         if !options.key_prefix.is_empty() {
             key::check(&options.key_prefix)
                 .map_err(|e| Error::new(Kind::Invalid, format!("bad key prefix: {e}")))?;
+        }
+        if let Some(auth) = &options.auth {
+            auth.check()?;
         }
         let topology = if options.distribution == state.options.distribution {
             state.topology.clone()

@@ -5,6 +5,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::cluster::Distribution;
+use crate::net::Credentials;
 
 /// Per-handle settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,10 @@ pub struct Options {
     /// Default off: a key read from another server can be missing or stale,
     /// and when the server comes back its old copy is served again.
     pub failover: bool,
+    /// The login for servers started with an auth file (`-Y`), sent first
+    /// on every new connection (pooled, reconnected, a forked child's).
+    /// Default none.
+    pub auth: Option<Credentials>,
 }
 
 impl Default for Options {
@@ -48,6 +53,7 @@ impl Default for Options {
             distribution: Distribution::default(),
             retry_interval: Duration::from_secs(30),
             failover: false,
+            auth: None,
         }
     }
 }

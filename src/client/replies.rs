@@ -98,6 +98,14 @@ pub(super) fn unexpected(reply: Reply<'_>) -> Error {
         }
         Reply::ClientError(msg) => {
             let text = String::from_utf8_lossy(msg);
+            if text == "unauthenticated" {
+                // A server with an auth file, and no login configured.
+                return Error::new(
+                    Kind::Auth,
+                    "CLIENT_ERROR unauthenticated: the server requires a login (a username and \
+                     password for the handle)",
+                );
+            }
             let kind = if text.contains("non-numeric") {
                 Kind::NotNumeric
             } else {

@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 use super::{Options, Snapshot, Topology};
 use crate::cluster::{Hash, Node};
 use crate::error::{Error, Kind, Result};
-use crate::net::Connection;
+use crate::net::{Connection, Dial};
 use crate::server::Server;
 
 /// The settings an operation needs, read once at its start, and its
 /// deadline: one for the whole command, however many servers it reaches.
-pub(super) struct Policy {
-    connect_timeout: Duration,
-    io_timeout: Duration,
+pub(super) struct Policy<'s> {
+    /// How connections are opened (timeouts, credentials).
+    dial: Dial<'s>,
     retry: Duration,
     failover: bool,
     deadline: Instant,
@@ -132,11 +132,14 @@ pub(super) fn first(errors: Vec<Error>) -> Result<()> {
 
 impl Snapshot {
     /// The settings an operation runs with, and its deadline.
-    fn policy(&self) -> Policy {
+    fn policy(&self) -> Policy<'_> {
         let options: &Options = &self.options;
         Policy {
-            connect_timeout: options.connect_timeout,
-            io_timeout: options.io_timeout,
+            dial: Dial {
+                connect_timeout: options.connect_timeout,
+                io_timeout: options.io_timeout,
+                auth: options.auth.as_ref(),
+            },
             retry: options.retry_interval,
             failover: options.failover,
             deadline: Instant::now() + options.io_timeout,
@@ -351,7 +354,7 @@ fn checkout(
     resend: Resend,
 ) -> std::result::Result<(Connection, bool), Failure> {
     let (conn, reused) = node
-        .checkout(policy.connect_timeout, policy.io_timeout)
+        .checkout(&policy.dial)
         .map_err(|e| failure(node, policy, e, true))?;
     if reused && resend == Resend::Never && !conn.is_idle_and_open() {
         // Closed by the server meanwhile: so are the others, likely.
@@ -364,12 +367,7 @@ fn checkout(
 
 /// A new connection to `node`.
 fn reopen(node: &Node, policy: &Policy) -> std::result::Result<Connection, Failure> {
-    Connection::open(
-        &node.server.address,
-        policy.connect_timeout,
-        policy.io_timeout,
-    )
-    .map_err(|e| failure(node, policy, e, true))
+    Connection::open(&node.server.address, &policy.dial).map_err(|e| failure(node, policy, e, true))
 }
 
 /// Sends a request to node `n` and reads its reply with `read`. A pooled

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind, Result};
 use crate::fork::lock;
-use crate::net::Connection;
+use crate::net::{Connection, Dial};
 use crate::server::Server;
 
 /// Idle connections kept per server; more are closed when returned. Enough
@@ -189,11 +189,7 @@ impl Node {
     /// before (and so may have been closed by the server meanwhile).
     /// Connections inherited through `fork()` are closed, never used. The
     /// error of a failed connect is without the server's name.
-    pub fn checkout(
-        &self,
-        connect_timeout: Duration,
-        io_timeout: Duration,
-    ) -> Result<(Connection, bool)> {
+    pub fn checkout(&self, dial: &Dial<'_>) -> Result<(Connection, bool)> {
         loop {
             let conn = lock(&self.idle).pop();
             match conn {
@@ -205,7 +201,7 @@ impl Node {
                 None => break,
             }
         }
-        let conn = Connection::open(&self.server.address, connect_timeout, io_timeout)?;
+        let conn = Connection::open(&self.server.address, dial)?;
         Ok((conn, false))
     }
 

@@ -52,10 +52,27 @@ pub struct Connection {
     closed_by_peer: bool,
 }
 
+/// How a connection is opened: its timeouts, and the credentials it logs in
+/// with first (servers started with an auth file require them).
+#[derive(Debug, Clone, Copy)]
+pub struct Dial<'a> {
+    pub connect_timeout: Duration,
+    pub io_timeout: Duration,
+    pub auth: Option<&'a super::Credentials>,
+}
+
 impl Connection {
-    /// Connects to `address`, giving up after `connect_timeout` per address
-    /// tried.
-    pub fn open(
+    /// Connects to `address` as `dial` says (the connect timeout per
+    /// address tried), and logs in when it has credentials.
+    pub fn open(address: &Address, dial: &Dial<'_>) -> Result<Connection> {
+        let mut conn = Connection::connect(address, dial.connect_timeout, dial.io_timeout)?;
+        if let Some(auth) = dial.auth {
+            conn.login(auth, conn.deadline())?;
+        }
+        Ok(conn)
+    }
+
+    fn connect(
         address: &Address,
         connect_timeout: Duration,
         io_timeout: Duration,

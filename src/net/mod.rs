@@ -2,9 +2,11 @@
 //! what they mean is [`crate::protocol`]'s business and what to send is
 //! the client's.
 
+mod auth;
 mod connection;
 mod socket;
 mod value;
 
-pub use connection::Connection;
+pub use auth::Credentials;
+pub use connection::{Connection, Dial};
 pub use value::{Fetched, ValueBuf, VecBuf};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::args::{invalid, key_bytes, list_of, positive_u32, seconds, tcl_invalid};
 use super::interp::{CmdError, Interp};
 use super::obj::{IndexTable, Obj, ObjRef};
-use crate::client::Options;
+use crate::client::{Credentials, Options};
 use crate::cluster::Distribution;
 
 /// The option names, in the order `configure` lists them.
@@ -27,6 +27,8 @@ static NAMES: IndexTable = IndexTable::new(&[
     c"-failover".as_ptr(),
     c"-autostart".as_ptr(),
     c"-persist".as_ptr(),
+    c"-username".as_ptr(),
+    c"-password".as_ptr(),
     ptr::null(),
 ]);
 
@@ -54,10 +56,12 @@ pub enum Opt {
     Failover,
     Autostart,
     Persist,
+    Username,
+    Password,
 }
 
 /// Every option, in [`NAMES`] order.
-pub const ALL: [Opt; 13] = [
+pub const ALL: [Opt; 15] = [
     Opt::Ttl,
     Opt::Timeout,
     Opt::ConnectTimeout,
@@ -71,6 +75,8 @@ pub const ALL: [Opt; 13] = [
     Opt::Failover,
     Opt::Autostart,
     Opt::Persist,
+    Opt::Username,
+    Opt::Password,
 ];
 
 /// The highest socket permission mask.
@@ -116,6 +122,12 @@ impl Opt {
             Opt::Failover => Obj::new_bool(options.failover),
             Opt::Autostart => Obj::new_bool(daemon.autostart),
             Opt::Persist => Obj::new_bool(daemon.persist),
+            Opt::Username => Obj::new_text(options.auth.as_ref().map_or("", |a| a.username())),
+            // Never the password itself: whether one is set.
+            Opt::Password => Obj::new_text(match &options.auth {
+                Some(auth) if auth.has_password() => "********",
+                _ => "",
+            }),
         }
     }
 
@@ -198,6 +210,23 @@ impl Opt {
                 daemon.persist = value
                     .get_boolean(interp)
                     .map_err(|e| tcl_invalid(interp, e))?;
+            }
+            // Checked together when the options are applied (a username
+            // needs a password); an empty username removes the login.
+            Opt::Username => {
+                let name = value.to_string_lossy();
+                options.auth = match (&options.auth, name.is_empty()) {
+                    (_, true) => None,
+                    (Some(auth), false) => Some(auth.with_username(&name)),
+                    (None, false) => Some(Credentials::unchecked(&name, "")),
+                };
+            }
+            Opt::Password => {
+                let password = value.to_string_lossy();
+                options.auth = Some(match &options.auth {
+                    Some(auth) => auth.with_password(&password),
+                    None => Credentials::unchecked("", &password),
+                });
             }
         }
         Ok(())

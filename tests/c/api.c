@@ -153,7 +153,7 @@ static void test_results(void) {
         "MC_OK",       "MC_NOTFOUND", "MC_NOTSTORED", "MC_EXISTS",    "MC_BADKEY",
         "MC_TOOLARGE", "MC_NOTNUMERIC", "MC_TIMEOUT", "MC_IO",        "MC_SERVER",
         "MC_CLIENT",   "MC_PROTOCOL", "MC_BADHANDLE", "MC_INVALID",   "MC_DAEMON",
-        "MC_PANIC",    "MC_CONFLICT"};
+        "MC_PANIC",    "MC_CONFLICT", "MC_AUTH"};
     uint32_t i;
     /* The numbers are part of the ABI. */
     CHECK_U64(MC_OK, 0);
@@ -173,13 +173,14 @@ static void test_results(void) {
     CHECK_U64(MC_DAEMON, 14);
     CHECK_U64(MC_PANIC, 15);
     CHECK_U64(MC_CONFLICT, 16);
+    CHECK_U64(MC_AUTH, 17);
     CHECK_U64(sizeof(mc_result), 4);
     CHECK_U64(MC_UNIQUE_KEY_SIZE, 33);
     for (i = 0; i < sizeof names / sizeof names[0]; i++) {
         CHECK_STR(mc_result_name(i), names[i]);
     }
     /* A number from a newer library, or garbage: a name, not a crash. */
-    CHECK_STR(mc_result_name(17), "MC_UNKNOWN");
+    CHECK_STR(mc_result_name(18), "MC_UNKNOWN");
     CHECK_STR(mc_result_name(0xffffffffu), "MC_UNKNOWN");
     /* Never null, empty before any failure. */
     CHECK(mc_last_error() != NULL);
