@@ -9,7 +9,9 @@
 # The version must equal the crate's (Cargo.toml); Memcache_Init provides
 # exactly that version, so a mismatch fails loudly in `package require`.
 
-if {![package vsatisfies [package provide Tcl] 8.6-9]} {return}
+# One library serves Tcl 8.6 and every 9.x (it reads the stubs table it is
+# given, see src/tcl/stubs.rs); the range's upper end is exclusive.
+if {![package vsatisfies [package provide Tcl] 8.6-10]} {return}
 
 package ifneeded memcache 0.1.0 [list apply {{dir} {
     set name libmemcache[info sharedlibextension]

@@ -30,6 +30,28 @@ fn tree(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// What `script` prints in `tclsh` with `dir` on its auto_path.
+fn run_tcl(tclsh: &str, dir: &Path, script: &str) -> String {
+    let out = Command::new(tclsh)
+        .env("TCLLIBPATH", dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(script.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap_or_else(|e| panic!("{tclsh}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tclsh}: {script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `make TARGET` in the crate with `DESTDIR=stage`, the build's library
 /// directory as RELEASE, and a PATH without cargo.
 fn make(target: &str, stage: &Path, build: &Path) -> String {
@@ -109,29 +131,32 @@ fn install_and_uninstall_into_a_staging_directory() {
         String::from_utf8_lossy(&man.stdout).trim(),
         root.join("share/man/mann/memcache.n").display().to_string()
     );
-    // The installed Tcl package loads from its directory.
+    // The installed Tcl package loads from its directory, with `package
+    // require` and without (the first `memcache` call auto-loads it through
+    // the tclIndex beside it), in Tcl 8.6 and in Tcl 9.
     let pkg = libdir.join(format!("tcltk/memcache{version}"));
-    let tcl = Command::new(std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".into()))
-        .env("TCLLIBPATH", libdir.join("tcltk"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"puts [package require memcache]; puts [memcache list]\n")?;
-            child.wait_with_output()
-        })
-        .expect("tclsh");
-    assert_eq!(
-        String::from_utf8_lossy(&tcl.stdout),
-        format!("{version}\n\n"),
-        "{}",
-        pkg.display()
-    );
+    let mut shells = vec![std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".into())];
+    let tcl9 = std::env::var("TCLSH9").unwrap_or_else(|_| "tclsh9.0".into());
+    if support::which(&tcl9).is_some() {
+        shells.push(tcl9);
+    } else {
+        println!("{tcl9} not found (bash .ci/tcl9.sh installs it): the installed package was tried in Tcl 8.6 only");
+    }
+    for tclsh in &shells {
+        for (script, want) in [
+            (
+                "puts [package require memcache]; puts [memcache list]",
+                format!("{version}\n\n"),
+            ),
+            (
+                "set h [memcache create -autostart 0 127.0.0.1:1]; puts [memcache list]; puts [package provide memcache]",
+                format!("memcache0\n{version}\n"),
+            ),
+        ] {
+            let out = run_tcl(tclsh, &libdir.join("tcltk"), script);
+            assert_eq!(out, want, "{tclsh}: {script} ({})", pkg.display());
+        }
+    }
     make("uninstall", stage.path(), &build);
     assert_eq!(tree(stage.path()), before);
 }

@@ -1,5 +1,9 @@
 //! The Tcl test suite of the `memcache` extension (`tests/tcl/*.test`),
-//! run with `tclsh tests/tcl/all.tcl` against real memcached servers.
+//! run with `tclsh tests/tcl/all.tcl` against real memcached servers, once
+//! under Tcl 8.6 (`tcl86_suite`: `$TCLSH`, default `tclsh`) and once under
+//! Tcl 9 (`tcl9_suite`: `$TCLSH9`, default `tclsh9.0` on the PATH, which
+//! `.ci/tcl9.sh` installs). Without a Tcl 9 the second says so in one line
+//! and passes, except under CI (the `CI` variable set), where it fails.
 //!
 //! This test starts the servers, passes their specs and the exact library
 //! to load in environment variables (see `tests/tcl/common.tcl`), prints
@@ -68,7 +72,28 @@ fn summary_line_is_parsed() {
 }
 
 #[test]
-fn tcl_suite() {
+fn tcl86_suite() {
+    let tclsh = std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".to_string());
+    run_suite(&tclsh, "8.6");
+}
+
+#[test]
+fn tcl9_suite() {
+    let tclsh = std::env::var("TCLSH9").unwrap_or_else(|_| "tclsh9.0".to_string());
+    if support::which(&tclsh).is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{tclsh} not found: CI must install Tcl 9 (bash .ci/tcl9.sh)"
+        );
+        println!("Tcl 9 not found ({tclsh}; bash .ci/tcl9.sh installs it): the Tcl suite ran under 8.6 only");
+        return;
+    }
+    run_suite(&tclsh, "9.");
+}
+
+/// Runs the whole suite under `tclsh`, whose `info patchlevel` must start
+/// with `version`.
+fn run_suite(tclsh: &str, version: &str) {
     let tcp = Memcached::tcp_checked(&[]);
     let unix = Memcached::unix();
     let small = Memcached::tcp_checked(&["-I", "1m"]);
@@ -81,9 +106,8 @@ fn tcl_suite() {
     std::fs::write(&auth_file, "alice:secret\n").unwrap();
     let locked = Memcached::tcp_with(&["-Y", auth_file.to_str().unwrap()]);
     let library = library_path();
-    let tclsh = std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".to_string());
 
-    let mut command = Command::new(&tclsh);
+    let mut command = Command::new(tclsh);
     command
         .current_dir(CRATE)
         .arg(Path::new(CRATE).join("tests/tcl/all.tcl"))
@@ -100,6 +124,7 @@ fn tcl_suite() {
         .env("MEMCACHE_NOCONNECT", noconnect.spec())
         .env("MEMCACHE_AUTH", locked.spec())
         .env("MEMCACHE_LIBRARY", &library)
+        .env("MEMCACHE_TCLSH", tclsh)
         .env(
             "TCLLIBPATH",
             tcl_list_element(&Path::new(CRATE).join("tcl")),
@@ -121,8 +146,13 @@ fn tcl_suite() {
     let ok = matches!(&counts, Some(s) if s.failed == 0 && s.passed > 0 && s.total == s.passed + s.skipped);
     assert!(
         ok && run.status.success(),
-        "the Tcl suite failed ({}, {counts:?}, library {}): see the output above",
+        "the Tcl suite failed under {tclsh} ({}, {counts:?}, library {}): see the output above",
         run.status,
         library.display()
+    );
+    let ran = format!("all.tcl: Tcl {version}");
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with(&ran)),
+        "{tclsh} is not Tcl {version}: see the output above"
     );
 }

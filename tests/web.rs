@@ -80,7 +80,8 @@ fn start_lighttpd(dir: &Path) -> WebServer {
     ];
     compile_c("examples/cart-fcgi.c", &fcgi, &extra);
     let packages = tcl_package(&dir.join("tcl"));
-    let tclsh = which(&std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".into()));
+    let tclsh = std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".into());
+    let tclsh = support::which(&tclsh).unwrap_or_else(|| panic!("{tclsh} not found"));
     let carts = dir.join("cart.sock");
     let port = free_port();
     let conf = format!(
@@ -131,15 +132,6 @@ fastcgi.server = ("/fcgi" => ((
         std::thread::sleep(Duration::from_millis(20));
     }
     server
-}
-
-/// The absolute path of `program` on PATH.
-fn which(program: &str) -> PathBuf {
-    let out = Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .unwrap();
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
 /// GET `path` (HTTP/1.0): the status line and the body.

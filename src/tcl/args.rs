@@ -273,7 +273,7 @@ pub fn string_match(pattern: ObjRef<'_>, text: &str) -> bool {
     // internal form of a Rust string.
     let (Ok(pattern), Ok(text)) = (
         CString::new(pattern.tcl_string()),
-        CString::new(super::utf::str_to_tcl(text).into_owned()),
+        CString::new(super::utf::str_to_tcl(text, super::stubs::abi()).into_owned()),
     ) else {
         return false;
     };

@@ -175,7 +175,7 @@ impl Interp {
         unsafe {
             s::Tcl_WrongNumArgs(
                 self.as_ptr(),
-                objc as std::ffi::c_int,
+                objc as s::Size,
                 objv.as_ptr().cast(),
                 usage.as_ptr(),
             )

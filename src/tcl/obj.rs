@@ -30,17 +30,23 @@ use super::stubs::{self as s, Tcl_Obj, Tcl_ObjType};
 use super::utf;
 use crate::client::{ValueBuf, VecBuf};
 
-/// `Tcl_GetObjType("bytearray")`, looked up once per process by
-/// [`init_types`] (object types are process-wide statics of libtcl).
+/// The type of the values `Tcl_NewByteArrayObj` makes, found once per
+/// process by [`init_types`] (object types are process-wide statics of
+/// libtcl). It is read off a new value, not looked up by name: Tcl 9's
+/// `Tcl_GetObjType("bytearray")` gives a type its byte arrays do not use.
 static BYTEARRAY_TYPE: AtomicPtr<Tcl_ObjType> = AtomicPtr::new(ptr::null_mut());
 
-/// Looks up the object types this module compares against.
+/// Finds the object types this module compares against.
 ///
 /// # Safety
 /// The stubs table must be initialised.
 pub(crate) unsafe fn init_types() {
-    // SAFETY: stubs initialised (the contract); a static string.
-    let t = unsafe { s::Tcl_GetObjType(c"bytearray".as_ptr()) };
+    // SAFETY: stubs initialised (the contract); an empty byte array, read
+    // and freed at once.
+    let t = unsafe {
+        let probe = Obj::from_raw(s::Tcl_NewByteArrayObj(ptr::null(), 0));
+        (*probe.as_ptr()).typePtr
+    };
     BYTEARRAY_TYPE.store(t.cast_mut(), Ordering::Release);
 }
 
@@ -48,17 +54,22 @@ fn bytearray_type() -> *const Tcl_ObjType {
     BYTEARRAY_TYPE.load(Ordering::Acquire)
 }
 
-/// A length as Tcl 8.6's `int`. Tcl 8.6 values are limited to 2 GiB; a
-/// longer one is a bug of the caller (memcached items are at most 1 GiB).
-fn c_len(n: usize) -> c_int {
-    c_int::try_from(n).expect("value over 2 GiB: too large for a Tcl 8.6 value")
+/// A length for Tcl. Tcl 8.6 values are limited to 2 GiB; a longer one is a
+/// bug of the caller (memcached items are at most 1 GiB, and a value read
+/// from a server is checked by [`ObjBuf::new`]).
+fn c_len(n: usize) -> s::Size {
+    assert!(
+        n <= s::abi().max_size(),
+        "value of {n} bytes: too large for a Tcl value"
+    );
+    n as s::Size
 }
 
 /// A slice from a pointer and a Tcl length; empty when the length is 0.
 ///
 /// # Safety
 /// When `len > 0`, `p` must point to `len` readable bytes that live for `'a`.
-unsafe fn bytes_of<'a>(p: *const u8, len: c_int) -> &'a [u8] {
+unsafe fn bytes_of<'a>(p: *const u8, len: s::Size) -> &'a [u8] {
     match usize::try_from(len) {
         // SAFETY: `len` readable bytes living for 'a (the contract).
         Ok(n) if n > 0 && !p.is_null() => unsafe { std::slice::from_raw_parts(p, n) },
@@ -86,13 +97,13 @@ impl Obj {
 
     /// A string value from a Rust string.
     pub fn new_text(text: &str) -> Obj {
-        Obj::new_tcl_string(&utf::str_to_tcl(text))
+        Obj::new_tcl_string(&utf::str_to_tcl(text, s::abi()))
     }
 
     /// A string value from UTF-8 bytes (as read from the wire); malformed
     /// input is read as Tcl's `encoding convertfrom utf-8` reads it.
     pub fn new_text_utf8(bytes: &[u8]) -> Obj {
-        Obj::new_tcl_string(&utf::utf8_to_tcl(bytes))
+        Obj::new_tcl_string(&utf::utf8_to_tcl(bytes, s::abi()))
     }
 
     /// A string value from bytes already in Tcl's internal form.
@@ -123,10 +134,10 @@ impl Obj {
         unsafe { Obj::from_raw(s::Tcl_NewWideIntObj(value)) }
     }
 
-    /// A boolean value, 0 or 1 (what `Tcl_NewBooleanObj` makes in 8.6).
+    /// A boolean value, 0 or 1 (what `Tcl_NewBooleanObj` makes; Tcl 9 has
+    /// no `Tcl_NewIntObj`).
     pub fn new_bool(value: bool) -> Obj {
-        // SAFETY: plain constructor.
-        unsafe { Obj::from_raw(s::Tcl_NewIntObj(c_int::from(value))) }
+        Obj::new_int(i64::from(value))
     }
 
     /// A list of `items`.
@@ -202,12 +213,13 @@ impl ObjBuf {
         if text {
             return Ok(ObjBuf::Text(VecBuf::new(len)));
         }
-        let n = c_int::try_from(len).map_err(|_| {
-            crate::Error::new(
+        if len > s::abi().max_size() {
+            return Err(crate::Error::new(
                 crate::Kind::TooLarge,
-                format!("a value of {len} bytes is too large for a Tcl 8.6 value"),
-            )
-        })?;
+                format!("a value of {len} bytes is too large for a Tcl value"),
+            ));
+        }
+        let n = len as s::Size;
         // SAFETY: a fresh, unshared object of this thread;
         // Tcl_SetByteArrayLength makes room for `n` bytes and returns them,
         // and nothing else uses them until `into_obj`.
@@ -347,26 +359,27 @@ impl<'a> ObjRef<'a> {
     }
 
     /// The bytes of a pure bytearray, or `None` for any other value.
-    /// (`Tcl_GetByteArrayFromObj` on text would silently keep only the low
-    /// byte of each character, so it is never offered for other values.)
+    /// (Tcl 8.6's `Tcl_GetByteArrayFromObj` on text would silently keep only
+    /// the low byte of each character, so it is never offered for other
+    /// values; Tcl 9 refuses those, and a refusal is `None` too.)
     pub fn pure_bytearray(self) -> Option<&'a [u8]> {
         if !self.is_pure_bytearray() {
             return None;
         }
-        let mut len: c_int = 0;
+        let mut len: s::Size = 0;
         // SAFETY: already a bytearray, so no conversion happens; the bytes
         // live in the internal representation, which nothing here changes
         // during 'a (see the module's soundness note).
         unsafe {
-            let p = s::Tcl_GetByteArrayFromObj(self.as_ptr(), &mut len);
-            Some(bytes_of(p, len))
+            let p = s::Tcl_GetBytes(self.as_ptr(), &mut len);
+            (!p.is_null()).then(|| bytes_of(p, len))
         }
     }
 
     /// The string representation in Tcl's internal form (modified UTF-8),
     /// generating it if needed.
     pub fn tcl_string(self) -> &'a [u8] {
-        let mut len: c_int = 0;
+        let mut len: s::Size = 0;
         // SAFETY: a string representation, once made, lasts until the value
         // is modified, and borrowed values are not modified.
         unsafe {
@@ -377,7 +390,7 @@ impl<'a> ObjRef<'a> {
 
     /// The string as real UTF-8 (`encoding convertto utf-8`).
     pub fn to_utf8(self) -> Cow<'a, [u8]> {
-        utf::tcl_to_utf8(self.tcl_string())
+        utf::tcl_to_utf8(self.tcl_string(), s::abi())
     }
 
     /// The string as a Rust string, for names and messages; anything that is
@@ -464,7 +477,7 @@ impl<'a> ObjRef<'a> {
                 interp.as_ptr(),
                 o,
                 table.entries.as_ptr().cast(),
-                std::mem::size_of::<*const c_char>() as c_int,
+                std::mem::size_of::<*const c_char>() as s::Size,
                 what.as_ptr(),
                 flags,
                 &mut index,
@@ -481,7 +494,7 @@ impl<'a> ObjRef<'a> {
     /// (`unmatched open brace in list`) left in `interp`.
     pub fn list_elements(self, interp: Interp) -> Result<Vec<Obj>, CmdError> {
         self.parse(|o| {
-            let mut n: c_int = 0;
+            let mut n: s::Size = 0;
             let mut elems: *mut *mut Tcl_Obj = ptr::null_mut();
             // SAFETY: live interp and object; the element array is read at
             // once, before anything can change the list.

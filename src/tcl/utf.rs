@@ -1,5 +1,9 @@
 //! Conversions between real UTF-8 (what goes on the wire) and the string
-//! form Tcl 8.6 keeps in `Tcl_Obj.bytes` ("modified UTF-8").
+//! form Tcl keeps in `Tcl_Obj.bytes` ("modified UTF-8").
+//!
+//! Tcl 9 differs from UTF-8 only in the first way below (its `TCL_UTF_MAX`
+//! is 4: a character above U+FFFF is its 4-byte sequence), so the one
+//! conversion that makes Tcl strings takes the running Tcl's [`Abi`].
 //!
 //! Tcl 8.6 (built here with `TCL_UTF_MAX` = 3) differs from UTF-8 in two
 //! ways:
@@ -38,6 +42,8 @@
 //! without NUL, and most BMP text).
 
 use std::borrow::Cow;
+
+use super::stubs::Abi;
 
 /// One character read from a byte string by Tcl 8.6's rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,9 +250,11 @@ pub fn is_text(bytes: &[u8]) -> bool {
 }
 
 /// Real UTF-8 (possibly malformed) to Tcl's internal form, exactly as Tcl
-/// 8.6's `encoding convertfrom utf-8`.
-pub fn utf8_to_tcl(input: &[u8]) -> Cow<'_, [u8]> {
+/// 8.6's `encoding convertfrom utf-8`. Tcl 9 (`abi`) keeps a character
+/// above U+FFFF as its 4-byte UTF-8, where 8.6 wants a surrogate pair.
+pub fn utf8_to_tcl(input: &[u8], abi: Abi) -> Cow<'_, [u8]> {
     convert(input, |_, ch| match ch {
+        Char::Seq { len: 4, .. } if abi == Abi::Tcl9 => None,
         Char::Seq { cp: 0, len: 1 } => {
             let mut r = Repl::new();
             r.push(&[0xC0, 0x80]);
@@ -265,17 +273,25 @@ pub fn utf8_to_tcl(input: &[u8]) -> Cow<'_, [u8]> {
 
 /// A Rust string to Tcl's internal form (the infallible case of
 /// [`utf8_to_tcl`]).
-pub fn str_to_tcl(s: &str) -> Cow<'_, [u8]> {
-    utf8_to_tcl(s.as_bytes())
+pub fn str_to_tcl(s: &str, abi: Abi) -> Cow<'_, [u8]> {
+    utf8_to_tcl(s.as_bytes(), abi)
 }
 
 /// Tcl's internal form (any bytes) to real UTF-8, exactly as Tcl 8.6's
 /// `encoding convertto utf-8`: `C0 80` becomes 0, surrogate pairs become one
 /// 4-byte sequence, stray bytes become the UTF-8 of U+0080..U+00FF.
-pub fn tcl_to_utf8(input: &[u8]) -> Cow<'_, [u8]> {
+///
+/// Tcl 9 (`abi`) keeps a character above U+FFFF as its 4-byte UTF-8, and a
+/// surrogate there is a character of its own (`"\ud83d\ude00"` is two of
+/// them): each is written as its three bytes, as Tcl 9's `encoding
+/// convertto -profile tcl8 utf-8` does (its default profile refuses them),
+/// so that the string reads back exactly.
+pub fn tcl_to_utf8(input: &[u8], abi: Abi) -> Cow<'_, [u8]> {
     convert(input, |rest, ch| match ch {
         Char::Seq { cp: 0, len: 2 } => Some((2, Repl::of_bmp(0))),
-        Char::Seq { cp, len: 3 } if is_high_surrogate(cp) && rest.len() >= 6 => {
+        Char::Seq { cp, len: 3 }
+            if abi == Abi::Tcl8 && is_high_surrogate(cp) && rest.len() >= 6 =>
+        {
             match next_char(&rest[3..]) {
                 Char::Seq { cp: low, len: 3 } if is_low_surrogate(low) => {
                     let mut r = Repl::new();
@@ -319,15 +335,29 @@ mod tests {
     /// Converts both ways and checks both results.
     fn both(utf8: &str, tcl: &str) {
         let (utf8, tcl) = (hex(utf8), hex(tcl));
-        assert_eq!(&*utf8_to_tcl(&utf8), &tcl[..], "utf8_to_tcl({utf8:02x?})");
-        assert_eq!(&*tcl_to_utf8(&tcl), &utf8[..], "tcl_to_utf8({tcl:02x?})");
+        assert_eq!(
+            &*utf8_to_tcl(&utf8, Abi::Tcl8),
+            &tcl[..],
+            "utf8_to_tcl({utf8:02x?}, Abi::Tcl8)"
+        );
+        assert_eq!(
+            &*tcl_to_utf8(&tcl, Abi::Tcl8),
+            &utf8[..],
+            "tcl_to_utf8({tcl:02x?}, Abi::Tcl8)"
+        );
     }
 
     #[test]
     fn ascii_is_borrowed() {
-        assert!(matches!(utf8_to_tcl(b"hello"), Cow::Borrowed(b"hello")));
-        assert!(matches!(tcl_to_utf8(b"hello"), Cow::Borrowed(b"hello")));
-        assert!(matches!(str_to_tcl(""), Cow::Borrowed(b"")));
+        assert!(matches!(
+            utf8_to_tcl(b"hello", Abi::Tcl8),
+            Cow::Borrowed(b"hello")
+        ));
+        assert!(matches!(
+            tcl_to_utf8(b"hello", Abi::Tcl8),
+            Cow::Borrowed(b"hello")
+        ));
+        assert!(matches!(str_to_tcl("", Abi::Tcl8), Cow::Borrowed(b"")));
     }
 
     #[test]
@@ -342,6 +372,25 @@ mod tests {
         assert!(!is_text(&hex("eda0")));
     }
 
+    /// Tcl 9 keeps a supplementary character as its UTF-8; NUL is still
+    /// `C0 80`; and both forms read back as the same UTF-8.
+    #[test]
+    fn tcl9_form() {
+        let utf8 = "a\u{1F600}\0b".as_bytes();
+        let tcl9 = utf8_to_tcl(utf8, Abi::Tcl9);
+        assert_eq!(&*tcl9, &hex("61F09F9880C08062")[..]);
+        assert_eq!(&*tcl_to_utf8(&tcl9, Abi::Tcl9), utf8);
+        // Two surrogates stay two characters (three bytes each) in Tcl 9.
+        let pair = hex("EDA0BDEDB880");
+        assert!(matches!(tcl_to_utf8(&pair, Abi::Tcl9), Cow::Borrowed(_)));
+        assert_eq!(&*utf8_to_tcl(&pair, Abi::Tcl9), &pair[..]);
+        assert!(is_text(&pair));
+        assert!(matches!(
+            utf8_to_tcl("\u{1F600}".as_bytes(), Abi::Tcl9),
+            Cow::Borrowed(_)
+        ));
+    }
+
     #[test]
     fn nul() {
         both("00", "c080");
@@ -354,11 +403,11 @@ mod tests {
         both("c3a9", "c3a9"); // U+00E9
         both("e282ac", "e282ac"); // U+20AC
         assert!(matches!(
-            str_to_tcl("caf\u{e9} 5\u{20ac}"),
+            str_to_tcl("caf\u{e9} 5\u{20ac}", Abi::Tcl8),
             Cow::Borrowed(_)
         ));
         assert!(matches!(
-            tcl_to_utf8("caf\u{e9} 5\u{20ac}".as_bytes()),
+            tcl_to_utf8("caf\u{e9} 5\u{20ac}".as_bytes(), Abi::Tcl8),
             Cow::Borrowed(_)
         ));
     }
@@ -369,7 +418,7 @@ mod tests {
         both("f0908080", "eda080edb080"); // U+10000
         both("f48fbfbf", "edafbfedbfbf"); // U+10FFFF
         assert_eq!(
-            &*str_to_tcl("a\u{1F600}\0b"),
+            &*str_to_tcl("a\u{1F600}\0b", Abi::Tcl8),
             &hex("61eda0bdedb880c08062")[..]
         );
     }
@@ -377,9 +426,9 @@ mod tests {
     #[test]
     fn all_together_round_trip() {
         let s = "x\0\u{e9}\u{20ac}\u{1F600}\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}\u{10ffff}";
-        let tcl = str_to_tcl(s);
+        let tcl = str_to_tcl(s, Abi::Tcl8);
         assert!(!tcl.contains(&0), "no NUL byte in Tcl's form");
-        assert_eq!(&*tcl_to_utf8(&tcl), s.as_bytes());
+        assert_eq!(&*tcl_to_utf8(&tcl, Abi::Tcl8), s.as_bytes());
     }
 
     /// Malformed UTF-8 from the wire: each offending byte becomes U+00xx, as
@@ -403,7 +452,11 @@ mod tests {
             ("eda080edb080", "eda080edb080"), // CESU-8 pair kept as a pair
         ];
         for (input, want) in cases {
-            assert_eq!(&*utf8_to_tcl(&hex(input)), &hex(want)[..], "input {input}");
+            assert_eq!(
+                &*utf8_to_tcl(&hex(input), Abi::Tcl8),
+                &hex(want)[..],
+                "input {input}"
+            );
         }
     }
 
@@ -425,7 +478,11 @@ mod tests {
             ("e282", "c3a2c282"),
         ];
         for (input, want) in cases {
-            assert_eq!(&*tcl_to_utf8(&hex(input)), &hex(want)[..], "input {input}");
+            assert_eq!(
+                &*tcl_to_utf8(&hex(input), Abi::Tcl8),
+                &hex(want)[..],
+                "input {input}"
+            );
         }
     }
 
@@ -536,11 +593,11 @@ mod tests {
             let (from, to) = line.split_once(' ').unwrap_or((line, ""));
             let from = from.trim();
             let to = to.trim();
-            let got_from: String = utf8_to_tcl(input)
+            let got_from: String = utf8_to_tcl(input, Abi::Tcl8)
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();
-            let got_to: String = tcl_to_utf8(input)
+            let got_to: String = tcl_to_utf8(input, Abi::Tcl8)
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect();

@@ -599,6 +599,18 @@ pub fn run_with_limit(mut command: Command, limit: Duration) -> Output {
     }
 }
 
+/// The absolute path of `program` (a name looked up on the PATH, or a
+/// path), or `None` when there is no such program.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let out = Command::new("sh")
+        .args(["-c", "command -v \"$1\"", "sh", program])
+        .output()
+        .ok()?;
+    let path = String::from_utf8(out.stdout).ok()?;
+    let path = path.trim();
+    (out.status.success() && !path.is_empty()).then(|| PathBuf::from(path))
+}
+
 /// `path` as one element of a Tcl list (for `TCLLIBPATH`).
 pub fn tcl_list_element(path: &Path) -> String {
     let mut out = String::new();

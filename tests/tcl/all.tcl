@@ -43,6 +43,8 @@ file delete -force [::tcltest::temporaryDirectory]
 
 set failed [dict get $::mctest::totals Failed]
 set passed [dict get $::mctest::totals Passed]
+puts "all.tcl: Tcl [info patchlevel]: $passed passed,\
+    [dict get $::mctest::totals Skipped] skipped, $failed failed"
 foreach {file message} $::mctest::fileErrors {
     puts "error in test file $file: $message"
 }

@@ -11,6 +11,9 @@
 #                   that connecting to it times out
 # The library: MEMCACHE_LIBRARY, the exact libmemcache.so to load (the
 # runner passes the one cargo just built); without it, package require.
+# MEMCACHE_TCLSH: the command that starts a child tclsh of the same Tcl
+# (Tcl 9 here runs through a wrapper script, so [info nameofexecutable]
+# alone cannot start it); without it, [info nameofexecutable].
 
 package require tcltest 2.5
 namespace import -force ::tcltest::*
@@ -19,6 +22,12 @@ namespace eval ::mctest {
     namespace export err elapsed reptype hasString allBytes hex tohex stored utf8hex freePort waitFor
     variable here [file dirname [file normalize [info script]]]
     variable crate [file dirname [file dirname $here]]
+    # U+1F600 as a Tcl string: Tcl 8.6 keeps a character above U+FFFF as a
+    # surrogate pair, Tcl 9 as one character (where "\ud83d\ude00" is two).
+    variable smile [expr {[package vsatisfies [info tclversion] 9-]
+        ? "\U0001F600" : "\ud83d\ude00"}]
+    variable tclsh [expr {[info exists ::env(MEMCACHE_TCLSH)] && $::env(MEMCACHE_TCLSH) ne ""
+        ? $::env(MEMCACHE_TCLSH) : [info nameofexecutable]}]
 
     # The script that loads the extension into an interpreter: the same in
     # this one, in a child interpreter, in a thread and in a child process.
