@@ -103,8 +103,7 @@ pub fn data_and_flags(value: &Value<'_>, flags: u32) -> u32 {
 /// (or the three-byte form this library writes for an unpaired surrogate,
 /// which a Tcl string may hold), else a bytearray.
 pub fn data_obj(bytes: &[u8], flags: u32) -> Obj {
-    let text = flags & TEXT_FLAG != 0 && super::utf::is_text(bytes);
-    Obj::new_value(bytes, text)
+    Obj::new_value(bytes, flags & TEXT_FLAG != 0)
 }
 
 /// An unsigned 64-bit number as a Tcl integer (beyond a wide int, Tcl reads

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use super::interp::{CmdError, Interp};
 use super::stubs::{self as s, Tcl_Obj, Tcl_ObjType};
 use super::utf;
-use crate::client::{ValueBuf, VecBuf};
+use crate::client::ValueBuf;
 
 /// The type of the values `Tcl_NewByteArrayObj` makes, found once per
 /// process by [`init_types`] (object types are process-wide statics of
@@ -118,13 +118,13 @@ impl Obj {
         unsafe { Obj::from_raw(s::Tcl_NewByteArrayObj(bytes.as_ptr(), c_len(bytes.len()))) }
     }
 
-    /// A value read back from storage: text (from UTF-8) when `text`, else
-    /// a bytearray. The inverse of [`ObjRef::value`].
+    /// A value read back from storage: a string when it was stored as
+    /// text (`text`) and is text ([`utf::is_text`]), else a bytearray. The
+    /// inverse of [`ObjRef::value`].
     pub fn new_value(bytes: &[u8], text: bool) -> Obj {
-        if text {
-            Obj::new_text_utf8(bytes)
-        } else {
-            Obj::new_bytes(bytes)
+        match text.then(|| utf::text_to_tcl(bytes, s::abi())).flatten() {
+            Some(tcl) => Obj::new_tcl_string(&tcl),
+            None => Obj::new_bytes(bytes),
         }
     }
 
@@ -198,21 +198,25 @@ impl Obj {
 }
 
 /// A new Tcl value's memory, which the client fills straight from the
-/// socket ([`ValueBuf`]). Binary data goes into a new bytearray: copied
-/// once, by the kernel, never through a Rust buffer. Text goes into a Rust
-/// buffer first, since it must be checked and converted to Tcl's form
-/// anyway (a string made in place, with `Tcl_SetObjLength`, cost more).
-pub enum ObjBuf {
-    Bytes { obj: Obj, ptr: *mut u8, len: usize },
-    Text(VecBuf),
+/// socket ([`ValueBuf`]): copied into once, by the kernel, never through a
+/// Rust buffer. Binary data goes into a new bytearray. Text goes into a new
+/// string's own bytes (`Tcl_SetObjLength`) and is checked there; text that
+/// Tcl keeps as it is (no NUL, and in Tcl 8.6 nothing above U+FFFF) is then
+/// the value, with no copy at all. Only text that must be converted, or
+/// that is not text after all, is copied once more, into a new value.
+/// (Reading text through a Rust buffer and then copying it into a string
+/// cost 240 page faults per get of 512 KiB: two such blocks freed at once
+/// made glibc hand the memory back to the kernel every time.)
+pub struct ObjBuf {
+    obj: Obj,
+    ptr: *mut u8,
+    len: usize,
+    text: bool,
 }
 
 impl ObjBuf {
-    /// Memory for `len` bytes of text (`text`) or binary data.
+    /// Memory for `len` bytes of data stored as text (`text`) or binary.
     pub fn new(len: usize, text: bool) -> crate::Result<ObjBuf> {
-        if text {
-            return Ok(ObjBuf::Text(VecBuf::new(len)));
-        }
         if len > s::abi().max_size() {
             return Err(crate::Error::new(
                 crate::Kind::TooLarge,
@@ -220,46 +224,60 @@ impl ObjBuf {
             ));
         }
         let n = len as s::Size;
-        // SAFETY: a fresh, unshared object of this thread;
-        // Tcl_SetByteArrayLength makes room for `n` bytes and returns them,
-        // and nothing else uses them until `into_obj`.
+        // SAFETY: a fresh, unshared object of this thread. For text,
+        // Tcl_SetObjLength gives the empty string `n` bytes (plus its NUL)
+        // of its own in `bytes`; for binary data, Tcl_SetByteArrayLength
+        // makes room for `n` bytes and returns them. Nothing else uses them
+        // until `into_obj`.
         unsafe {
-            let obj = Obj::from_raw(s::Tcl_NewByteArrayObj(ptr::null(), 0));
-            let ptr = s::Tcl_SetByteArrayLength(obj.as_ptr(), n);
-            Ok(ObjBuf::Bytes { obj, ptr, len })
+            let (obj, ptr) = if text {
+                let obj = Obj::from_raw(s::Tcl_NewStringObj(ptr::null(), 0));
+                s::Tcl_SetObjLength(obj.as_ptr(), n);
+                let ptr = (*obj.as_ptr()).bytes.cast::<u8>();
+                (obj, ptr)
+            } else {
+                let obj = Obj::from_raw(s::Tcl_NewByteArrayObj(ptr::null(), 0));
+                let ptr = s::Tcl_SetByteArrayLength(obj.as_ptr(), n);
+                (obj, ptr)
+            };
+            Ok(ObjBuf {
+                obj,
+                ptr,
+                len,
+                text,
+            })
         }
     }
 
-    /// The value, once filled: the bytearray, or the text as a string if
-    /// it is UTF-8 (else as a bytearray), as [`super::args::data_obj`].
+    /// The value, once filled: as [`Obj::new_value`] makes it.
     pub fn into_obj(self) -> Obj {
-        match self {
-            ObjBuf::Bytes { obj, .. } => obj,
-            ObjBuf::Text(buf) => super::args::data_obj(&buf.into_vec(), super::args::TEXT_FLAG),
+        if !self.text {
+            return self.obj;
+        }
+        // SAFETY: the `len` bytes the client filled (it calls `into_obj`
+        // only once every byte is written), owned by `self.obj`, which
+        // lives until the end of this function.
+        let bytes = unsafe { bytes_of(self.ptr, self.len as s::Size) };
+        match utf::text_to_tcl(bytes, s::abi()) {
+            Some(Cow::Borrowed(_)) => self.obj,
+            Some(Cow::Owned(tcl)) => Obj::new_tcl_string(&tcl),
+            None => Obj::new_bytes(bytes),
         }
     }
 }
 
 impl ValueBuf for ObjBuf {
     fn slots(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
-        match self {
-            ObjBuf::Bytes { len: 0, .. } => &mut [],
-            // SAFETY: `ptr` points to `len` writable bytes owned by the
-            // bytearray, which `self` owns; MaybeUninit needs no
-            // initialisation.
-            ObjBuf::Bytes { ptr, len, .. } => unsafe {
-                std::slice::from_raw_parts_mut(ptr.cast(), *len)
-            },
-            ObjBuf::Text(buf) => buf.slots(),
+        if self.len == 0 {
+            return &mut [];
         }
+        // SAFETY: `ptr` points to `len` writable bytes owned by the value,
+        // which `self` owns; MaybeUninit needs no initialisation.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.cast(), self.len) }
     }
 
-    unsafe fn set_filled(&mut self) {
-        if let ObjBuf::Text(buf) = self {
-            // SAFETY: the caller's guarantee, passed on.
-            unsafe { buf.set_filled() }
-        }
-    }
+    /// Nothing to record: the value already has its length.
+    unsafe fn set_filled(&mut self) {}
 }
 
 impl Clone for Obj {

@@ -20,6 +20,7 @@ pub(super) mod v8 {
         53 => Tcl_NewListObj(objc: c_int, objv: *const *mut Tcl_Obj) -> *mut Tcl_Obj;
         56 => Tcl_NewStringObj(bytes: *const c_char, length: c_int) -> *mut Tcl_Obj;
         58 => Tcl_SetByteArrayLength(objPtr: *mut Tcl_Obj, numBytes: c_int) -> *mut u8;
+        64 => Tcl_SetObjLength(objPtr: *mut Tcl_Obj, length: c_int);
         264 => Tcl_WrongNumArgs(interp: *mut Tcl_Interp, objc: c_int, objv: *const *mut Tcl_Obj, message: *const c_char);
         291 => Tcl_EvalEx(interp: *mut Tcl_Interp, script: *const c_char, numBytes: c_int, flags: c_int) -> c_int;
         304 => Tcl_GetIndexFromObjStruct(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, tablePtr: *const c_void, offset: c_int, msg: *const c_char, flags: c_int, indexPtr: *mut c_int) -> c_int;
@@ -39,6 +40,7 @@ pub(super) mod v9 {
         53 => Tcl_NewListObj(objc: Size, objv: *const *mut Tcl_Obj) -> *mut Tcl_Obj;
         56 => Tcl_NewStringObj(bytes: *const c_char, length: Size) -> *mut Tcl_Obj;
         58 => Tcl_SetByteArrayLength(objPtr: *mut Tcl_Obj, numBytes: Size) -> *mut u8;
+        64 => Tcl_SetObjLength(objPtr: *mut Tcl_Obj, length: Size);
         264 => Tcl_WrongNumArgs(interp: *mut Tcl_Interp, objc: Size, objv: *const *mut Tcl_Obj, message: *const c_char);
         291 => Tcl_EvalEx(interp: *mut Tcl_Interp, script: *const c_char, numBytes: Size, flags: c_int) -> c_int;
         304 => Tcl_GetIndexFromObjStruct(interp: *mut Tcl_Interp, objPtr: *mut Tcl_Obj, tablePtr: *const c_void, offset: Size, msg: *const c_char, flags: c_int, indexPtr: *mut c_void) -> c_int;
@@ -85,6 +87,8 @@ by_abi! {
     Tcl_NewStringObj(bytes: *const c_char, length: Size => int) -> *mut Tcl_Obj;
     /// `Tcl_SetByteArrayLength`.
     Tcl_SetByteArrayLength(objPtr: *mut Tcl_Obj, numBytes: Size => int) -> *mut u8;
+    /// `Tcl_SetObjLength`.
+    Tcl_SetObjLength(objPtr: *mut Tcl_Obj, length: Size => int);
     /// `Tcl_WrongNumArgs`.
     Tcl_WrongNumArgs(interp: *mut Tcl_Interp, objc: Size => int, objv: *const *mut Tcl_Obj, message: *const c_char);
     /// `Tcl_EvalEx`.
