@@ -13,6 +13,9 @@
 # per language and workload, BENCH_TIME (0.15) seconds per trial,
 # BENCH_THREADS (2) memcached worker threads, MEMCACHED (memcached),
 # BENCH_INSTRUCTIONS=1 to count instructions per operation with callgrind.
+# The Tcl bench runs under Tcl 8.6 (tclsh) and Tcl 9 ($TCLSH9, default
+# tclsh9.0, as .ci/tcl9.sh installs it; without one the Tcl 9 rows are
+# left out, with a line saying so).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -51,6 +54,16 @@ lib=$root/target/release
 ln -sf libmemcache.so "$lib/libmemcache.so.$(sed -n 's/^version = "\([0-9]*\)\..*/\1/p' "$root/Cargo.toml" | head -n 1)"
 # The Tcl bench loads this build (not the newest of release and debug).
 export MEMCACHE_LIB=$lib/libmemcache.so
+# Tcl 9: its tclsh for the timed runs, and for callgrind the command that
+# runs it without the wrapper script (.ci/tcl9.sh's loader and libraries).
+tclsh9=${TCLSH9:-tclsh9.0}
+command -v "$tclsh9" >/dev/null || { say "$tclsh9 not found (bash .ci/tcl9.sh): no Tcl 9 rows"; tclsh9=; }
+tcl9root=${TCL9_ROOT:-/opt/tcl9}
+tclsh9direct=()
+if [ -n "$tclsh9" ] && [ -x "$tcl9root/usr/bin/tclsh9.0" ]; then
+    tclsh9direct=("$tcl9root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+        --library-path "$tcl9root/usr/lib/x86_64-linux-gnu" "$tcl9root/usr/bin/tclsh9.0")
+fi
 cc -O2 -g -Wall -Wextra -Werror -I"$root/include" "$root/bench/bench.c" -o "$out/bench" \
     -L"$lib" -Wl,-rpath,"$lib" -lmemcache -lmemcached -lpthread
 
@@ -103,12 +116,14 @@ say "$passes passes x $reps rounds x ${secs}s per trial, C and Tcl in alternatio
 # Each workload is run by the C bench, then by the Tcl bench, so that the
 # Tcl/C ratios compare trials seconds apart, not a minute apart.
 for pass in $(seq 1 "$passes"); do
-    for workload in get set mget100 mset100 get512k set512k get4t; do
-        "$out/bench" --tcp "127.0.0.1:$port" --unix "$sock" --reps "$reps" --time "$secs" \
-            --pass "$pass" --workloads "$workload" --out "$raw"
+    for workload in get set mget100 mset100 get512k set512k get4t text512k; do
+        [ "$workload" = text512k ] || "$out/bench" --tcp "127.0.0.1:$port" --unix "$sock" \
+            --reps "$reps" --time "$secs" --pass "$pass" --workloads "$workload" --out "$raw"
         [ "$workload" = get4t ] && continue
-        tclsh "$root/bench/bench.tcl" run --tcp "127.0.0.1:$port" --unix "$sock" --reps "$reps" \
-            --time "$secs" --pass "$pass" --workloads "$workload" --out "$raw"
+        for tcl in tclsh $tclsh9; do
+            "$tcl" "$root/bench/bench.tcl" run --tcp "127.0.0.1:$port" --unix "$sock" \
+                --reps "$reps" --time "$secs" --pass "$pass" --workloads "$workload" --out "$raw"
+        done
     done
 done
 
@@ -157,20 +172,30 @@ if [ "${BENCH_INSTRUCTIONS:-0}" = 1 ]; then
         irs() { # file -> total instructions
             awk '/^(summary|totals):/ { print $2; exit }' "$1"
         }
-        for workload in get set mget100; do
-            for client in floor libmemcached memcache; do
+        # Tcl: a run of n operations less a run of none, in Tcl 8.6 ("tcl")
+        # and Tcl 9 ("tcl9").
+        tcl_irs() { # lang tclsh... -- client workload
+            local lang=$1; shift
+            local cmd=()
+            while [ "$1" != -- ]; do cmd+=("$1"); shift; done
+            shift
+            for n in 0 300; do
+                valgrind --tool=callgrind --callgrind-out-file="$tmp/cg$n" "${cmd[@]}" \
+                    "$root/bench/bench.tcl" count "127.0.0.1:$port" "$1" "$2" "$n" \
+                    >/dev/null 2>&1
+            done
+            echo "$lang,$1,$2,$(( ($(irs "$tmp/cg300") - $(irs "$tmp/cg0")) / 300 ))" >>"$ins"
+        }
+        for workload in get set mget100 text512k; do
+            [ "$workload" = text512k ] || for client in floor libmemcached memcache; do
                 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" --toggle-collect=run_ops \
                     "$out/bench" --tcp "127.0.0.1:$port" --clients "$client" \
                     --workloads "$workload" --ops 1000 >/dev/null 2>&1
                 echo "c,$client,$workload,$(( $(irs "$tmp/cg") / 1000 ))" >>"$ins"
             done
             for client in memcache puretcl; do
-                for n in 0 300; do
-                    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg$n" tclsh \
-                        "$root/bench/bench.tcl" count "127.0.0.1:$port" "$client" "$workload" "$n" \
-                        >/dev/null 2>&1
-                done
-                echo "tcl,$client,$workload,$(( ($(irs "$tmp/cg300") - $(irs "$tmp/cg0")) / 300 ))" >>"$ins"
+                tcl_irs tcl tclsh -- "$client" "$workload"
+                [ ${#tclsh9direct[@]} -eq 0 ] || tcl_irs tcl9 "${tclsh9direct[@]}" -- "$client" "$workload"
             done
         done
     else
@@ -182,7 +207,7 @@ fi
 
 {
     echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, Linux $(uname -r)"
-    echo "memcached $("$memcached" -V | cut -d' ' -f2) ($threads threads), libmemcached $(dpkg-query -W -f='${Version}' libmemcached-dev 2>/dev/null || echo '?'), $(rustc --version | cut -d' ' -f1-2), Tcl $(echo 'puts [info patchlevel]' | tclsh)"
+    echo "memcached $("$memcached" -V | cut -d' ' -f2) ($threads threads), libmemcached $(dpkg-query -W -f='${Version}' libmemcached-dev 2>/dev/null || echo '?'), $(rustc --version | cut -d' ' -f1-2), Tcl $(echo 'puts [info patchlevel]' | tclsh)${tclsh9:+ and $(echo 'puts [info patchlevel]' | "$tclsh9")}"
     echo "$passes passes x $reps rounds x ${secs}s trials; $(date -u +%Y-%m-%d)"
     echo
     tclsh "$root/bench/bench.tcl" report "$raw" "$sys" "$out/results.csv"
