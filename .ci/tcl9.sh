@@ -29,7 +29,7 @@ apt=(-o "Dir::Etc::sourcelist=$work/trixie.sources" -o Dir::Etc::sourceparts=/de
      -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
 apt-get "${apt[@]}" -qq update
 (cd "$work" && apt-get "${apt[@]}" -qq download \
-    tcl9.0 libtcl9.0 tcl9.0-dev tcl9.0-thread libc6 libtommath1 2>/dev/null)
+    tcl9.0 libtcl9.0 tcl9.0-dev tcl9.0-thread libc6 libtommath1)
 mkdir -p "$ROOT"
 for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$ROOT"; done
 
