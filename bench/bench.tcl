@@ -24,6 +24,7 @@
 package require Tcl 8.6-
 
 namespace eval bench {
+    variable dir [file dirname [file normalize [info script]]]
     variable small [string repeat v 100]
     # A pure bytearray: binary data, sent as its bytes.
     variable big [binary format a[expr {512 * 1024}] [string repeat abcdefghijklmnopqrstuvwxyz 20165]]
@@ -462,6 +463,12 @@ proc bench::report {raw syscallsFile resultsFile} {
         }
     }
     close $csv
+    variable dir
+    source [file join $dir chart.tcl]
+    chart::write [file join [file dirname $resultsFile] chart.svg] \
+        {get set mget100 mset100 get512k set512k get4t text512k} \
+        "memcache benchmark, [clock format [clock seconds] -format %Y-%m-%d -gmt 1]:\
+        rate ÷ the floor's (dashed line: 1.0)"
 
     variable instructions
     if {[array size instructions]} {

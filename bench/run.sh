@@ -212,4 +212,4 @@ fi
     echo
     tclsh "$root/bench/bench.tcl" report "$raw" "$sys" "$out/results.csv"
 } | tee "$out/report.txt"
-say "$(($(date +%s) - start_time)) s; table in target/bench/report.txt, CSV in target/bench/results.csv"
+say "$(($(date +%s) - start_time)) s; table in target/bench/report.txt, CSV in target/bench/results.csv, chart in target/bench/chart.svg"
