@@ -143,6 +143,35 @@ typedef uint32_t mc_distribution;
 #endif // __cplusplus
 
 /**
+ * What a handle's flags mean (`mc_set_value_format`).
+ */
+enum mc_value_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Flags are the caller's: stored and returned exactly, nothing
+   * decoded or compressed. The default.
+   */
+  MC_VALUES_RAW = 0,
+  /**
+   * python-memcached's convention (also pylibmc's and pymemcache's, and
+   * the Tcl binding's): a value with flag 8 is zlib data, decompressed on
+   * every read and returned with its flags without the 8; with
+   * `mc_set_compress`, long values are stored compressed.
+   */
+  MC_VALUES_PYTHON = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mc_value_format mc_value_format;
+#else
+typedef uint32_t mc_value_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * What the function given to `mc_update` asks for.
  */
 enum mc_change
@@ -471,6 +500,26 @@ mc_result mc_set_distribution(uint64_t handle, uint32_t distribution);
  * read missing or stale data, also after the server comes back.
  */
 mc_result mc_set_failure_policy(uint64_t handle, uint32_t retry_ms, int32_t failover);
+
+/**
+ * Sets what the handle's flags mean: `MC_VALUES_RAW` (the default: the
+ * caller's, returned exactly) or `MC_VALUES_PYTHON` (python-memcached's:
+ * a value stored with flag 8, by any client, is zlib data, decompressed on
+ * every read and returned with its flags without the 8; one that expands
+ * past 128 MiB is `MC_TOOLARGE`, one that is not zlib data
+ * `MC_PROTOCOL`). Any other number is `MC_INVALID`.
+ */
+mc_result mc_set_value_format(uint64_t handle, uint32_t format);
+
+/**
+ * With `MC_VALUES_PYTHON` (`mc_set_value_format`): stores values of at
+ * least `min_bytes` bytes compressed with zlib and flag 8 added (as
+ * python-memcached's `min_compress_len`), when that makes them smaller;
+ * appended and prepended data is never compressed. 0 (the default) turns
+ * it off; with `MC_VALUES_RAW` nothing is compressed. `min_bytes` over 1
+ * GiB (memcached's largest item) is `MC_INVALID`.
+ */
+mc_result mc_set_compress(uint64_t handle, size_t min_bytes);
 
 /**
  * Clears every dead mark of the handle (python-memcached's

@@ -42,6 +42,8 @@ pub mod registry;
 pub mod server;
 mod tcl;
 
-pub use client::{Change, Client, Credentials, Hit, Item, Options, Placed, Status, UPDATE_TRIES};
+pub use client::{
+    Change, Client, Credentials, Hit, Item, Options, Placed, Status, ValueFormat, UPDATE_TRIES,
+};
 pub use cluster::Distribution;
 pub use error::{Error, Kind, Result};

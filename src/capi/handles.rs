@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::ptr;
 use std::time::Duration;
 
-use crate::client::{Credentials, Options};
+use crate::client::{Credentials, Options, ValueFormat};
 use crate::cluster::Distribution;
 use crate::error::{Error, Kind, Result};
 use crate::key;
@@ -348,16 +348,12 @@ pub unsafe extern "C" fn mc_stop(handle: u64, outcome: *mut i32) -> mc_result {
 #[no_mangle]
 pub extern "C" fn mc_set_distribution(handle: u64, distribution: u32) -> mc_result {
     guard(|| {
-        let distribution = match distribution {
-            0 => Distribution::Ketama,
-            1 => Distribution::Modula,
-            other => {
-                return Err(Error::new(
-                    Kind::Invalid,
-                    format!("bad distribution {other}: must be MC_DISTRIBUTION_KETAMA (0) or MC_DISTRIBUTION_MODULA (1)"),
-                ))
-            }
-        };
+        let distribution = choice(
+            distribution,
+            &[Distribution::Ketama, Distribution::Modula],
+            "distribution",
+            "MC_DISTRIBUTION_KETAMA (0) or MC_DISTRIBUTION_MODULA (1)",
+        )?;
         client(handle)?.set_distribution(distribution)?;
         Ok(mc_result::MC_OK)
     })
@@ -385,6 +381,46 @@ pub extern "C" fn mc_set_failure_policy(handle: u64, retry_ms: u32, failover: i3
     })
 }
 
+/// Sets what the handle's flags mean: `MC_VALUES_RAW` (the default: the
+/// caller's, returned exactly) or `MC_VALUES_PYTHON` (python-memcached's:
+/// a value stored with flag 8, by any client, is zlib data, decompressed on
+/// every read and returned with its flags without the 8; one that expands
+/// past 128 MiB is `MC_TOOLARGE`, one that is not zlib data
+/// `MC_PROTOCOL`). Any other number is `MC_INVALID`.
+#[no_mangle]
+pub extern "C" fn mc_set_value_format(handle: u64, format: u32) -> mc_result {
+    guard(|| {
+        let format = choice(
+            format,
+            &[ValueFormat::Raw, ValueFormat::Python],
+            "value format",
+            "MC_VALUES_RAW (0) or MC_VALUES_PYTHON (1)",
+        )?;
+        configure(handle, |options| options.value_format = format)
+    })
+}
+
+/// With `MC_VALUES_PYTHON` (`mc_set_value_format`): stores values of at
+/// least `min_bytes` bytes compressed with zlib and flag 8 added (as
+/// python-memcached's `min_compress_len`), when that makes them smaller;
+/// appended and prepended data is never compressed. 0 (the default) turns
+/// it off; with `MC_VALUES_RAW` nothing is compressed. `min_bytes` over 1
+/// GiB (memcached's largest item) is `MC_INVALID`.
+#[no_mangle]
+pub extern "C" fn mc_set_compress(handle: u64, min_bytes: usize) -> mc_result {
+    guard(|| {
+        if min_bytes > 1 << 30 {
+            return Err(Error::new(
+                Kind::Invalid,
+                format!("bad compress size {min_bytes}: must be from 0 (off) to 1073741824 bytes"),
+            ));
+        }
+        configure(handle, |options| {
+            options.compress_min = (min_bytes > 0).then_some(min_bytes);
+        })
+    })
+}
+
 /// Clears every dead mark of the handle (python-memcached's
 /// `forget_dead_hosts`): the next request to each server tries it.
 #[no_mangle]
@@ -393,4 +429,13 @@ pub extern "C" fn mc_forget_dead(handle: u64) -> mc_result {
         client(handle)?.forget_dead();
         Ok(mc_result::MC_OK)
     })
+}
+
+/// The value a C enum's number `n` stands for, `choices` being its values
+/// in number order; else INVALID: "bad `what` n: must be `names`".
+fn choice<T: Copy>(n: u32, choices: &[T], what: &str, names: &str) -> Result<T> {
+    usize::try_from(n)
+        .ok()
+        .and_then(|i| choices.get(i).copied())
+        .ok_or_else(|| Error::new(Kind::Invalid, format!("bad {what} {n}: must be {names}")))
 }

@@ -161,6 +161,21 @@ pub enum mc_distribution {
     MC_DISTRIBUTION_MODULA = 1,
 }
 
+/// What a handle's flags mean (`mc_set_value_format`).
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mc_value_format {
+    /// Flags are the caller's: stored and returned exactly, nothing
+    /// decoded or compressed. The default.
+    MC_VALUES_RAW = 0,
+    /// python-memcached's convention (also pylibmc's and pymemcache's, and
+    /// the Tcl binding's): a value with flag 8 is zlib data, decompressed on
+    /// every read and returned with its flags without the 8; with
+    /// `mc_set_compress`, long values are stored compressed.
+    MC_VALUES_PYTHON = 1,
+}
+
 /// Every result with its name, in number order: the one list besides the
 /// enum itself (a unit test checks that they agree). A new result is added
 /// to both.

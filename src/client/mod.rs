@@ -12,10 +12,11 @@
 //! `multi` (many keys, pipelined), whole-server commands and lifetimes in
 //! `admin`, which server and connection a request goes to, the failure
 //! policy and the retry rule in `route`, what each reply means in
-//! `replies`, the settings in `options`. Server choice itself is
+//! `replies`, compressed values in `codec`, the settings in `options`. Server choice itself is
 //! [`crate::cluster`]'s.
 
 mod admin;
+mod codec;
 mod multi;
 mod ops;
 mod options;
@@ -35,8 +36,9 @@ use crate::server::{self, Server};
 
 pub use crate::net::{Credentials, ValueBuf, VecBuf};
 pub use crate::protocol::StoreVerb;
+pub use codec::{MAX_INFLATED, ZLIB_FLAG};
 pub use ops::Placed;
-pub use options::{DaemonOptions, Options};
+pub use options::{DaemonOptions, Options, ValueFormat};
 pub use update::{Change, UPDATE_TRIES};
 
 /// memcached reads an exptime above this (30 days) as a Unix time.

@@ -2,6 +2,7 @@
 //! the keys grouped by server, one pipelined write per server, then every
 //! server's replies read (see [`Snapshot::per_server`]).
 
+use super::codec::{encode, inflate, ZLIB_FLAG};
 use super::replies::{deleted, store_status, unexpected};
 use super::route::{first, Resend};
 use super::{Snapshot, Status};
@@ -19,6 +20,11 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     let keys: Vec<&[u8]> = items.iter().map(|(k, _, _)| k.as_ref()).collect();
     let full = snap.full_keys(&keys)?;
     let exptimes = snap.exptimes(ttl)?;
+    let min = snap.options.compression();
+    let stored: Vec<_> = items
+        .iter()
+        .map(|(_, value, flags)| encode(StoreVerb::Set, value.as_ref(), *flags, min))
+        .collect();
     let mut outcomes: Vec<Result<Status>> = vec![Ok(Status::NotStored); items.len()];
     let errors = snap.per_server(
         place,
@@ -26,8 +32,7 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         Resend::Safe,
         |buf, n, indexes| {
             for &i in indexes {
-                let (_, value, flags) = &items[i];
-                let value = value.as_ref();
+                let (value, flags) = &stored[i];
                 protocol::store(
                     buf,
                     StoreVerb::Set,
@@ -68,6 +73,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
     mut each: impl FnMut(&[u8], u32, u64, &[u8]),
 ) -> Result<Vec<Error>> {
     let full = snap.full_keys(keys)?;
+    let decode = snap.options.decodes();
     Ok(snap.per_server(
         place,
         &full,
@@ -88,7 +94,17 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                         data,
                     } => {
                         let i = asked.take(key, |i| &full[i])?;
-                        each(keys[i].as_ref(), flags, cas.unwrap_or(0), data);
+                        if !decode || flags & ZLIB_FLAG == 0 {
+                            each(keys[i].as_ref(), flags, cas.unwrap_or(0), data);
+                        } else {
+                            let value = inflate(data)?;
+                            each(
+                                keys[i].as_ref(),
+                                flags & !ZLIB_FLAG,
+                                cas.unwrap_or(0),
+                                &value,
+                            );
+                        }
                         Ok(false)
                     }
                     Reply::End => Ok(true),

@@ -2,6 +2,7 @@
 //! with an optional placement value); the [`Client`] methods of the same
 //! names forward to them with the client's own placement.
 
+use super::codec::encode;
 use super::multi;
 use super::replies::{deleted, item, parse_meta, read_single, store_status, unexpected, vec_buf};
 use super::route::Resend;
@@ -141,6 +142,8 @@ impl<'a> Placed<'a> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let exptime = snap.key_exptime(self.place, &full, ttl)?;
+        let (value, flags) = encode(verb, value, flags, snap.options.compression());
+        let value = &value[..];
         let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
         let parts: [&[u8]; 3];
         let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {
@@ -178,6 +181,7 @@ impl<'a> Placed<'a> {
     ) -> Result<Option<(B, u32, u64)>> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
+        let decode = snap.options.decodes();
         let mut request = Vec::with_capacity(full.len() + 8);
         protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&full]);
         snap.keyed(
@@ -185,7 +189,7 @@ impl<'a> Placed<'a> {
             &full,
             &[&request],
             Resend::Safe,
-            |conn, deadline| read_single(conn, deadline, &full, &mut make),
+            |conn, deadline| read_single(conn, deadline, &full, decode, &mut make),
         )
     }
 
@@ -205,6 +209,7 @@ impl<'a> Placed<'a> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let exptime = snap.key_exptime(self.place, &full, ttl)?;
+        let decode = snap.options.decodes();
         let mut request = Vec::with_capacity(full.len() + 24);
         protocol::get_and_touch(&mut request, true, exptime, &[&full]);
         snap.keyed(
@@ -212,7 +217,7 @@ impl<'a> Placed<'a> {
             &full,
             &[&request],
             Resend::Safe,
-            |conn, deadline| read_single(conn, deadline, &full, &mut make),
+            |conn, deadline| read_single(conn, deadline, &full, decode, &mut make),
         )
     }
 

@@ -40,6 +40,44 @@ pub struct Options {
     /// on every new connection (pooled, reconnected, a forked child's).
     /// Default none.
     pub auth: Option<Credentials>,
+    /// What the flags mean: [`ValueFormat::Raw`] (the default for Rust
+    /// and C) leaves them to the caller; [`ValueFormat::Python`] (Tcl's)
+    /// reads flag 8 as zlib compression, as python-memcached, pylibmc and
+    /// pymemcache write it.
+    pub value_format: ValueFormat,
+    /// With [`ValueFormat::Python`]: store values of at least this many
+    /// bytes zlib-compressed with flag 8 added, as python-memcached's
+    /// `min_compress_len` does, when that makes them smaller (not appended
+    /// or prepended data). Default `None`: never.
+    pub compress_min: Option<usize>,
+}
+
+/// The convention of a handle's flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValueFormat {
+    /// Flags are the caller's: stored and returned exactly, nothing
+    /// decoded or compressed.
+    #[default]
+    Raw,
+    /// python-memcached's: a value with flag 8 is zlib data, decompressed
+    /// on every read (its flags returned without the 8; one that expands
+    /// past 128 MiB is an error), and values over the compression
+    /// threshold are stored compressed. Flag 16 (text) is the Tcl
+    /// binding's business.
+    Python,
+}
+
+impl Options {
+    /// Whether values flagged 8 are decompressed on read.
+    pub(crate) fn decodes(&self) -> bool {
+        self.value_format == ValueFormat::Python
+    }
+
+    /// The compression threshold in force: none unless the format is
+    /// [`ValueFormat::Python`].
+    pub(crate) fn compression(&self) -> Option<usize> {
+        self.compress_min.filter(|_| self.decodes())
+    }
 }
 
 impl Default for Options {
@@ -54,6 +92,8 @@ impl Default for Options {
             retry_interval: Duration::from_secs(30),
             failover: false,
             auth: None,
+            value_format: ValueFormat::Raw,
+            compress_min: None,
         }
     }
 }

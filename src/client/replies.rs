@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use super::codec::Landing;
 use super::{Item, Status, ValueBuf, VecBuf};
 use crate::error::{Error, Kind, Result};
 use crate::key;
@@ -25,21 +26,29 @@ pub(super) fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Resu
 
 /// Reads the reply to a one-key `gets`/`gats`: a VALUE and END, or END.
 /// The value goes into the buffer `make(size, flags)` returns.
-/// A VALUE for any other key than `key` is a protocol error.
+/// A VALUE for any other key than `key` is a protocol error. With `decode`
+/// (the python value format), a compressed value (flag 8) is read into a
+/// `Vec` first ([`Landing`]) and decompressed into `make(size, flags
+/// without 8)`.
 pub(super) fn read_single<B: ValueBuf>(
     conn: &mut Connection,
     deadline: Instant,
     key: &[u8],
+    decode: bool,
     make: &mut impl FnMut(usize, u32) -> Result<B>,
 ) -> Result<Option<(B, u32, u64)>> {
     let end = |reply: Reply<'_>| match reply {
         Reply::End => Ok(()),
         other => Err(unexpected(other)),
     };
-    match conn.read_value(deadline, key, make, end)? {
+    let land = |size, flags| Landing::new(size, flags, decode, make);
+    match conn.read_value(deadline, key, land, end)? {
         Fetched::Other(done) => done.map(|()| None),
         Fetched::Value { value, flags, cas } => {
+            // The reply is read to its end before a compressed value is
+            // decompressed: a bad one leaves the connection in step.
             conn.read_reply(deadline, end)??;
+            let (value, flags) = value.finish(flags, make)?;
             Ok(Some((value, flags, cas.unwrap_or(0))))
         }
     }

@@ -29,6 +29,7 @@ static NAMES: IndexTable = IndexTable::new(&[
     c"-persist".as_ptr(),
     c"-username".as_ptr(),
     c"-password".as_ptr(),
+    c"-compress".as_ptr(),
     ptr::null(),
 ]);
 
@@ -58,10 +59,11 @@ pub enum Opt {
     Persist,
     Username,
     Password,
+    Compress,
 }
 
 /// Every option, in [`NAMES`] order.
-pub const ALL: [Opt; 15] = [
+pub const ALL: [Opt; 16] = [
     Opt::Ttl,
     Opt::Timeout,
     Opt::ConnectTimeout,
@@ -77,6 +79,7 @@ pub const ALL: [Opt; 15] = [
     Opt::Persist,
     Opt::Username,
     Opt::Password,
+    Opt::Compress,
 ];
 
 /// The highest socket permission mask.
@@ -128,6 +131,7 @@ impl Opt {
                 Some(auth) if auth.has_password() => "********",
                 _ => "",
             }),
+            Opt::Compress => Obj::new_int(options.compress_min.map_or(0, |n| n as i64)),
         }
     }
 
@@ -227,6 +231,19 @@ impl Opt {
                     Some(auth) => auth.with_password(&password),
                     None => Credentials::unchecked("", &password),
                 });
+            }
+            // 0 turns compression off; memcached's largest item is 1 GiB.
+            Opt::Compress => {
+                let n = value
+                    .quiet_wide()
+                    .filter(|n| (0..=1 << 30).contains(n))
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "bad compress \"{}\": must be a size in bytes from 0 (off) to 1073741824",
+                            value.to_string_lossy()
+                        ))
+                    })?;
+                options.compress_min = (n > 0).then_some(n as usize);
             }
         }
         Ok(())

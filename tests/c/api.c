@@ -73,21 +73,21 @@ static int silent_listener(char *spec, size_t size) {
     return fd;
 }
 
-/* What the server at a "127.0.0.1:PORT" spec answers to "version", asked
- * over a socket of our own: "1.6.18". */
-static void raw_version(const char *spec, char *out, size_t size) {
+/* The first line (without CR LF) the server at a "127.0.0.1:PORT" spec
+ * answers to `request`, asked over a socket of our own. */
+static void raw_line(const char *spec, const char *request, char *out, size_t size) {
     struct sockaddr_in a;
     char buf[256];
     size_t got = 0;
+    size_t len = strlen(request);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     a.sin_port = htons((uint16_t)spec_port(spec));
-    out[0] = 0;
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        write(fd, "version\r\n", 9) != 9) {
-        perror("raw version");
+        write(fd, request, len) != (ssize_t)len) {
+        perror("raw request");
         exit(2);
     }
     while (got < sizeof buf - 1 && !memchr(buf, '\n', got)) {
@@ -99,8 +99,16 @@ static void raw_version(const char *spec, char *out, size_t size) {
     }
     close(fd);
     buf[got] = 0;
-    if (strncmp(buf, "VERSION ", 8) == 0) {
-        snprintf(out, size, "%.*s", (int)strcspn(buf + 8, "\r\n"), buf + 8);
+    snprintf(out, size, "%.*s", (int)strcspn(buf, "\r\n"), buf);
+}
+
+/* What the server answers to "version": "1.6.18". */
+static void raw_version(const char *spec, char *out, size_t size) {
+    char line[256];
+    raw_line(spec, "version\r\n", line, sizeof line);
+    out[0] = 0;
+    if (strncmp(line, "VERSION ", 8) == 0) {
+        snprintf(out, size, "%s", line + 8);
     }
 }
 
@@ -1248,6 +1256,57 @@ static void test_delayed_flush(uint64_t hu) {
     CHECK_VALUE(hu, "reborn", "v", 1, 0);
 }
 
+/* The python value format and mc_set_compress: long values go compressed
+ * (flag 8 on the server), every python handle reads them back as stored,
+ * with the flags given; a raw handle (the default) sees the server's bytes
+ * and flags. */
+static void test_compress(void) {
+    uint64_t packing = open_handle(spec_tcp);
+    uint64_t plain = open_handle(spec_tcp);
+    uint64_t raw = open_handle(spec_tcp);
+    char text[3000];
+    char line[256];
+    void *value = NULL;
+    size_t len = 0;
+    uint32_t flags = 0;
+    for (size_t i = 0; i < sizeof text; i++) {
+        text[i] = "compress me "[i % 12];
+    }
+    CHECK_RC(mc_set_value_format(packing, MC_VALUES_PYTHON), MC_OK);
+    CHECK_RC(mc_set_value_format(plain, MC_VALUES_PYTHON), MC_OK);
+    CHECK_RC(mc_set_value_format(raw, 2), MC_INVALID);
+    CHECK_ERROR("bad value format 2: must be MC_VALUES_RAW (0) or MC_VALUES_PYTHON (1)");
+    CHECK_RC(mc_set_compress(packing, 1000), MC_OK);
+    CHECK_RC(mc_set(packing, "c-long", text, sizeof text, 16, 0), MC_OK);
+    CHECK_RC(mc_set(packing, "c-short", "short", 5, 16, 0), MC_OK);
+    for (int i = 0; i < 2; i++) {
+        uint64_t h = i ? plain : packing;
+        CHECK_RC(mc_get(h, "c-long", &value, &len, &flags, NULL), MC_OK);
+        CHECK_MEM(value, len, text, sizeof text);
+        CHECK_U64(flags, 16);
+        mc_free(value);
+    }
+    CHECK_RC(mc_get(raw, "c-long", &value, &len, &flags, NULL), MC_OK);
+    CHECK_U64(flags, 24);
+    CHECK(len < sizeof text && ((unsigned char *)value)[0] == 0x78);
+    mc_free(value);
+    /* What the server holds (a meta get of the flags): flag 8 added to the
+     * long one only. */
+    raw_line(spec_tcp, "mg c-long f\r\n", line, sizeof line);
+    CHECK_STR(line, "HD f24");
+    raw_line(spec_tcp, "mg c-short f\r\n", line, sizeof line);
+    CHECK_STR(line, "HD f16");
+    CHECK_RC(mc_set_compress(packing, (size_t)1 << 31), MC_INVALID);
+    CHECK_ERROR("bad compress size 2147483648: must be from 0 (off) to 1073741824 bytes");
+    CHECK_RC(mc_set_compress(packing, 0), MC_OK);
+    CHECK_RC(mc_set(packing, "c-long", text, sizeof text, 0, 0), MC_OK);
+    raw_line(spec_tcp, "mg c-long f\r\n", line, sizeof line);
+    CHECK_STR(line, "HD f0");
+    CHECK_RC(mc_delete(packing), MC_OK);
+    CHECK_RC(mc_delete(plain), MC_OK);
+    CHECK_RC(mc_delete(raw), MC_OK);
+}
+
 static void test_delete_all(uint64_t h) {
     size_t live = 0, n = 0;
     uint64_t extra = open_handle(spec_unix);
@@ -1305,6 +1364,7 @@ int main(int argc, char **argv) {
     test_timeouts(h);
     test_too_large();
     test_delayed_flush(hu);
+    test_compress();
     test_delete_all(h);
     return check_done();
 }

@@ -45,6 +45,9 @@ def main():
         check("set b", one.set("b", b"\x00\xff\r\nEND\r\n"), True)
         check("set i", one.set("i", 42), True)
         check("set e", one.set("e", ""), True)
+        # Compressed (zlib, flag 8): text (24) and bytes (8).
+        check("set z", one.set("z", "compressed \u00e9 " * 200, min_compress_len=1), True)
+        check("set zb", one.set("zb", b"\x00\x01" * 1000, min_compress_len=1), True)
         for key in keys:
             check(f"set {key}", multi.set(key, f"py value {key}"), True)
         # Where python-memcached put them: the server of the hash rule.
@@ -56,6 +59,7 @@ def main():
         check("get tb", one.get("tb"), bytes(range(256)))
         check("get tn", one.get("tn"), 17)
         check("get tl", one.get("tl"), "a {b c} d")
+        check("get tz (compressed by Tcl)", one.get("tz"), "tcl compressed \u00e9 " * 100)
         got = multi.get_multi(tcl_keys)
         check("get_multi of the Tcl keys", got, {k: f"tcl value {k}" for k in tcl_keys})
         for key in tcl_keys:

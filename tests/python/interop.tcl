@@ -63,6 +63,16 @@ check "incr of i" [memcache incr $one i] 43
 check "e" [memcache get $one e] ""
 check "flags of e" [memcache flags $one e] 16
 
+# Compressed by python-memcached: zlib with flag 8 (24 for text).
+set z [memcache get $one z]
+check "type of z" [type $z] text
+check "z" $z [string repeat "compressed \u00e9 " 200]
+check "flags of z" [memcache flags $one z] 24
+set zb [memcache get $one zb]
+check "type of zb" [type $zb] bytes
+check "bytes of zb" [hex $zb] [string repeat 0001 1000]
+check "flags of zb" [memcache flags $one zb] 8
+
 set keys {}
 for {set n 0} {$n < 100} {incr n} {lappend keys py-key-$n}
 lappend keys "py-\u00e9\u20ac"
@@ -82,6 +92,8 @@ memcache put $one tb [binary format c* [lsearch -all [lrepeat 256 x] x]]
 # python-memcached's integer flag is 2; the data is the decimal digits.
 memcache put $one tn [binary format a* 17] 0 2
 memcache put $one tl [list a {b c} d]
+set packing [memcache create -compress 100 $server]
+memcache put $packing tz [string repeat "tcl compressed \u00e9 " 100]
 set tclKeys {}
 for {set n 0} {$n < 100} {incr n} {lappend tclKeys tcl-key-$n}
 lappend tclKeys "tcl-\u00e9\u20ac"

@@ -2,7 +2,7 @@
 //! handle (`servers`, `serverof`, `setservers`, `forgetdead`).
 
 use super::*;
-use crate::client::Options;
+use crate::client::{Options, ValueFormat};
 use crate::daemon;
 use crate::registry;
 use crate::tcl::args::{arity, key_bytes, string_match};
@@ -31,7 +31,11 @@ pub(super) fn create(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
         }
         i += 2;
     }
-    let mut options = Options::default();
+    // Tcl handles follow python-memcached's flags (16 text, 8 zlib).
+    let mut options = Options {
+        value_format: ValueFormat::Python,
+        ..Options::default()
+    };
     config::apply(interp, &mut options, &option_words)?;
     let specs: Vec<Cow<'_, str>> = objv
         .get(i..)
