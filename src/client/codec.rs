@@ -87,15 +87,14 @@ pub enum Landing<B> {
 }
 
 impl<B: ValueBuf> Landing<B> {
-    /// The landing for a value of `size` bytes with `flags`; `decode`:
-    /// whether flag 8 means zlib here.
+    /// The landing for a value of `size` bytes with `flags`, on a handle
+    /// whose flag 8 means zlib.
     pub fn new(
         size: usize,
         flags: u32,
-        decode: bool,
         make: &mut impl FnMut(usize, u32) -> Result<B>,
     ) -> Result<Landing<B>> {
-        if decode && flags & ZLIB_FLAG != 0 {
+        if flags & ZLIB_FLAG != 0 {
             Ok(Landing::Zlib(VecBuf::new(size)))
         } else {
             make(size, flags).map(Landing::Direct)

@@ -142,8 +142,15 @@ impl<'a> Placed<'a> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let exptime = snap.key_exptime(self.place, &full, ttl)?;
-        let (value, flags) = encode(verb, value, flags, snap.options.compression());
-        let value = &value[..];
+        // Compression only where a threshold is set (python format).
+        let packed;
+        let (value, flags) = match snap.options.compression() {
+            None => (value, flags),
+            min => {
+                packed = encode(verb, value, flags, min);
+                (&packed.0[..], packed.1)
+            }
+        };
         let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
         let parts: [&[u8]; 3];
         let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {

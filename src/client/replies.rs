@@ -29,7 +29,8 @@ pub(super) fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Resu
 /// A VALUE for any other key than `key` is a protocol error. With `decode`
 /// (the python value format), a compressed value (flag 8) is read into a
 /// `Vec` first ([`Landing`]) and decompressed into `make(size, flags
-/// without 8)`.
+/// without 8)`; without, the value goes straight to `make`'s buffer (the
+/// raw format pays nothing for compression).
 pub(super) fn read_single<B: ValueBuf>(
     conn: &mut Connection,
     deadline: Instant,
@@ -37,18 +38,38 @@ pub(super) fn read_single<B: ValueBuf>(
     decode: bool,
     make: &mut impl FnMut(usize, u32) -> Result<B>,
 ) -> Result<Option<(B, u32, u64)>> {
+    if !decode {
+        return read_item(conn, deadline, key, make);
+    }
+    let landed = read_item(conn, deadline, key, &mut |size, flags| {
+        Landing::new(size, flags, make)
+    })?;
+    // The reply has been read to its end before a compressed value is
+    // decompressed: a bad one leaves the connection in step.
+    match landed {
+        None => Ok(None),
+        Some((value, flags, cas)) => {
+            let (value, flags) = value.finish(flags, make)?;
+            Ok(Some((value, flags, cas)))
+        }
+    }
+}
+
+/// A one-key reply: the VALUE (into `make`'s buffer) and END, or END.
+fn read_item<B: ValueBuf>(
+    conn: &mut Connection,
+    deadline: Instant,
+    key: &[u8],
+    make: &mut impl FnMut(usize, u32) -> Result<B>,
+) -> Result<Option<(B, u32, u64)>> {
     let end = |reply: Reply<'_>| match reply {
         Reply::End => Ok(()),
         other => Err(unexpected(other)),
     };
-    let land = |size, flags| Landing::new(size, flags, decode, make);
-    match conn.read_value(deadline, key, land, end)? {
+    match conn.read_value(deadline, key, make, end)? {
         Fetched::Other(done) => done.map(|()| None),
         Fetched::Value { value, flags, cas } => {
-            // The reply is read to its end before a compressed value is
-            // decompressed: a bad one leaves the connection in step.
             conn.read_reply(deadline, end)??;
-            let (value, flags) = value.finish(flags, make)?;
             Ok(Some((value, flags, cas.unwrap_or(0))))
         }
     }
