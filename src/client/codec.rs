@@ -27,7 +27,11 @@ pub const ZLIB_FLAG: u32 = 8;
 /// a memcached stores by default (1 MiB items) or a client compresses.
 pub const MAX_INFLATED: usize = 128 << 20;
 
-/// The value of a compressed item, decompressed.
+/// The value of a compressed item, decompressed. Cold: compressed values
+/// are the exception, and the multi-get's hit loop stays as small as
+/// without compression.
+#[cold]
+#[inline(never)]
 pub fn inflate(data: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(1 << 20));
     let read = ZlibDecoder::new(data)
@@ -58,23 +62,18 @@ pub fn deflate(value: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The data and flags to store for `value` with `flags` by `verb`, on a
-/// handle whose threshold is `min`: compressed with [`ZLIB_FLAG`] added
-/// when it is at least `min` bytes and that makes it smaller, else as
-/// given. Appended and prepended data is never compressed: two zlib
-/// streams one after the other are not one.
-pub fn encode<'v>(
-    verb: StoreVerb,
-    value: &'v [u8],
-    flags: u32,
-    min: Option<usize>,
-) -> (Cow<'v, [u8]>, u32) {
+/// handle whose threshold in force is `min` ([`super::Options::compression`]):
+/// compressed with [`ZLIB_FLAG`] added when it is at least `min` bytes and
+/// that makes it smaller, else as given. Appended and prepended data is
+/// never compressed: two zlib streams one after the other are not one.
+pub fn encode(verb: StoreVerb, value: &[u8], flags: u32, min: usize) -> (Cow<'_, [u8]>, u32) {
     let packable = !matches!(verb, StoreVerb::Append | StoreVerb::Prepend);
-    match min {
-        Some(min) if packable && value.len() >= min => match deflate(value) {
-            Some(packed) => (Cow::Owned(packed), flags | ZLIB_FLAG),
-            None => (Cow::Borrowed(value), flags),
-        },
-        _ => (Cow::Borrowed(value), flags),
+    let packed = (packable && value.len() >= min)
+        .then(|| deflate(value))
+        .flatten();
+    match packed {
+        Some(packed) => (Cow::Owned(packed), flags | ZLIB_FLAG),
+        None => (Cow::Borrowed(value), flags),
     }
 }
 
@@ -147,6 +146,7 @@ impl<B: ValueBuf> ValueBuf for Landing<B> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{Options, ValueFormat};
     use super::*;
 
     #[test]
@@ -163,18 +163,28 @@ mod tests {
     fn encode_by_threshold_and_verb() {
         let text = "x".repeat(1000);
         let v = text.as_bytes();
-        let (data, flags) = encode(StoreVerb::Set, v, 16, Some(1000));
+        let (data, flags) = encode(StoreVerb::Set, v, 16, 1000);
         assert_eq!((flags, inflate(&data).unwrap().as_slice()), (24, v));
-        assert_eq!(
-            encode(StoreVerb::Set, v, 16, Some(1001)),
-            (Cow::Borrowed(v), 16)
-        );
-        assert_eq!(encode(StoreVerb::Set, v, 0, None), (Cow::Borrowed(v), 0));
-        assert_eq!(
-            encode(StoreVerb::Append, v, 0, Some(1)),
-            (Cow::Borrowed(v), 0)
-        );
-        assert_eq!(encode(StoreVerb::Cas(7), v, 0, Some(1)).1, 8);
+        assert_eq!(encode(StoreVerb::Set, v, 16, 1001), (Cow::Borrowed(v), 16));
+        assert_eq!(encode(StoreVerb::Append, v, 0, 1), (Cow::Borrowed(v), 0));
+        assert_eq!(encode(StoreVerb::Cas(7), v, 0, 1).1, 8);
+        // No threshold in force (none set, or the raw format): nothing is
+        // encoded, the value is stored as given.
+        let python = Options {
+            value_format: ValueFormat::Python,
+            ..Options::default()
+        };
+        assert_eq!(python.compression(), None);
+        let raw = Options {
+            compress_min: Some(1),
+            ..Options::default()
+        };
+        assert_eq!(raw.compression(), None);
+        let on = Options {
+            compress_min: Some(1),
+            ..python
+        };
+        assert_eq!(on.compression(), Some(1));
     }
 
     #[test]

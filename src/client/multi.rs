@@ -20,11 +20,13 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     let keys: Vec<&[u8]> = items.iter().map(|(k, _, _)| k.as_ref()).collect();
     let full = snap.full_keys(&keys)?;
     let exptimes = snap.exptimes(ttl)?;
-    let min = snap.options.compression();
-    let stored: Vec<_> = items
-        .iter()
-        .map(|(_, value, flags)| encode(StoreVerb::Set, value.as_ref(), *flags, min))
-        .collect();
+    // The compressed data, only where a threshold is in force.
+    let packed: Option<Vec<_>> = snap.options.compression().map(|min| {
+        items
+            .iter()
+            .map(|(_, value, flags)| encode(StoreVerb::Set, value.as_ref(), *flags, min))
+            .collect()
+    });
     let mut outcomes: Vec<Result<Status>> = vec![Ok(Status::NotStored); items.len()];
     let errors = snap.per_server(
         place,
@@ -32,12 +34,15 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         Resend::Safe,
         |buf, n, indexes| {
             for &i in indexes {
-                let (value, flags) = &stored[i];
+                let (value, flags) = match &packed {
+                    Some(packed) => (&packed[i].0[..], packed[i].1),
+                    None => (items[i].1.as_ref(), items[i].2),
+                };
                 protocol::store(
                     buf,
                     StoreVerb::Set,
                     &full[i],
-                    *flags,
+                    flags,
                     exptimes[n],
                     value,
                     false,
@@ -95,7 +100,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                     } => {
                         let i = asked.take(key, |i| &full[i])?;
                         if decode && flags & ZLIB_FLAG != 0 {
-                            let value = inflate_cold(data)?;
+                            let value = inflate(data)?;
                             let flags = flags & !ZLIB_FLAG;
                             each(keys[i].as_ref(), flags, cas.unwrap_or(0), &value);
                         } else {
@@ -184,12 +189,4 @@ impl<'i> Asked<'i> {
             )),
         }
     }
-}
-
-/// [`inflate`], kept out of the multi-get's hit loop (compressed hits are
-/// the exception; the loop stays as small as without compression).
-#[cold]
-#[inline(never)]
-fn inflate_cold(data: &[u8]) -> Result<Vec<u8>> {
-    inflate(data)
 }

@@ -146,7 +146,7 @@ impl<'a> Placed<'a> {
         let packed;
         let (value, flags) = match snap.options.compression() {
             None => (value, flags),
-            min => {
+            Some(min) => {
                 packed = encode(verb, value, flags, min);
                 (&packed.0[..], packed.1)
             }
