@@ -47,6 +47,16 @@ pub(super) mod v9 {
     }
 }
 
+/// Calls an 8.6 function that writes a length or count to an `int`, and
+/// gives it back as a [`Size`] in `out`.
+#[inline]
+fn int_out<T>(out: &mut Size, call: impl FnOnce(*mut c_int) -> T) -> T {
+    let mut n: c_int = 0;
+    let result = call(&mut n);
+    *out = n as Size;
+    result
+}
+
 /// A length for Tcl 8.6, where it is an `int`.
 fn int(n: Size) -> c_int {
     c_int::try_from(n).expect("length over Tcl 8.6's limit (callers check Abi::max_size)")
@@ -108,12 +118,7 @@ pub unsafe fn Tcl_GetBytes(obj: *mut Tcl_Obj, len: &mut Size) -> *mut u8 {
     // SAFETY: a live object and writable lengths (the contract).
     unsafe {
         match abi() {
-            Abi::Tcl8 => {
-                let mut n: c_int = 0;
-                let p = v8::Tcl_GetByteArrayFromObj(obj, &mut n);
-                *len = n as Size;
-                p
-            }
+            Abi::Tcl8 => int_out(len, |n| v8::Tcl_GetByteArrayFromObj(obj, n)),
             Abi::Tcl9 => v9::Tcl_GetBytesFromObj(ptr::null_mut(), obj, len),
         }
     }
@@ -128,12 +133,7 @@ pub unsafe fn Tcl_GetStringFromObj(obj: *mut Tcl_Obj, len: &mut Size) -> *mut c_
     // SAFETY: a live object and a writable length (the contract).
     unsafe {
         match abi() {
-            Abi::Tcl8 => {
-                let mut n: c_int = 0;
-                let p = v8::Tcl_GetStringFromObj(obj, &mut n);
-                *len = n as Size;
-                p
-            }
+            Abi::Tcl8 => int_out(len, |n| v8::Tcl_GetStringFromObj(obj, n)),
             Abi::Tcl9 => v9::Tcl_GetStringFromObj(obj, len),
         }
     }
@@ -153,12 +153,7 @@ pub unsafe fn Tcl_ListObjGetElements(
     // SAFETY: live interpreter and object, writable outputs (the contract).
     unsafe {
         match abi() {
-            Abi::Tcl8 => {
-                let mut n: c_int = 0;
-                let rc = v8::Tcl_ListObjGetElements(interp, list, &mut n, objv);
-                *objc = n as Size;
-                rc
-            }
+            Abi::Tcl8 => int_out(objc, |n| v8::Tcl_ListObjGetElements(interp, list, n, objv)),
             Abi::Tcl9 => v9::Tcl_ListObjGetElements(interp, list, objc, objv),
         }
     }
