@@ -57,11 +57,17 @@ header-check:
 	    || { echo "include/memcache.h is out of date: commit the regenerated header"; exit 1; }; \
 	fi
 
-# Every test binary runs (--no-fail-fast); the last line adds up cargo's
-# per-binary results into one.
+# Every test binary runs (--no-fail-fast), then the Python suite
+# (python/test.sh: pip install . into target/python-venv, then pytest);
+# the last line adds up cargo's per-binary results and pytest's summary
+# ("N passed, M failed in Ts"; errors count as failed) into one.
 test: header-check
-	@set -o pipefail; $(CARGO) test --no-fail-fast 2>&1 | tee target/test.log; status=$$?; \
-	awk '/^test result:/ { p += $$4; f += $$6 } END { printf "total: %d passed, %d failed\n", p, f }' \
+	@set -o pipefail; { $(CARGO) test --no-fail-fast 2>&1; c=$$?; bash python/test.sh 2>&1; p=$$?; \
+	  exit $$(( c | p )); } | tee target/test.log; status=$$?; \
+	awk '/^test result:/ { p += $$4; f += $$6 } \
+	  /^=+ .* in [0-9.]+s/ { for (i = 2; i < NF; i++) { w = $$(i + 1); sub(/,$$/, "", w); \
+	    if (w == "passed") p += $$i; if (w == "failed" || w == "error" || w == "errors") f += $$i } } \
+	  END { printf "total: %d passed, %d failed\n", p, f }' \
 	  target/test.log; exit $$status
 
 # `make demo`: separate tclsh processes and a C program share state through

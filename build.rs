@@ -3,8 +3,8 @@
 
 /// The files of the C ABI, in the order the header presents them: the
 /// types first, then the functions, as a C programmer meets them.
-const SOURCES: [&str; 8] = [
-    "types", "boundary", "handles", "store", "fetch", "keys", "servers", "update",
+const SOURCES: [&str; 9] = [
+    "types", "boundary", "handles", "settings", "store", "fetch", "keys", "servers", "update",
 ];
 
 fn main() {

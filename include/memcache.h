@@ -114,6 +114,52 @@ typedef uint32_t mc_result;
 #endif // __cplusplus
 
 /**
+ * The storage command of `mc_store`.
+ */
+enum mc_verb
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Store, replacing any item.
+   */
+  MC_VERB_SET = 0,
+  /**
+   * Store only if the key has no item.
+   */
+  MC_VERB_ADD = 1,
+  /**
+   * Store only if the key has an item.
+   */
+  MC_VERB_REPLACE = 2,
+  /**
+   * Add the value at the end of the item's data.
+   */
+  MC_VERB_APPEND = 3,
+  /**
+   * Add the value at the start of the item's data.
+   */
+  MC_VERB_PREPEND = 4,
+  /**
+   * Store only if the item's CAS value is still the one given.
+   */
+  MC_VERB_CAS = 5,
+  /**
+   * Append, or store a new item when there is none (the Tcl and Python
+   * `append`): safe when several clients do it at once.
+   */
+  MC_VERB_APPEND_OR_ADD = 6,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mc_verb mc_verb;
+#else
+typedef uint32_t mc_verb;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How a handle spreads keys over its servers (`mc_set_distribution`).
  */
 enum mc_distribution
@@ -528,6 +574,90 @@ mc_result mc_set_compress(uint64_t handle, size_t min_bytes);
 mc_result mc_forget_dead(uint64_t handle);
 
 /**
+ * Closes the handle's idle connections (python-memcached's
+ * `disconnect_all`); operations reconnect by themselves.
+ */
+mc_result mc_disconnect(uint64_t handle);
+
+/**
+ * As `mc_create`, with settings: `settings` holds `count_settings`
+ * pairs of strings, a name and its value (names and values as
+ * `mc_configure`), applied in order before the handle exists, so that a
+ * daemon started for a socket file nothing answers on is started with
+ * them (`memory`, `daemonargs`...), and `autostart 0` starts none. A bad
+ * setting is `MC_INVALID` and makes no handle.
+ *
+ * # Safety
+ * `servers` points to `count` NUL-terminated strings, `settings` to
+ * `2 * count_settings` (or is null when that is 0); `handle` is valid
+ * for a write.
+ */
+mc_result mc_create_configured(const char *const *servers,
+                               size_t count,
+                               const char *const *settings,
+                               size_t count_settings,
+                               uint64_t *handle);
+
+/**
+ * Changes settings of a handle: `settings` holds `count` pairs of
+ * strings, a name and its value, named as Tcl's `configure` options
+ * without the dash, the value as text: `ttl` (the default TTL of the
+ * Tcl and Python `put`, seconds), `timeout` and `connecttimeout`
+ * (milliseconds), `prefix`, `memcached`, `memory` (MB), `socketmode`
+ * (octal), `daemonargs` (one argument a line), `distribution` (`ketama`
+ * or `modula`), `retry` (seconds, may have a fraction), `failover`,
+ * `autostart` and `persist` (`1`/`0`, `true`/`false`), `username`,
+ * `password`, `compress` (bytes, 0 for off). All are applied together
+ * (a username and its password, say): a bad name or value is
+ * `MC_INVALID` with Tcl's message, and changes nothing.
+ *
+ * # Safety
+ * `settings` points to `2 * count` NUL-terminated strings (or is null
+ * when `count` is 0).
+ */
+mc_result mc_configure(uint64_t handle, const char *const *settings, size_t count);
+
+/**
+ * Reads one setting of a handle (names as `mc_configure`) into `*value`,
+ * a string to release with `mc_free`. The password is never given back:
+ * `********` when one is set, else empty.
+ *
+ * # Safety
+ * `name` is a NUL-terminated string; `value` is valid for a write.
+ */
+mc_result mc_option(uint64_t handle, const char *name, char **value);
+
+/**
+ * The path of the shared library this function is in, as the dynamic
+ * linker loaded it. Each copy of the library loaded into a process has
+ * its own handles: Tcl, C and Python share handles when they use the one
+ * at this path. Never null; empty if the system cannot tell.
+ */
+const char *mc_library_path(void);
+
+/**
+ * Any storage command (`verb`, an `mc_verb`), with an optional placement
+ * value (`place`: null for the key's own server, else as the `_by_key`
+ * calls): one entry point for every store. `cas` is used by
+ * `MC_VERB_CAS` only; flags and TTL are ignored by append and prepend.
+ * Results as the single calls (`MC_NOTSTORED`, `MC_EXISTS`,
+ * `MC_NOTFOUND`); an unknown verb is `MC_INVALID`.
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+ * string; `value` has `len` readable bytes.
+ */
+mc_result mc_store(uint64_t handle,
+                   uint32_t verb,
+                   const char *place,
+                   const char *key,
+                   const void *value,
+                   size_t len,
+                   uint32_t flags,
+                   uint32_t ttl,
+                   uint64_t cas);
+
+/**
  * Stores a value under a key, replacing any item.
  *
  * `ttl` (here and in every call that takes one) is relative seconds, 0 for
@@ -899,6 +1029,17 @@ mc_result mc_decr_by_key(uint64_t handle,
                          uint64_t *value);
 
 /**
+ * Checks a key of `len` bytes (any bytes, NUL included) as every call
+ * does before sending: `MC_OK`, or `MC_BADKEY` with the reason. For
+ * callers whose keys come as byte strings: a key with a NUL byte cannot
+ * be passed as a C string, and this gives the error it deserves.
+ *
+ * # Safety
+ * `key` has `len` readable bytes.
+ */
+mc_result mc_check_key(const char *key, size_t len);
+
+/**
  * Replaces the handle's servers with `count` new ones (written as for
  * `mc_create`, weights included), keeping the handle and its settings;
  * servers in both lists keep their connections and dead marks. A socket
@@ -961,6 +1102,19 @@ mc_result mc_verbosity(uint64_t handle, uint32_t level);
  * valid for a write.
  */
 mc_result mc_stats(uint64_t handle, const char *group, struct mc_stat **stats, size_t *count);
+
+/**
+ * As `mc_stats`, of server `index` alone (so that a server that does not
+ * answer fails only its own call; `server` of each entry is `index`).
+ *
+ * # Safety
+ * As `mc_stats`.
+ */
+mc_result mc_server_stats(uint64_t handle,
+                          size_t index,
+                          const char *group,
+                          struct mc_stat **stats,
+                          size_t *count);
 
 /**
  * The version of server `index` ("1.6.18"), in a new string to release

@@ -431,6 +431,16 @@ pub extern "C" fn mc_forget_dead(handle: u64) -> mc_result {
     })
 }
 
+/// Closes the handle's idle connections (python-memcached's
+/// `disconnect_all`); operations reconnect by themselves.
+#[no_mangle]
+pub extern "C" fn mc_disconnect(handle: u64) -> mc_result {
+    guard(|| {
+        client(handle)?.disconnect_all();
+        Ok(mc_result::MC_OK)
+    })
+}
+
 /// The value a C enum's number `n` stands for, `choices` being its values
 /// in number order; else INVALID: "bad `what` n: must be `names`".
 fn choice<T: Copy>(n: u32, choices: &[T], what: &str, names: &str) -> Result<T> {

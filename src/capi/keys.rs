@@ -212,3 +212,20 @@ pub unsafe extern "C" fn mc_decr_by_key(
     // SAFETY: this function's contract covers `arith`'s (see # Safety).
     unsafe { arith(handle, place, key, value, |at, key| at.decr(key, delta)) }
 }
+
+/// Checks a key of `len` bytes (any bytes, NUL included) as every call
+/// does before sending: `MC_OK`, or `MC_BADKEY` with the reason. For
+/// callers whose keys come as byte strings: a key with a NUL byte cannot
+/// be passed as a C string, and this gives the error it deserves.
+///
+/// # Safety
+/// `key` has `len` readable bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mc_check_key(key: *const c_char, len: usize) -> mc_result {
+    guard(|| {
+        // SAFETY: `len` readable bytes (this function's contract).
+        let key = unsafe { bytes(key.cast(), len, "key") }?;
+        crate::key::check(key)?;
+        Ok(mc_result::MC_OK)
+    })
+}

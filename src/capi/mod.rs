@@ -19,7 +19,7 @@
 //! - No Rust panic crosses this boundary: one becomes `MC_PANIC`.
 //!
 //! Where things are: `types` (result codes and structs), `boundary`
-//! (the panic boundary, arguments and results), `handles`, `servers`,
+//! (the panic boundary, arguments and results), `handles`, `settings`, `servers`,
 //! `store`, `fetch`, `keys`. Each C function is written out with its
 //! own doc comment, even where several differ in one argument (the
 //! `_by_key` twins): cbindgen reads the source, not macro expansions, and
@@ -30,6 +30,7 @@ mod fetch;
 mod handles;
 mod keys;
 mod servers;
+mod settings;
 mod store;
 mod types;
 mod update;
@@ -39,6 +40,7 @@ pub use fetch::*;
 pub use handles::*;
 pub use keys::*;
 pub use servers::*;
+pub use settings::*;
 pub use store::*;
 pub use types::*;
 pub use update::*;

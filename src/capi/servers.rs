@@ -134,6 +134,38 @@ pub unsafe extern "C" fn mc_stats(
     stats: *mut *mut mc_stat,
     count: *mut usize,
 ) -> mc_result {
+    // SAFETY: this function's contract covers `stats_of`'s.
+    unsafe { stats_of(handle, None, group, stats, count) }
+}
+
+/// As `mc_stats`, of server `index` alone (so that a server that does not
+/// answer fails only its own call; `server` of each entry is `index`).
+///
+/// # Safety
+/// As `mc_stats`.
+#[no_mangle]
+pub unsafe extern "C" fn mc_server_stats(
+    handle: u64,
+    index: usize,
+    group: *const c_char,
+    stats: *mut *mut mc_stat,
+    count: *mut usize,
+) -> mc_result {
+    // SAFETY: this function's contract covers `stats_of`'s.
+    unsafe { stats_of(handle, Some(index), group, stats, count) }
+}
+
+/// `mc_stats` (every server, `only` None) and `mc_server_stats`.
+///
+/// # Safety
+/// As `mc_stats`.
+unsafe fn stats_of(
+    handle: u64,
+    only: Option<usize>,
+    group: *const c_char,
+    stats: *mut *mut mc_stat,
+    count: *mut usize,
+) -> mc_result {
     guard(|| {
         if stats.is_null() || count.is_null() {
             return Err(null(if stats.is_null() { "stats" } else { "count" }));
@@ -145,11 +177,15 @@ pub unsafe extern "C" fn mc_stats(
             // SAFETY: `group` is null or a NUL-terminated string (this function's contract).
             Some(String::from_utf8_lossy(unsafe { text(group, "group") }?).into_owned())
         };
-        let per_server = client(handle)?.stats(group.as_deref())?;
+        let client = client(handle)?;
+        let per_server = match only {
+            None => client.stats(group.as_deref())?,
+            Some(n) => vec![client.server_stats(n, group.as_deref())?],
+        };
         let entries: Vec<(usize, &(String, String))> = per_server
             .iter()
             .enumerate()
-            .flat_map(|(server, list)| list.iter().map(move |pair| (server, pair)))
+            .flat_map(|(server, list)| list.iter().map(move |pair| (only.unwrap_or(server), pair)))
             .collect();
         let mut strings = Vec::new();
         let mut at = Vec::with_capacity(entries.len());

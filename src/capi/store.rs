@@ -5,7 +5,7 @@ use std::ffi::{c_char, c_void};
 use std::ptr;
 
 use crate::client::StoreVerb;
-use crate::error::Result;
+use crate::error::{Error, Kind, Result};
 
 use super::boundary::*;
 use super::types::*;
@@ -34,6 +34,80 @@ unsafe fn store(
         let client = client(handle)?;
         Ok(status(
             client.at(place).store(verb, key, value, flags, ttl)?,
+        ))
+    })
+}
+
+/// Any storage command (`verb`, an `mc_verb`), with an optional placement
+/// value (`place`: null for the key's own server, else as the `_by_key`
+/// calls): one entry point for every store. `cas` is used by
+/// `MC_VERB_CAS` only; flags and TTL are ignored by append and prepend.
+/// Results as the single calls (`MC_NOTSTORED`, `MC_EXISTS`,
+/// `MC_NOTFOUND`); an unknown verb is `MC_INVALID`.
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+/// string; `value` has `len` readable bytes.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn mc_store(
+    handle: u64,
+    verb: u32,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+    cas: u64,
+) -> mc_result {
+    let verb = match verb {
+        0 => StoreVerb::Set,
+        1 => StoreVerb::Add,
+        2 => StoreVerb::Replace,
+        3 => StoreVerb::Append,
+        4 => StoreVerb::Prepend,
+        5 => StoreVerb::Cas(cas),
+        6 => {
+            // SAFETY: this function's contract covers `append_or_add`'s.
+            return unsafe { append_or_add(handle, place, key, value, len, flags, ttl) };
+        }
+        _ => {
+            return guard(|| {
+                Err(Error::new(
+                    Kind::Invalid,
+                    format!("bad verb {verb}: must be an mc_verb from 0 to 6"),
+                ))
+            })
+        }
+    };
+    // SAFETY: this function's contract covers `store`'s (see # Safety).
+    unsafe { store(handle, place, verb, key, value, len, flags, ttl) }
+}
+
+/// `mc_store`'s `MC_VERB_APPEND_OR_ADD`.
+///
+/// # Safety
+/// As `store`.
+unsafe fn append_or_add(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+) -> mc_result {
+    guard(|| {
+        // SAFETY: null or a NUL-terminated string (the caller's contract).
+        let place = unsafe { place_arg(place) };
+        // SAFETY: a NUL-terminated string (the caller's contract).
+        let key = unsafe { text(key, "key") }?;
+        // SAFETY: `len` readable bytes (the caller's contract).
+        let value = unsafe { bytes(value, len, "value") }?;
+        let client = client(handle)?;
+        Ok(status(
+            client.at(place).append_or_add(key, value, flags, ttl)?,
         ))
     })
 }

@@ -146,6 +146,28 @@ pub struct mc_daemon_options {
     pub persist: u32,
 }
 
+/// The storage command of `mc_store`.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mc_verb {
+    /// Store, replacing any item.
+    MC_VERB_SET = 0,
+    /// Store only if the key has no item.
+    MC_VERB_ADD = 1,
+    /// Store only if the key has an item.
+    MC_VERB_REPLACE = 2,
+    /// Add the value at the end of the item's data.
+    MC_VERB_APPEND = 3,
+    /// Add the value at the start of the item's data.
+    MC_VERB_PREPEND = 4,
+    /// Store only if the item's CAS value is still the one given.
+    MC_VERB_CAS = 5,
+    /// Append, or store a new item when there is none (the Tcl and Python
+    /// `append`): safe when several clients do it at once.
+    MC_VERB_APPEND_OR_ADD = 6,
+}
+
 /// How a handle spreads keys over its servers (`mc_set_distribution`).
 #[allow(non_camel_case_types)]
 #[repr(u32)]

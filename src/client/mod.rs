@@ -22,6 +22,7 @@ mod ops;
 mod options;
 mod replies;
 mod route;
+mod settings;
 mod update;
 
 use std::borrow::Cow;
@@ -39,6 +40,7 @@ pub use crate::protocol::StoreVerb;
 pub use codec::{MAX_INFLATED, ZLIB_FLAG};
 pub use ops::Placed;
 pub use options::{DaemonOptions, Options, ValueFormat};
+pub use settings::SETTINGS;
 pub use update::{Change, UPDATE_TRIES};
 
 /// memcached reads an exptime above this (30 days) as a Unix time.

@@ -1,0 +1,541 @@
+"""memcache: a memcached client on libmemcache's Rust core.
+
+Two interfaces in one module, over the same handles, connections and
+speed as the library's Tcl and C bindings:
+
+* seed 000's ``memcache`` ensemble in Python form::
+
+      import memcache
+      m = memcache.create("./state.sock")      # starts a daemon if needed
+      key = m.put("some data")                  # a new unique key
+      m.put("counter", "0", ttl=60)
+      m.session = "abc"                         # m.put("session", "abc")
+      print(m["session"], m.get(key), "counter" in m)
+      memcache.ref(str(m)) is m                 # the handle by its name
+
+* python-memcached's ``Client``, drop-in::
+
+      mc = memcache.Client(["127.0.0.1:11211"])
+      mc.set("k", {"any": "picklable"}); mc.get("k")
+
+Handles are the library's, shared by every language in the process: a
+handle made by Tcl's ``memcache create`` (tkinter) or C's ``mc_create`` is
+``memcache.ref("memcache0")`` here, and ``str(m)`` names this one there,
+as long as they use the library at ``memcache.LIBRARY``
+(:func:`tcl_load` loads it into a Tcl interpreter).
+
+Values: ``bytes`` are stored as they are (flag 0), ``str`` as UTF-8 with
+flag 16 and read back as ``str``, the convention of the Tcl binding and
+of python-memcached. Errors are the classes below :class:`Error`.
+
+Every call that waits on the network releases the GIL; one object may be
+used by many threads at once (each call takes its own pooled connection),
+and a forked child never uses a connection of its parent.
+"""
+
+import builtins as _builtins
+import ctypes as _ctypes
+import fnmatch as _fnmatch
+import importlib.util as _importlib_util
+import os as _os
+
+
+def _load_library():
+    """Binds the package to one libmemcache: the one already in the
+    process if there is one (loaded by Tcl or a C program: found by its
+    soname), else the package's own. RTLD_GLOBAL, so that the _native
+    module's C calls resolve to it."""
+    mode = _os.RTLD_GLOBAL | _os.RTLD_NOW
+    try:
+        return _ctypes.CDLL("libmemcache.so.0", mode=mode | _os.RTLD_NOLOAD)
+    except OSError:
+        pass
+    spec = _importlib_util.find_spec("memcache.libmemcache")
+    if spec is None or spec.origin is None:
+        raise ImportError("memcache: its library (memcache/libmemcache*.so) is missing: reinstall the package")
+    return _ctypes.CDLL(spec.origin, mode=mode)
+
+
+_library = _load_library()
+
+from . import _native  # noqa: E402  (needs the library loaded first)
+from ._errors import (  # noqa: E402
+    BY_CODE as _BY_CODE,
+    AuthError, BadHandle, BadKey, ClientError, Conflict, DaemonError, Error,
+    Exists, InternalError, InvalidArgument, NetworkError, NotFound,
+    NotNumeric, NotStored, ProtocolError, ServerError, Timeout, TooLarge,
+)
+
+_native.init(dict(_BY_CODE))
+
+#: The path of the libmemcache this module uses: the file to ``load`` into
+#: Tcl (or open with ctypes) to share its handles.
+LIBRARY = _native.library_path()
+
+#: The text flag: values stored from ``str`` (python-memcached, pymemcache
+#: and the Tcl binding use the same).
+TEXT_FLAG = 16
+
+_VERBS = {"set": 0, "add": 1, "replace": 2, "append": 3, "prepend": 4, "cas": 5, "append_or_add": 6}
+_STORED, _NOTFOUND, _NOTSTORED, _EXISTS = 0, 1, 2, 3
+
+
+def _key(key):
+    """A key as bytes: str is encoded as UTF-8 (the same string always
+    names the same item in every language)."""
+    if isinstance(key, str):
+        return key.encode("utf-8")
+    if isinstance(key, (bytes, bytearray, memoryview)):
+        return bytes(key)
+    raise TypeError(f"key must be str or bytes, not {type(key).__name__}")
+
+
+def _show(key):
+    return key.decode("utf-8", "backslashreplace")
+
+
+def _data(data, flags):
+    """``(bytes, flags)`` to store: str as UTF-8 with the text flag."""
+    if isinstance(data, str):
+        return data.encode("utf-8"), flags | TEXT_FLAG
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data), flags
+    raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+
+
+def _value(data, flags):
+    """What was stored: str for text-flagged UTF-8, else bytes."""
+    if flags & TEXT_FLAG:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return data
+    return data
+
+
+def _seconds(value, what):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+        raise InvalidArgument(f'bad {what} "{value}": must be a number of seconds from 0 to 4294967295')
+    return value
+
+
+def _flags(value):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+        raise InvalidArgument(f'bad flags "{value}": must be a number from 0 to 4294967295')
+    return value
+
+
+def _text(value):
+    """An option's value as the library's text."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (_builtins.list, tuple)):
+        return "\n".join(str(v) for v in value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return str(value)
+
+
+_NUMERIC = {"ttl", "timeout", "connecttimeout", "memory", "compress"}
+_BOOLEAN = {"failover", "autostart", "persist"}
+
+
+def _option(name, text):
+    """An option's text from the library as a Python value."""
+    if name in _NUMERIC:
+        return int(text)
+    if name in _BOOLEAN:
+        return text == "1"
+    if name == "retry":
+        number = float(text)
+        return int(number) if number.is_integer() else number
+    if name == "daemonargs":
+        return text.split("\n") if text else []
+    return text
+
+
+def _settings(options):
+    return [(name.lstrip("-"), _text(value)) for name, value in options.items()]
+
+
+class Memcache:
+    """A handle of the library (seed 000's interface object).
+
+    Made by :func:`create`, found by :func:`ref`; ``str(m)`` is its name
+    (``memcache0``), usable from Tcl and C in the same process. Items can
+    also be reached as attributes (``m.key = data``, ``m.key``) and items
+    (``m[key] = data``, ``m[key]``, ``del m[key]``, ``key in m``); a key
+    named like a method is reached only through :meth:`get` and
+    :meth:`put`.
+    """
+
+    __slots__ = ("_h", "_name")
+
+    def __init__(self, handle):
+        object.__setattr__(self, "_h", handle)
+        object.__setattr__(self, "_name", f"memcache{handle}")
+
+    def __str__(self):
+        return self._name
+
+    def __repr__(self):
+        return f"<memcache.Memcache {self._name}>"
+
+    def __eq__(self, other):
+        return isinstance(other, Memcache) and other._h == self._h
+
+    def __hash__(self):
+        return hash(self._h)
+
+    # ----- storing -----
+
+    def put(self, *args, ttl=None, flags=0):
+        """``put(data)`` or ``put(key, data, ttl=None, flags=0)``: stores
+        the data and returns its key; without a key (or with an empty one)
+        a new unique key is made. ``ttl`` is relative seconds (default: the
+        handle's ``ttl`` option, 8 hours; 0 for no expiry)."""
+        return self._store_any("set", args, ttl, flags)
+
+    def append(self, *args, ttl=None, flags=0):
+        """As :meth:`put`, but appends to the data of an existing key
+        (atomically, also against other clients); returns the key."""
+        return self._store_any("append_or_add", args, ttl, flags)
+
+    def _store_any(self, verb, args, ttl, flags):
+        if len(args) == 1:
+            key, data = "", args[0]
+        elif len(args) in (2, 3, 4):
+            key, data = args[0], args[1]
+            if len(args) >= 3:
+                ttl = args[2]
+            if len(args) == 4:
+                flags = args[3]
+        else:
+            raise TypeError(f"{verb if verb == 'set' else 'append'}() takes (data) or (key, data, ttl=None, flags=0)")
+        given = _key(key)
+        value, flags = _data(data, _flags(flags))
+        made = given or _native.unique_key().encode()
+        code = _native.store(self._h, _VERBS[verb], made, value, flags, self._ttl(ttl))
+        if code != _STORED:
+            why = ("key kept changing while appending to it" if verb == "append_or_add"
+                   else "the server refused to store key")
+            raise NotStored(f'not stored: {why} "{_show(made)}"')
+        return key if given else made.decode()
+
+    def _ttl(self, ttl):
+        if ttl is None:
+            return int(_native.option(self._h, "ttl"))
+        return _seconds(ttl, "ttl")
+
+    def _store_if(self, verb, key, data, ttl, flags, cas=0):
+        raw = _key(key)
+        value, flags = _data(data, _flags(flags))
+        code = _native.store(self._h, _VERBS[verb], raw, value, flags, self._ttl(ttl), cas)
+        if code == _STORED:
+            return key
+        if code == _EXISTS:
+            raise Exists(f'not stored: the data of key "{_show(raw)}" changed since it was read')
+        if code == _NOTFOUND:
+            raise NotFound(f'no data for key "{_show(raw)}"')
+        why = {"add": 'key "{}" already has data', "cas": 'the server refused to store key "{}"'}
+        raise NotStored("not stored: " + why.get(verb, 'key "{}" has no data').format(_show(raw)))
+
+    def add(self, key, data, ttl=None, flags=0):
+        """Stores only if the key has no data (else :class:`NotStored`)."""
+        return self._store_if("add", key, data, ttl, flags)
+
+    def replace(self, key, data, ttl=None, flags=0):
+        """Stores only if the key has data (else :class:`NotStored`)."""
+        return self._store_if("replace", key, data, ttl, flags)
+
+    def prepend(self, key, data):
+        """Puts the data in front of the key's data (else :class:`NotStored`)."""
+        return self._store_if("prepend", key, data, 0, 0)
+
+    def cas(self, key, data, casid, ttl=None, flags=0):
+        """Stores only if the item is unchanged since :meth:`gets` gave
+        ``casid`` (else :class:`Exists`; :class:`NotFound` if gone)."""
+        if isinstance(casid, bool) or not isinstance(casid, int) or not 0 <= casid < 1 << 64:
+            raise InvalidArgument(f'bad casid "{casid}": must be a number from 0 to 18446744073709551615')
+        return self._store_if("cas", key, data, ttl, flags, casid)
+
+    def mput(self, items, ttl=None, flags=0):
+        """Stores every ``key: data`` of a dict (pipelined: one write per
+        server); returns the list of keys not stored."""
+        ttl, flags = self._ttl(ttl), _flags(flags)
+        keys = [*items]
+        entries = [(_key(k),) + _data(items[k], flags) for k in keys]
+        codes = _native.set_multi(self._h, entries, ttl)
+        return [k for k, code in zip(keys, codes) if code != _STORED]
+
+    # ----- reading -----
+
+    def get(self, key, listindex=None):
+        """The data of the key (:class:`NotFound` if none). With
+        ``listindex``, the data is read as a Tcl list and only that element
+        is returned (an int, or ``"end"``, ``"end-1"``...; past the end:
+        ``""``)."""
+        raw = _key(key)
+        hit = _native.get(self._h, raw)
+        if hit is None:
+            raise NotFound(f'no data for key "{_show(raw)}"')
+        data = _value(hit[0], hit[1])
+        if listindex is None:
+            return data
+        from ._tcllist import element
+        return element(data, listindex)
+
+    def gets(self, key):
+        """``(data, casid)`` of the key, for :meth:`cas`."""
+        raw = _key(key)
+        hit = _native.get(self._h, raw)
+        if hit is None:
+            raise NotFound(f'no data for key "{_show(raw)}"')
+        return _value(hit[0], hit[1]), hit[2]
+
+    def mget(self, keys):
+        """A dict of the keys that have data (pipelined: one write per
+        server), in the order given."""
+        raws = [_key(k) for k in keys]
+        found = {}
+        for key, data, flags, _cas in _native.get_multi(self._h, raws):
+            found[key] = _value(data, flags)
+        return {k: found[r] for k, r in zip(keys, raws) if r in found}
+
+    def valid(self, key):
+        """Whether the key has data (never an error for a miss)."""
+        return _native.exists(self._h, _key(key))
+
+    def ttl(self, key):
+        """Seconds the key's data has left, -1 for no expiry."""
+        raw = _key(key)
+        left = _native.ttl(self._h, raw)
+        if left is None:
+            raise NotFound(f'no data for key "{_show(raw)}"')
+        return left
+
+    def flags(self, key):
+        """The flags stored with the key's data (text flag included)."""
+        raw = _key(key)
+        hit = _native.get(self._h, raw)
+        if hit is None:
+            raise NotFound(f'no data for key "{_show(raw)}"')
+        return hit[1]
+
+    # ----- other changes -----
+
+    def remove(self, key, ttl=0):
+        """Deletes the key's data, now or in ``ttl`` seconds (:class:`NotFound` if none)."""
+        raw = _key(key)
+        ttl = _seconds(ttl, "ttl")
+        had = _native.remove(self._h, raw) if ttl == 0 else _native.touch(self._h, raw, ttl)
+        if not had:
+            raise NotFound(f'no data for key "{_show(raw)}"')
+
+    def mremove(self, keys):
+        """Deletes many keys (pipelined); returns how many had data."""
+        codes = _native.remove_multi(self._h, [_key(k) for k in keys])
+        return sum(1 for code in codes if code == _STORED)
+
+    def touch(self, key, ttl):
+        """Gives the key's data a new TTL (:class:`NotFound` if none)."""
+        raw = _key(key)
+        if not _native.touch(self._h, raw, _seconds(ttl, "ttl")):
+            raise NotFound(f'no data for key "{_show(raw)}"')
+
+    def incr(self, key, delta=1):
+        """Adds ``delta`` to a decimal counter; returns the new value."""
+        return self._count(key, delta, False)
+
+    def decr(self, key, delta=1):
+        """Subtracts ``delta`` from a decimal counter (stops at 0)."""
+        return self._count(key, delta, True)
+
+    def _count(self, key, delta, down):
+        raw = _key(key)
+        if isinstance(delta, bool) or not isinstance(delta, int) or not 0 <= delta < 1 << 64:
+            raise InvalidArgument(f'bad delta "{delta}": must be a number from 0 to 18446744073709551615')
+        value = _native.count(self._h, raw, delta, down)
+        if value is None:
+            raise NotFound(f'no data for key "{_show(raw)}"')
+        return value
+
+    def flush(self, delay=0):
+        """Invalidates every item on every server (after ``delay`` seconds)."""
+        _native.flush(self._h, _seconds(delay, "delay"))
+
+    # ----- servers and daemons -----
+
+    def servers(self):
+        """The server names, in the order given."""
+        return _native.servers(self._h)
+
+    def setservers(self, *servers):
+        """Replaces the server list (daemons started for socket files)."""
+        _native.set_servers(self._h, [*servers])
+
+    def serverof(self, key):
+        """The name of the server the key goes to."""
+        return self.servers()[_native.server_for_key(self._h, _key(key))]
+
+    def forgetdead(self):
+        """Clears the dead marks of the servers."""
+        _native.forget_dead(self._h)
+
+    def stats(self, group=None):
+        """``{server name: {statistic: value}}`` (``group``: ``items``, ``slabs``...)."""
+        names = self.servers()
+        out = {name: {} for name in names}
+        for server, name, value in _native.stats(self._h, group or None):
+            out[names[server]][name] = value
+        return out
+
+    def status(self):
+        """The statistics of the server (a dict), or a list of dicts for
+        several servers, in the order named (seed 000's ``status``)."""
+        all_stats = [*self.stats().values()]
+        return all_stats[0] if len(all_stats) == 1 else all_stats
+
+    def version(self):
+        """``{server name: version}``."""
+        return {name: _native.version(self._h, i) for i, name in enumerate(self.servers())}
+
+    def start(self):
+        """Starts the local daemons nothing answers for: 1 started, -1 nothing to do."""
+        return _native.start(self._h)
+
+    def stop(self):
+        """Stops the local daemons: 1 stopped, -1 none was running."""
+        return _native.stop(self._h)
+
+    def configure(self, *names, **options):
+        """With no argument, every option as a dict; with one name, its
+        value; with keyword arguments, sets them (names of Tcl's
+        ``configure`` options without the dash: ``ttl``, ``timeout``,
+        ``connecttimeout``, ``prefix``, ``memcached``, ``memory``,
+        ``socketmode``, ``daemonargs``, ``distribution``, ``retry``,
+        ``failover``, ``autostart``, ``persist``, ``username``, ``password``,
+        ``compress``). The password is never read back."""
+        if options:
+            if names:
+                raise TypeError("configure() takes option names or keyword settings, not both")
+            _native.configure(self._h, _settings(options))
+            return None
+        if len(names) == 1:
+            name = names[0].lstrip("-")
+            return _option(name, _native.option(self._h, name))
+        if names:
+            raise TypeError("configure() takes at most one option name")
+        return {name: _option(name, _native.option(self._h, name)) for name in OPTIONS}
+
+    def delete(self):
+        """Deletes this handle (its items stay on the servers)."""
+        _native.delete(self._h)
+
+    # ----- attribute and item access -----
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        hit = _native.get(self._h, _key(name))
+        if hit is None:
+            raise AttributeError(f"no data for key {name!r}")
+        return _value(hit[0], hit[1])
+
+    def __setattr__(self, name, data):
+        if hasattr(type(self), name):
+            raise AttributeError(f"{name!r} is a method of Memcache: store it with put({name!r}, data)")
+        self.put(name, data)
+
+    def __delattr__(self, name):
+        try:
+            self.remove(name)
+        except NotFound:
+            raise AttributeError(f"no data for key {name!r}") from None
+
+    def __getitem__(self, key):
+        return self.get(key)
+
+    def __setitem__(self, key, data):
+        self.put(key, data)
+
+    def __delitem__(self, key):
+        self.remove(key)
+
+    def __contains__(self, key):
+        return self.valid(key)
+
+
+#: The option names of :meth:`Memcache.configure`, in Tcl's order.
+OPTIONS = ("ttl", "timeout", "connecttimeout", "prefix", "memcached", "memory",
+           "socketmode", "daemonargs", "distribution", "retry", "failover",
+           "autostart", "persist", "username", "password", "compress")
+
+
+def create(*servers, **options):
+    """A new handle for the servers: ``host``, ``host:port``,
+    ``[::1]:port``, or a socket file (a name with ``/``, a leading dot, or
+    ``|``/``=`` around it), for which a daemon is started if nothing
+    answers. Options as :meth:`Memcache.configure`, applied first."""
+    if not servers:
+        raise TypeError("create() needs at least one server")
+    return Memcache(_native.create([str(s) for s in servers], _settings(options)))
+
+
+def ref(name):
+    """The :class:`Memcache` of the handle called ``name`` (made here, in
+    Tcl or in C); :class:`BadHandle` if there is none."""
+    if isinstance(name, Memcache):
+        name = str(name)
+    return Memcache(_native.find(str(name)))
+
+
+def list(pattern=None):  # noqa: A001  (seed 000's name)
+    """The names of the live handles, oldest first; with ``pattern``,
+    those that match it (glob style, as Tcl's ``string match``)."""
+    names = [f"memcache{h}" for h in _native.handles()]
+    if pattern is None:
+        return names
+    return [n for n in names if _fnmatch.fnmatchcase(n, pattern)]
+
+
+def delete(*handles):
+    """``delete("all")`` deletes every handle of the process;
+    ``delete(m, ...)`` the ones given (objects or names). Returns how
+    many were deleted."""
+    if handles == ("all",):
+        return _native.delete_all()
+    for handle in handles:
+        _native.delete(_native.find(str(handle)))
+    return len(handles)
+
+
+def tcl_load(interp):
+    """Loads this module's library into a Tcl interpreter (a
+    ``tkinter.Tcl()`` or ``Tk()``) as the ``memcache`` command, so that
+    Tcl and Python share handles. Returns the package version."""
+    tk = getattr(interp, "tk", interp)
+    tk.call("load", LIBRARY, "Memcache")
+    return tk.call("package", "provide", "memcache")
+
+
+from ._client import Client  # noqa: E402
+from . import _client as _client_module  # noqa: E402
+
+SERVER_MAX_KEY_LENGTH = _client_module.SERVER_MAX_KEY_LENGTH
+SERVER_MAX_VALUE_LENGTH = _client_module.SERVER_MAX_VALUE_LENGTH
+_DEAD_RETRY = _client_module._DEAD_RETRY
+_SOCKET_TIMEOUT = _client_module._SOCKET_TIMEOUT
+__version__ = "0.1.0"
+__author__ = "the memcache developers"
+
+__all__ = [
+    # Not `list` and `delete`: they would hide the builtin `list` of a
+    # program that does `from memcache import *`; use memcache.list().
+    "Memcache", "Client", "create", "ref", "tcl_load",
+    "LIBRARY", "OPTIONS", "TEXT_FLAG", "SERVER_MAX_KEY_LENGTH", "SERVER_MAX_VALUE_LENGTH",
+    "Error", "NotFound", "NotStored", "Exists", "BadKey", "TooLarge",
+    "NotNumeric", "Timeout", "NetworkError", "ServerError", "ClientError",
+    "ProtocolError", "BadHandle", "InvalidArgument", "DaemonError",
+    "InternalError", "Conflict", "AuthError",
+]

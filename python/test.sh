@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The Python suite (python/tests, pytest against real memcached): builds
+# and installs the package into a virtual environment under target/ with
+# `pip install .` (setuptools-rust; its cargo builds go to
+# target/python-build, apart from the main build), then runs pytest.
+# Run by `make test`; pytest's summary line is counted in its total.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=target/python-venv
+python=${PYTHON:-python3}
+if [ ! -x "$venv/bin/python" ]; then
+  "$python" -m venv "$venv" || { echo "python/test.sh: cannot make a virtual environment (Debian: apt-get install python3-venv)" >&2; exit 1; }
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check pytest setuptools setuptools-rust wheel
+CARGO_TARGET_DIR="$PWD/target/python-build" \
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .
+# From the tests' directory: `memcache` must come from the installed
+# package, not from the source tree's python/memcache (no library there).
+cd python/tests
+exec "../../$venv/bin/python" -m pytest -p no:cacheprovider "$@"

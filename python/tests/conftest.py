@@ -1,0 +1,78 @@
+"""Test support: real memcached servers, started on free ports (or socket
+files in a temporary directory) and stopped after the test."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+import memcache
+
+MEMCACHED = os.environ.get("MEMCACHED") or shutil.which("memcached") or "memcached"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One memcached on 127.0.0.1:<free port>; ``spec`` names it."""
+
+    def __init__(self, *args):
+        self.args = args
+        self.port = free_port()
+        self.spec = f"127.0.0.1:{self.port}"
+        self.process = None
+        self.start()
+
+    def start(self):
+        user = ["-u", "root"] if os.geteuid() == 0 else []
+        self.process = subprocess.Popen(
+            [MEMCACHED, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", *user, *self.args])
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.01)
+        raise RuntimeError(f"memcached on port {self.port} did not start")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def servers():
+    started = [Server(), Server(), Server()]
+    yield started
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def m(server):
+    handle = memcache.create(server.spec)
+    yield handle
+    memcache.delete("all")
+
+
+@pytest.fixture
+def mc(server):
+    client = memcache.Client([server.spec])
+    yield client
+    client.disconnect_all()

@@ -1,0 +1,151 @@
+"""python-memcached's Client, drop-in: values, return values, key errors
+and placement byte-compatible with python-memcached 1.62."""
+
+import zlib
+
+import pytest
+
+import memcache
+from memcache import Client
+
+
+def test_values_round_trip_with_python_memcacheds_flags(mc, server):
+    raw = memcache.create(server.spec)
+    try:
+        assert mc.set("s", "text") is True
+        assert mc.set("b", b"\x00bytes") is True
+        assert mc.set("i", 42) is True
+        assert mc.set("o", {"a": [1, 2]}) is True
+        assert mc.set("t", True) is True
+        assert [raw.flags(k) for k in "sbiot"] == [16, 0, 2, 1, 1]
+        assert raw.get("i") == b"42"
+        assert mc.get("s") == "text" and mc.get("b") == b"\x00bytes"
+        assert mc.get("i") == 42 and mc.get("o") == {"a": [1, 2]} and mc.get("t") is True
+        assert mc.get("missing") is None
+        assert mc.get("missing", "dflt") == "dflt"
+    finally:
+        raw.delete()
+
+
+def test_store_variants_return_python_memcacheds_values(mc):
+    assert mc.add("k", "1") is True
+    assert mc.add("k", "2") is False
+    assert mc.replace("nope", "x") is False
+    assert mc.replace("k", "3") is True
+    assert mc.append("k", "4") is True
+    assert mc.prepend("k", "2") is True
+    assert mc.get("k") == "234"
+    assert mc.append("none", "x") is False
+    assert mc.set("k", "v", noreply=True) is True
+
+
+def test_cas_with_cache_cas(server):
+    mc = Client([server.spec], cache_cas=True)
+    mc.set("k", "1")
+    assert mc.gets("k") == "1"
+    other = Client([server.spec])
+    other.set("k", "changed")
+    assert mc.cas("k", "2") is False
+    assert mc.gets("k") == "changed"
+    assert mc.cas("k", "3") is True
+    assert mc.get("k") == "3"
+    mc.reset_cas()
+    assert mc.cas_ids == {}
+
+
+def test_delete_touch_incr_decr(mc):
+    mc.set("n", "10")
+    assert mc.incr("n") == 11
+    assert mc.decr("n", 20) == 0
+    assert mc.incr("none") is None
+    assert mc.delete("n") == 1
+    assert mc.delete("n") == 0
+    mc.set("t", "x", time=10)
+    assert mc.touch("t", 100) == 1
+    assert mc.touch("none", 100) == 0
+    with pytest.raises(ValueError):
+        mc.incr("t")
+
+
+def test_multi_calls_with_key_prefix(mc):
+    assert mc.set_multi({"a": 1, "b": "two", 3: b"three"}, key_prefix="p_") == []
+    assert mc.get("p_a") == 1 and mc.get("p_3") == b"three"
+    assert mc.get_multi(["a", "b", 3, "zz"], key_prefix="p_") == {"a": 1, "b": "two", 3: b"three"}
+    assert mc.delete_multi(["a", "b"], key_prefix="p_") == 1
+    assert mc.get_multi(["a", "b", 3], key_prefix="p_") == {3: b"three"}
+
+
+def test_key_errors_are_python_memcacheds(mc):
+    with pytest.raises(Client.MemcachedKeyCharacterError, match=r"^Control/space characters not allowed \(key=b'a b'\)$"):
+        mc.set("a b", 1)
+    with pytest.raises(Client.MemcachedKeyLengthError, match="^Key length is > 250$"):
+        mc.get("k" * 251)
+    with pytest.raises(Client.MemcachedKeyNoneError, match="^Key is None$"):
+        mc.get(None)
+    with pytest.raises(Client.MemcachedKeyTypeError, match="^Key must be a binary string$"):
+        mc.get(5)
+    assert issubclass(Client.MemcachedKeyLengthError, Client.MemcachedKeyError)
+
+
+def test_compression_is_zlib_with_flag_8(mc, server):
+    raw = memcache.create(server.spec)
+    try:
+        value = "x" * 5000
+        assert mc.set("z", value, min_compress_len=100) is True
+        assert raw.flags("z") == 16 | 8
+        data = raw.get("z")
+        assert zlib.decompress(data if isinstance(data, bytes) else data.encode("latin-1")) == value.encode()
+        assert mc.get("z") == value
+    finally:
+        raw.delete()
+
+
+def test_value_over_server_max_value_length_is_not_stored(mc):
+    assert mc.set("big", b"x" * (1024 * 1024 + 1)) == 0
+    assert mc.get("big") is None
+
+
+def test_placement_is_python_memcacheds_modula(servers):
+    specs = [s.spec for s in servers]
+    mc = Client(specs)
+    for i in range(30):
+        mc.set(f"key{i}", i)
+    for i in range(30):
+        home = memcache.create(specs[(zlib.crc32(f"key{i}".encode()) >> 16 & 0x7FFF) % 3])
+        assert home.get(f"key{i}") == str(i).encode()
+    mc.set((7, "placed"), "v")
+    assert memcache.create(specs[7 % 3]).get("placed") == "v"
+    assert mc.get((7, "placed")) == "v"
+    memcache.delete("all")
+
+
+def test_weighted_servers_and_stats(servers):
+    mc = Client([(servers[0].spec, 2), servers[1].spec, "inet:" + servers[2].spec])
+    names = [name for name, _ in mc.get_stats()]
+    assert names == [f"{servers[0].spec} (2)", f"{servers[1].spec} (1)", f"{servers[2].spec} (1)"]
+    assert [int(stats["pid"]) for _, stats in mc.get_stats()] == [s.process.pid for s in servers]
+    slabs = mc.get_slabs()
+    assert [name for name, _ in slabs] == names
+
+
+def test_dead_server_fails_quietly_and_over(servers):
+    mc = Client([s.spec for s in servers], dead_retry=30)
+    servers[1].stop()
+    for i in range(20):
+        assert mc.set(f"k{i}", i) is True
+    assert mc.get_multi([f"k{i}" for i in range(20)]) == {f"k{i}": i for i in range(20)}
+    assert len(mc.get_stats()) == 2
+
+
+def test_flush_all_and_disconnect_all(mc):
+    mc.set("k", "v")
+    mc.disconnect_all()
+    assert mc.get("k") == "v"
+    mc.flush_all()
+    assert mc.get("k") is None
+
+
+def test_module_constants_match_python_memcached():
+    assert memcache.SERVER_MAX_KEY_LENGTH == 250
+    assert memcache.SERVER_MAX_VALUE_LENGTH == 1024 * 1024
+    assert (Client._FLAG_PICKLE, Client._FLAG_INTEGER, Client._FLAG_COMPRESSED, Client._FLAG_TEXT) == (1, 2, 8, 16)

@@ -1,0 +1,203 @@
+"""Seed 000's interface: memcache.create/list/delete/ref and Memcache."""
+
+import re
+
+import pytest
+
+import memcache
+
+
+def test_put_and_get_keep_text_and_bytes_apart(m):
+    assert m.put("k", "Grüße") == "k"
+    assert m.get("k") == "Grüße"
+    assert m.flags("k") == 16
+    assert m.put("b", b"\x00\xff\r\n") == "b"
+    assert m.get("b") == b"\x00\xff\r\n"
+    assert m.flags("b") == 0
+    assert m.put("f", b"x", 0, 5) == "f"
+    assert m.flags("f") == 5
+
+
+def test_put_without_a_key_makes_a_unique_one(m):
+    key = m.put("data")
+    assert re.fullmatch(r"[0-9a-f]{32}", key)
+    assert m.get(key) == "data"
+    other = m.put("", "more")
+    assert other != key and m.get(other) == "more"
+
+
+def test_default_ttl_is_8_hours_and_configurable(m):
+    m.put("k", "v")
+    assert m.ttl("k") in (28800, 28799)
+    m.configure(ttl=60)
+    assert m.configure("ttl") == 60
+    m.put("k2", "v")
+    assert m.ttl("k2") in (60, 59)
+    m.put("k3", "v", 0)
+    assert m.ttl("k3") == -1
+
+
+def test_attribute_and_item_access(m):
+    m.session = "abc"
+    assert m.get("session") == "abc"
+    assert m.session == "abc"
+    m["cart"] = b"\x01"
+    assert m["cart"] == b"\x01"
+    assert "cart" in m and "nothing" not in m
+    del m["cart"]
+    assert "cart" not in m
+    del m.session
+    with pytest.raises(AttributeError, match="no data for key 'session'"):
+        m.session
+    with pytest.raises(KeyError) as miss:
+        m["gone"]
+    assert str(miss.value) == 'no data for key "gone"'
+    with pytest.raises(AttributeError, match="'put' is a method of Memcache"):
+        m.put = "x"
+    m.put("get", "a key named like a method")
+    assert m.get("get") == "a key named like a method"
+
+
+def test_miss_is_notfound_a_keyerror_with_kind(m):
+    with pytest.raises(memcache.NotFound) as e:
+        m.get("missing")
+    assert isinstance(e.value, KeyError)
+    assert e.value.kind == "NOTFOUND"
+    assert e.value.message == 'no data for key "missing"'
+    assert not m.valid("missing")
+
+
+def test_append_adds_or_appends(m):
+    assert m.append("log", "a") == "log"
+    assert m.append("log", "b") == "log"
+    assert m.get("log") == "ab"
+
+
+def test_add_replace_prepend_cas(m):
+    m.add("k", "1")
+    with pytest.raises(memcache.NotStored, match='not stored: key "k" already has data'):
+        m.add("k", "2")
+    with pytest.raises(memcache.NotStored, match='not stored: key "none" has no data'):
+        m.replace("none", "2")
+    m.replace("k", "3")
+    m.prepend("k", "0")
+    data, casid = m.gets("k")
+    assert data == "03"
+    m.cas("k", "4", casid)
+    with pytest.raises(memcache.Exists, match='not stored: the data of key "k" changed since it was read'):
+        m.cas("k", "5", casid)
+    assert m.get("k") == "4"
+
+
+def test_counters_touch_remove(m):
+    m.put("n", "10")
+    assert m.incr("n") == 11
+    assert m.incr("n", 5) == 16
+    assert m.decr("n", 100) == 0
+    with pytest.raises(memcache.NotFound):
+        m.incr("none")
+    m.put("t", "x")
+    with pytest.raises(memcache.NotNumeric) as e:
+        m.incr("t")
+    assert "cannot increment or decrement non-numeric value" in e.value.message
+    m.touch("t", 100)
+    assert m.ttl("t") in (100, 99)
+    m.remove("t")
+    with pytest.raises(memcache.NotFound, match='no data for key "t"'):
+        m.remove("t")
+
+
+def test_multi_key_calls(m):
+    assert m.mput({"a": "1", "b": b"2", "c": "3"}) == []
+    assert m.mget(["c", "nope", "a", "b"]) == {"c": "3", "a": "1", "b": b"2"}
+    assert m.mremove(["a", "b", "nope"]) == 2
+    assert m.mget(["a", "b", "c"]) == {"c": "3"}
+
+
+def test_listindex_reads_the_data_as_a_tcl_list(m):
+    m.put("l", 'one {two three} "four five" six\\ seven')
+    assert m.get("l", 0) == "one"
+    assert m.get("l", 1) == "two three"
+    assert m.get("l", 2) == "four five"
+    assert m.get("l", "end") == "six seven"
+    assert m.get("l", "end-1") == "four five"
+    assert m.get("l", 10) == ""
+    m.put("bad", "{unclosed")
+    with pytest.raises(memcache.InvalidArgument, match="unmatched open brace in list"):
+        m.get("bad", 0)
+
+
+def test_handles_list_ref_delete(server):
+    a = memcache.create(server.spec)
+    b = memcache.create(server.spec)
+    try:
+        assert str(a) == f"memcache{a._h}"
+        assert memcache.list() == [str(a), str(b)]
+        assert memcache.list("*" + str(b)[-1]) == [str(b)]
+        assert memcache.ref(str(a)) == a
+        a.put("shared", "yes")
+        assert memcache.ref(str(a)).get("shared") == "yes"
+        assert memcache.delete(a) == 1
+        with pytest.raises(memcache.BadHandle) as e:
+            a.get("shared")
+        assert e.value.message == f'invalid memcache handle "{a}": no such handle, or deleted'
+        with pytest.raises(memcache.BadHandle):
+            memcache.ref(str(a))
+    finally:
+        assert memcache.delete("all") == len(memcache.list()) or True
+    assert memcache.list() == []
+
+
+def test_configure_lists_every_option_and_hides_the_password(m):
+    options = m.configure()
+    assert tuple(options) == memcache.OPTIONS
+    assert options["timeout"] == 3000 and options["distribution"] == "ketama"
+    m.configure(username="u", password="secret", timeout=250, failover=True, retry=0.5)
+    assert m.configure("password") == "********"
+    assert m.configure("timeout") == 250
+    assert m.configure("failover") is True
+    assert m.configure("retry") == 0.5
+    with pytest.raises(memcache.InvalidArgument) as e:
+        m.configure(distribution="ring")
+    assert e.value.message == 'bad distribution "ring": must be ketama or modula'
+    with pytest.raises(memcache.InvalidArgument, match='^bad option "colour": must be ttl, timeout,'):
+        m.configure(colour="red")
+
+
+def test_servers_stats_status_version(servers):
+    m = memcache.create(*(s.spec for s in servers))
+    try:
+        assert m.servers() == [s.spec for s in servers]
+        status = m.status()
+        assert [int(s["pid"]) for s in status] == [s.process.pid for s in servers]
+        assert set(m.version()) == {s.spec for s in servers}
+        assert m.serverof("k") in m.servers()
+        single = memcache.create(servers[0].spec)
+        assert int(single.status()["pid"]) == servers[0].process.pid
+    finally:
+        memcache.delete("all")
+
+
+def test_socket_file_server_is_started_and_stopped(tmp_path):
+    path = str(tmp_path / "cache.sock")
+    m = memcache.create(path, memory=8)
+    try:
+        m.put("k", "v")
+        assert m.get("k") == "v"
+        assert m.status()["limit_maxbytes"] == str(8 * 1024 * 1024)
+        assert m.stop() == 1
+        assert m.start() == 1
+        with pytest.raises(memcache.NotFound):
+            m.get("k")
+        assert m.stop() == 1
+    finally:
+        memcache.delete("all")
+
+
+def test_wrong_types_are_type_errors(m):
+    with pytest.raises(TypeError, match="key must be str or bytes, not int"):
+        m.get(5)
+    with pytest.raises(TypeError, match="data must be str or bytes, not dict"):
+        m.put("k", {})
+    with pytest.raises(memcache.InvalidArgument, match='bad ttl "-1"'):
+        m.put("k", "v", -1)
