@@ -128,6 +128,12 @@ fn state() {
 
 /// `auth.c`: a server started with an auth file (alice/secret).
 #[test]
+fn settings() {
+    let tcp = Memcached::tcp();
+    run_c("settings", &[tcp.spec()], &[]);
+}
+
+#[test]
 fn auth() {
     let dir = TempDir::new("c-auth");
     let file = dir.path().join("auth.txt");
