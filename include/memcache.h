@@ -574,6 +574,19 @@ mc_result mc_set_compress(uint64_t handle, size_t min_bytes);
 mc_result mc_forget_dead(uint64_t handle);
 
 /**
+ * Marks server `index` of the handle dead, `reason` being why (it
+ * appears in the errors of the calls it fails): as if it had failed, its
+ * keys fail at once, or go to the next server with failover, for one
+ * second, then twice as long after each further failure in a row, up to
+ * the retry interval (`mc_set_failure_policy`); `mc_forget_dead` clears
+ * it. python-memcached's `_Host.mark_dead`.
+ *
+ * # Safety
+ * `reason` is a NUL-terminated string.
+ */
+mc_result mc_mark_dead(uint64_t handle, size_t index, const char *reason);
+
+/**
  * Closes the handle's idle connections (python-memcached's
  * `disconnect_all`); operations reconnect by themselves.
  */

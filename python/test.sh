@@ -14,6 +14,14 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check pytest setuptools setuptools-rust wheel
 CARGO_TARGET_DIR="$PWD/target/python-build" \
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .
+# python-memcached's own test suite, run against this module by
+# test_python_memcached_suite.py: its source distribution (tests included),
+# downloaded once, never installed.
+if ! ls target/python-memcached/python-memcached-1.62.tar.gz >/dev/null 2>&1; then
+  "$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --no-binary :all: \
+    python-memcached==1.62 -d target/python-memcached
+fi
+export MEMCACHE_PM_SDIST="$PWD/target/python-memcached/python-memcached-1.62.tar.gz"
 # From the tests' directory: `memcache` must come from the installed
 # package, not from the source tree's python/memcache (no library there).
 cd python/tests

@@ -519,7 +519,7 @@ def tcl_load(interp):
     return tk.call("package", "provide", "memcache")
 
 
-from ._client import Client  # noqa: E402
+from ._client import Client, _Host  # noqa: E402, F401  (_Host: python-memcached's name)
 from . import _client as _client_module  # noqa: E402
 
 SERVER_MAX_KEY_LENGTH = _client_module.SERVER_MAX_KEY_LENGTH

@@ -16,13 +16,14 @@ still read, so a refused store never lingers on a connection.
 
 import pickle
 import re
+import socket
 import sys
 import zlib
 from datetime import timedelta
 from io import BytesIO
 
 from . import _native
-from ._errors import Error
+from ._errors import ClientError, Error, ServerError, TooLarge
 
 SERVER_MAX_KEY_LENGTH = 250
 SERVER_MAX_VALUE_LENGTH = 1024 * 1024
@@ -33,22 +34,31 @@ valid_key_chars_re = re.compile(b"[\x21-\x7e\x80-\xff]+$")
 
 _SET, _ADD, _REPLACE, _APPEND, _PREPEND, _CAS = range(6)
 _STORED, _NOTFOUND = 0, 1
+#: The server's reply for each store result code.
+_REPLIES = {0: "STORED", 1: "NOT_FOUND", 2: "NOT_STORED", 3: "EXISTS"}
+
+
+def _server_words(error):
+    """The server's own reply in an error message (``host:port: SERVER_ERROR
+    ...``), as python-memcached logs it."""
+    for mark in ("SERVER_ERROR", "CLIENT_ERROR", "ERROR"):
+        at = error.message.find(mark)
+        if at >= 0:
+            return error.message[at:]
+    return error.message
 
 
 def _spec(server):
     """A python-memcached server (``"host:port"``, ``("host:port",
     weight)``, ``"unix:/path"``, ``"inet:host:port"``,
     ``"inet6:[::1]:port"``) as a libmemcache server spec."""
-    weight = 1
-    if isinstance(server, tuple):
-        server, weight = server
     for proto in ("unix:", "inet6:", "inet:"):
         if server.startswith(proto):
             server = server[len(proto):]
             break
     if not re.match(r"^(/.*|\[[^\[\]]+\](:[0-9]+)?|[^:]+(:[0-9]+)?)$", server):
         raise ValueError('Unable to parse connection string: "%s"' % server)
-    return server if weight == 1 else f"{server}*{int(weight)}"
+    return server
 
 
 def _stat_name(server, weight):
@@ -60,6 +70,53 @@ def _stat_name(server, weight):
         return "[%s]:%s (%d)" % (m[1], m[2] or 11211, weight)
     host, _, port = server[5:].partition(":") if server.startswith("inet:") else server.partition(":")
     return "%s:%s (%d)" % (host, port or 11211, weight)
+
+
+class _Host:
+    """One server of a :class:`Client` (python-memcached's name, kept for
+    programs that import it): its address as python-memcached parses it
+    and its weight. The connections themselves are the library's."""
+
+    def __init__(self, host, debug=0, dead_retry=_DEAD_RETRY,
+                 socket_timeout=_SOCKET_TIMEOUT, flush_on_reconnect=0):
+        self.debug = debug
+        self.dead_retry = dead_retry
+        self.socket_timeout = socket_timeout
+        self.flush_on_reconnect = flush_on_reconnect
+        self.weight = 1
+        self._client, self._index = None, 0
+        if isinstance(host, tuple):
+            host, self.weight = host
+        self.spec = _spec(host)
+        self.name = _stat_name(host, self.weight)
+        if host.startswith("unix:"):
+            self.family, self.address = socket.AF_UNIX, host[5:]
+        else:
+            m = re.match(r"^(?:inet6:)?\[([^\[\]]+)\](?::([0-9]+))?$", host)
+            self.family = socket.AF_INET6 if m else socket.AF_INET
+            if not m:
+                m = re.match(r"^(?:inet:)?([^:]+)(?::([0-9]+))?$", host)
+            self.ip, self.port = m[1], int(m[2] or 11211)
+            self.address = (self.ip, self.port)
+
+    def debuglog(self, str):
+        if self.debug:
+            sys.stderr.write("MemCached: %s\n" % str)
+
+    def mark_dead(self, reason):
+        """Leaves this server alone for a while, as if it had failed: its
+        keys go to the next server (one second the first time, doubling
+        up to ``dead_retry``)."""
+        self.debuglog("MemCache: {}: {}.  Marking dead.".format(self, reason))
+        if self._client is not None and self._client._h is not None:
+            _native.mark_dead(self._client._h, self._index, str(reason))
+
+    def __str__(self):
+        if self.family == socket.AF_INET:
+            return "inet:%s:%d" % self.address
+        if self.family == socket.AF_INET6:
+            return "inet6:[%s]:%d" % self.address
+        return "unix:%s" % self.address
 
 
 class Client:
@@ -149,9 +206,13 @@ class Client:
         ``("host:port", weight)`` tuples."""
         if isinstance(servers, str):
             servers = [servers]
-        specs = [_spec(s) for s in servers]
-        self.servers = [s if isinstance(s, tuple) else (s, 1) for s in servers]
-        self._specs = specs
+        self.servers = [_Host(s, self.debug, dead_retry=self.dead_retry,
+                              socket_timeout=self.socket_timeout,
+                              flush_on_reconnect=self.flush_on_reconnect)
+                        for s in servers]
+        for index, host in enumerate(self.servers):
+            host._client, host._index = self, index
+        specs = [s.spec if s.weight == 1 else f"{s.spec}*{int(s.weight)}" for s in self.servers]
         settings = [
             ("distribution", "modula"), ("failover", "1"), ("autostart", "0"),
             ("retry", str(self.dead_retry)),
@@ -290,6 +351,9 @@ class Client:
     def _failed(self, error):
         self.debuglog(str(error))
 
+    def _unexpected(self, expected, reply):
+        self.debuglog("while expecting %r, got unexpected response %r" % (expected, reply))
+
     # ----- storing -----
 
     def _set(self, verb, key, val, time, min_compress_len, noreply):
@@ -311,9 +375,15 @@ class Client:
         flags, _, data = info
         try:
             code = _native.store(self._h, verb, key, data, flags, int(time), cas, place)
+        except (TooLarge, ServerError, ClientError) as e:
+            # The server's refusal: python-memcached's False, and its log.
+            self._unexpected("STORED", _server_words(e))
+            return False
         except Error as e:
             self._failed(e)
             return 0
+        if code != _STORED:
+            self._unexpected("STORED", _REPLIES[code])
         return True if noreply else code == _STORED
 
     def set(self, key, val, time=0, min_compress_len=0, noreply=False):
@@ -463,10 +533,13 @@ class Client:
             return 0
         self._statlog("delete")
         try:
-            return 1 if _native.remove(self._h, key, place) or noreply else 0
+            if _native.remove(self._h, key, place) or noreply:
+                return 1
         except Error as e:
             self._failed(e)
             return 0
+        self.debuglog("delete expected DELETED, got: %r" % b"NOT_FOUND")
+        return 0
 
     def delete_multi(self, keys, time=None, key_prefix="", noreply=False):
         """Deletes the keys: 1 unless a server could not be reached."""
@@ -478,10 +551,12 @@ class Client:
         for place, sent in self._by_place(mapped):
             try:
                 if place is None:
-                    _native.remove_multi(self._h, sent)
+                    found = [code == _STORED for code in _native.remove_multi(self._h, sent)]
                 else:
-                    for key in sent:
-                        _native.remove(self._h, key, place)
+                    found = [_native.remove(self._h, key, place) for key in sent]
+                for had in found:
+                    if not had:
+                        self._unexpected("DELETED", "NOT_FOUND")
             except Error as e:
                 self._failed(e)
                 rc = 0
@@ -494,10 +569,13 @@ class Client:
             return 0
         self._statlog("touch")
         try:
-            return 1 if _native.touch(self._h, key, int(time), place) or noreply else 0
+            if _native.touch(self._h, key, int(time), place) or noreply:
+                return 1
         except Error as e:
             self._failed(e)
             return 0
+        self.debuglog("touch expected TOUCHED, got: %r" % b"NOT_FOUND")
+        return 0
 
     def _incrdecr(self, key, delta, down, noreply):
         key, place = self._key(key)
@@ -524,7 +602,7 @@ class Client:
     # ----- servers -----
 
     def _server_names(self):
-        return [_stat_name(server, weight) for server, weight in self.servers]
+        return [server.name for server in self.servers]
 
     def get_stats(self, stat_args=None):
         """``[(server name, {statistic: value})]`` of the servers that

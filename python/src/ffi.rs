@@ -62,6 +62,7 @@ extern "C" {
     pub fn mc_stop(handle: u64, outcome: *mut i32) -> McResult;
     pub fn mc_forget_dead(handle: u64) -> McResult;
     pub fn mc_disconnect(handle: u64) -> McResult;
+    pub fn mc_mark_dead(handle: u64, index: usize, reason: *const c_char) -> McResult;
     pub fn mc_set_servers(handle: u64, servers: *const *const c_char, count: usize) -> McResult;
     pub fn mc_server_for_key(handle: u64, key: *const c_char, index: *mut usize) -> McResult;
     pub fn mc_store(

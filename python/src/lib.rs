@@ -199,6 +199,16 @@ fn disconnect(py: Python<'_>, handle: u64) -> PyResult<()> {
     run(py, &[], || unsafe { ffi::mc_disconnect(handle) }).map(drop)
 }
 
+/// Marks server `index` dead after `reason`.
+#[pyfunction]
+fn mark_dead(py: Python<'_>, handle: u64, index: usize, reason: &str) -> PyResult<()> {
+    let reason = cstring(reason.as_bytes(), "reason")?;
+    run(py, &[], || unsafe {
+        ffi::mc_mark_dead(handle, index, reason.as_ptr())
+    })
+    .map(drop)
+}
+
 /// Replaces the handle's servers.
 #[pyfunction]
 fn set_servers(py: Python<'_>, handle: u64, servers: Vec<String>) -> PyResult<()> {
@@ -674,6 +684,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stop, m)?)?;
     m.add_function(wrap_pyfunction!(forget_dead, m)?)?;
     m.add_function(wrap_pyfunction!(disconnect, m)?)?;
+    m.add_function(wrap_pyfunction!(mark_dead, m)?)?;
     m.add_function(wrap_pyfunction!(set_servers, m)?)?;
     m.add_function(wrap_pyfunction!(server_for_key, m)?)?;
     m.add_function(wrap_pyfunction!(store, m)?)?;

@@ -431,6 +431,29 @@ pub extern "C" fn mc_forget_dead(handle: u64) -> mc_result {
     })
 }
 
+/// Marks server `index` of the handle dead, `reason` being why (it
+/// appears in the errors of the calls it fails): as if it had failed, its
+/// keys fail at once, or go to the next server with failover, for one
+/// second, then twice as long after each further failure in a row, up to
+/// the retry interval (`mc_set_failure_policy`); `mc_forget_dead` clears
+/// it. python-memcached's `_Host.mark_dead`.
+///
+/// # Safety
+/// `reason` is a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn mc_mark_dead(
+    handle: u64,
+    index: usize,
+    reason: *const c_char,
+) -> mc_result {
+    guard(|| {
+        // SAFETY: a NUL-terminated string (this function's contract).
+        let reason = String::from_utf8_lossy(unsafe { text(reason, "reason") }?).into_owned();
+        client(handle)?.mark_dead(index, &reason)?;
+        Ok(mc_result::MC_OK)
+    })
+}
+
 /// Closes the handle's idle connections (python-memcached's
 /// `disconnect_all`); operations reconnect by themselves.
 #[no_mangle]

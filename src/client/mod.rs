@@ -253,6 +253,17 @@ impl Client {
         }
     }
 
+    /// Marks server `n` dead after `reason`, as a failure of it would
+    /// (python-memcached's `_Host.mark_dead`): its keys fail at once (or go
+    /// to the next server with failover) until the mark runs out. Nothing
+    /// when the handle's retry interval is zero.
+    pub fn mark_dead(&self, n: usize, reason: &str) -> Result<()> {
+        let snap = self.snapshot();
+        let node = snap.topology.nodes.get(n).ok_or_else(|| out_of_range(n))?;
+        node.mark_dead(&Error::new(Kind::Io, reason), snap.options.retry_interval);
+        Ok(())
+    }
+
     /// How long until server `n`, marked dead, is tried again (zero: the
     /// next request tries it); `None` if it is not marked dead.
     pub fn dead_for(&self, n: usize) -> Result<Option<Duration>> {
