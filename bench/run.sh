@@ -15,7 +15,10 @@
 # BENCH_INSTRUCTIONS=1 to count instructions per operation with callgrind.
 # The Tcl bench runs under Tcl 8.6 (tclsh) and Tcl 9 ($TCLSH9, default
 # tclsh9.0, as .ci/tcl9.sh installs it; without one the Tcl 9 rows are
-# left out, with a line saying so).
+# left out, with a line saying so). The Python bench (bench/bench.py) runs
+# this module (`pip install .`), pylibmc and pymemcache in one virtual
+# environment under target/bench/, python-memcached (also `memcache`) in
+# another; without python3 the Python rows are left out.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,6 +66,23 @@ tclsh9direct=()
 if [ -n "$tclsh9" ] && [ -x "$tcl9root/usr/bin/tclsh9.0" ]; then
     tclsh9direct=("$tcl9root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
         --library-path "$tcl9root/usr/lib/x86_64-linux-gnu" "$tcl9root/usr/bin/tclsh9.0")
+fi
+# Python: the two virtual environments (made once; this module reinstalled
+# from the tree every run).
+py=
+pm=
+if command -v python3 >/dev/null; then
+    py=$out/py-venv/bin/python
+    pm=$out/pm-venv/bin/python
+    [ -x "$py" ] || python3 -m venv "$out/py-venv"
+    [ -x "$pm" ] || python3 -m venv "$out/pm-venv"
+    say "pip install . pylibmc pymemcache (target/bench/py-venv), python-memcached (target/bench/pm-venv)"
+    "$py" -m pip install --quiet --disable-pip-version-check pylibmc pymemcache setuptools setuptools-rust wheel
+    (cd "$root" && CARGO_TARGET_DIR="$root/target/python-build" "$py" -m pip install --quiet \
+        --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .)
+    "$pm" -m pip install --quiet --disable-pip-version-check python-memcached==1.62
+else
+    say "python3 not found: no Python rows"
 fi
 cc -O2 -g -Wall -Wextra -Werror -I"$root/include" "$root/bench/bench.c" -o "$out/bench" \
     -L"$lib" -Wl,-rpath,"$lib" -lmemcache -lmemcached -lpthread
@@ -119,6 +139,13 @@ for pass in $(seq 1 "$passes"); do
     for workload in get set mget100 mset100 get512k set512k get4t text512k; do
         [ "$workload" = text512k ] || "$out/bench" --tcp "127.0.0.1:$port" --unix "$sock" \
             --reps "$reps" --time "$secs" --pass "$pass" --workloads "$workload" --out "$raw"
+        if [ -n "$py" ] && [ "$workload" != text512k ] && [ "$workload" != set512k ]; then
+            "$py" "$root/bench/bench.py" run --tcp "127.0.0.1:$port" --reps "$reps" --time "$secs" \
+                --pass "$pass" --workloads "$workload" --out "$raw" \
+                --clients memcache,memcache-client,pylibmc,pymemcache
+            "$pm" "$root/bench/bench.py" run --tcp "127.0.0.1:$port" --reps "$reps" --time "$secs" \
+                --pass "$pass" --workloads "$workload" --out "$raw" --clients python-memcached
+        fi
         [ "$workload" = get4t ] && continue
         for tcl in tclsh $tclsh9; do
             "$tcl" "$root/bench/bench.tcl" run --tcp "127.0.0.1:$port" --unix "$sock" \
@@ -197,6 +224,18 @@ if [ "${BENCH_INSTRUCTIONS:-0}" = 1 ]; then
                 tcl_irs tcl tclsh -- "$client" "$workload"
                 [ ${#tclsh9direct[@]} -eq 0 ] || tcl_irs tcl9 "${tclsh9direct[@]}" -- "$client" "$workload"
             done
+            # Python: a run of n operations less a run of none, as Tcl.
+            [ -n "$py" ] && [ "$workload" != text512k ] || continue
+            for client in memcache memcache-client pylibmc pymemcache python-memcached; do
+                python=$py
+                [ "$client" = python-memcached ] && python=$pm
+                for n in 0 1000; do
+                    valgrind --tool=callgrind --callgrind-out-file="$tmp/py$n" "$python" \
+                        "$root/bench/bench.py" count "127.0.0.1:$port" "$client" "$workload" "$n" \
+                        >/dev/null 2>&1
+                done
+                echo "py,$client,$workload,$(( ($(irs "$tmp/py1000") - $(irs "$tmp/py0")) / 1000 ))" >>"$ins"
+            done
         done
     else
         say "valgrind not found: no instruction counts"
@@ -211,5 +250,9 @@ fi
     echo "$passes passes x $reps rounds x ${secs}s trials; $(date -u +%Y-%m-%d)"
     echo
     tclsh "$root/bench/bench.tcl" report "$raw" "$sys" "$out/results.csv"
+    if [ -n "$py" ]; then
+        echo
+        "$py" "$root/bench/bench.py" report "$raw" "$ins"
+    fi
 } | tee "$out/report.txt"
 say "$(($(date +%s) - start_time)) s; table in target/bench/report.txt, CSV in target/bench/results.csv, chart in target/bench/chart.svg"

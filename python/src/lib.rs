@@ -9,6 +9,9 @@
 //! are bytes (the Python layer encodes text); a placement value (`place`)
 //! is python-memcached's hash value or libmemcached's group key.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod call;
 mod ffi;
 
@@ -50,6 +53,8 @@ fn create(py: Python<'_>, servers: Vec<String>, settings: Vec<(String, String)>)
     let (servers, words) = (pointers(&servers), pointers(&words));
     let (servers, words) = (Shared(servers), Shared(words));
     let mut handle = 0u64;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_create_configured(
             servers.get().as_ptr(),
@@ -65,6 +70,8 @@ fn create(py: Python<'_>, servers: Vec<String>, settings: Vec<(String, String)>)
 /// Deletes a handle.
 #[pyfunction]
 fn delete(py: Python<'_>, handle: u64) -> PyResult<()> {
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe { ffi::mc_delete(handle) }).map(drop)
 }
 
@@ -72,6 +79,8 @@ fn delete(py: Python<'_>, handle: u64) -> PyResult<()> {
 #[pyfunction]
 fn delete_all(py: Python<'_>) -> PyResult<usize> {
     let mut count = 0usize;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe { ffi::mc_delete_all(&mut count) })?;
     Ok(count)
 }
@@ -81,11 +90,15 @@ fn delete_all(py: Python<'_>) -> PyResult<usize> {
 fn handles(py: Python<'_>) -> PyResult<Vec<u64>> {
     loop {
         let mut count = 0usize;
+        // SAFETY: every pointer passed is into this call's live arguments (C
+        // strings, buffers, out-parameters), valid for the whole C call.
         run(py, &[], || unsafe {
             ffi::mc_handles(ptr::null_mut(), 0, &mut count)
         })?;
         let mut list = vec![0u64; count + 8];
         let mut got = 0usize;
+        // SAFETY: every pointer passed is into this call's live arguments (C
+        // strings, buffers, out-parameters), valid for the whole C call.
         run(py, &[], || unsafe {
             ffi::mc_handles(list.as_mut_ptr(), list.len(), &mut got)
         })?;
@@ -101,6 +114,8 @@ fn handles(py: Python<'_>) -> PyResult<Vec<u64>> {
 fn find(py: Python<'_>, name: &str) -> PyResult<u64> {
     let name = cstring(name.as_bytes(), "name")?;
     let mut handle = 0u64;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_find(name.as_ptr(), &mut handle)
     })?;
@@ -111,6 +126,8 @@ fn find(py: Python<'_>, name: &str) -> PyResult<u64> {
 #[pyfunction]
 fn servers(py: Python<'_>, handle: u64) -> PyResult<Vec<String>> {
     let mut count = 0usize;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_server_count(handle, &mut count)
     })?;
@@ -118,6 +135,8 @@ fn servers(py: Python<'_>, handle: u64) -> PyResult<Vec<String>> {
         .map(|i| {
             let mut name: *mut c_char = ptr::null_mut();
             let mut out = Out(&mut name);
+            // SAFETY: every pointer passed is into this call's live arguments (C
+            // strings, buffers, out-parameters), valid for the whole C call.
             run(py, &[], || unsafe {
                 ffi::mc_server_name(handle, i, out.get())
             })?;
@@ -132,6 +151,8 @@ fn servers(py: Python<'_>, handle: u64) -> PyResult<Vec<String>> {
 fn configure(py: Python<'_>, handle: u64, settings: Vec<(String, String)>) -> PyResult<()> {
     let words = setting_words(&settings)?;
     let words = Shared(pointers(&words));
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_configure(handle, words.get().as_ptr(), words.get().len() / 2)
     })
@@ -153,6 +174,8 @@ fn option(py: Python<'_>, handle: u64, name: &str) -> PyResult<String> {
     let name = cstring(name.as_bytes(), "name")?;
     let mut value: *mut c_char = ptr::null_mut();
     let mut out = Out(&mut value);
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_option(handle, name.as_ptr(), out.get())
     })?;
@@ -164,6 +187,8 @@ fn option(py: Python<'_>, handle: u64, name: &str) -> PyResult<String> {
 #[pyfunction]
 fn unique_key(py: Python<'_>) -> PyResult<String> {
     let mut buffer = [0 as c_char; 33];
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_unique_key(buffer.as_mut_ptr(), buffer.len())
     })?;
@@ -175,6 +200,8 @@ fn unique_key(py: Python<'_>) -> PyResult<String> {
 #[pyfunction]
 fn start(py: Python<'_>, handle: u64) -> PyResult<i32> {
     let mut outcome = 0i32;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe { ffi::mc_start(handle, &mut outcome) })?;
     Ok(outcome)
 }
@@ -183,6 +210,8 @@ fn start(py: Python<'_>, handle: u64) -> PyResult<i32> {
 #[pyfunction]
 fn stop(py: Python<'_>, handle: u64) -> PyResult<i32> {
     let mut outcome = 0i32;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe { ffi::mc_stop(handle, &mut outcome) })?;
     Ok(outcome)
 }
@@ -190,12 +219,16 @@ fn stop(py: Python<'_>, handle: u64) -> PyResult<i32> {
 /// Clears every dead mark of the handle's servers.
 #[pyfunction]
 fn forget_dead(py: Python<'_>, handle: u64) -> PyResult<()> {
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe { ffi::mc_forget_dead(handle) }).map(drop)
 }
 
 /// Closes the handle's idle connections.
 #[pyfunction]
 fn disconnect(py: Python<'_>, handle: u64) -> PyResult<()> {
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe { ffi::mc_disconnect(handle) }).map(drop)
 }
 
@@ -203,6 +236,8 @@ fn disconnect(py: Python<'_>, handle: u64) -> PyResult<()> {
 #[pyfunction]
 fn mark_dead(py: Python<'_>, handle: u64, index: usize, reason: &str) -> PyResult<()> {
     let reason = cstring(reason.as_bytes(), "reason")?;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_mark_dead(handle, index, reason.as_ptr())
     })
@@ -217,6 +252,8 @@ fn set_servers(py: Python<'_>, handle: u64, servers: Vec<String>) -> PyResult<()
         .map(|s| cstring(s.as_bytes(), "server"))
         .collect::<PyResult<Vec<_>>>()?;
     let list = Shared(pointers(&servers));
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_set_servers(handle, list.get().as_ptr(), list.get().len())
     })
@@ -228,6 +265,8 @@ fn set_servers(py: Python<'_>, handle: u64, servers: Vec<String>) -> PyResult<()
 fn server_for_key(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<usize> {
     let key = check_key(key)?;
     let mut index = 0usize;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_server_for_key(handle, key.as_ptr(), &mut index)
     })?;
@@ -256,6 +295,8 @@ fn store(
     run(
         py,
         &[ffi::NOTFOUND, ffi::NOTSTORED, ffi::EXISTS],
+        // SAFETY: every pointer passed is into this call's live arguments (C
+        // strings, buffers, out-parameters), valid for the whole C call.
         || unsafe {
             ffi::mc_store(
                 handle,
@@ -286,6 +327,8 @@ fn get<'py>(
     let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
     let mut value = Malloced::new();
     let (mut flags, mut cas) = (0u32, 0u64);
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
         ffi::mc_get_by_key(
             handle,
@@ -322,6 +365,8 @@ fn get_and_touch<'py>(
     let key = check_key(key)?;
     let mut value = Malloced::new();
     let (mut flags, mut cas) = (0u32, 0u64);
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
         ffi::mc_get_and_touch(
             handle,
@@ -370,6 +415,8 @@ fn get_multi<'py>(
     let mut hits = Malloced::new();
     let mut count = 0usize;
     let mut failed = 0usize;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         match partial {
             false => ffi::mc_get_multi_by_key(
@@ -461,6 +508,8 @@ fn remove(py: Python<'_>, handle: u64, key: &[u8], place: Option<&[u8]>) -> PyRe
     let key = check_key(key)?;
     let place = place.map(|p| cstring(p, "place")).transpose()?;
     let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
         ffi::mc_remove_by_key(handle, place.get(), key.as_ptr())
     })?;
@@ -476,6 +525,8 @@ fn remove_multi(py: Python<'_>, handle: u64, keys: Vec<Vec<u8>>) -> PyResult<Vec
         .collect::<PyResult<Vec<_>>>()?;
     let list = Shared(pointers(&keys));
     let mut statuses = vec![0u32; keys.len()];
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[ffi::NOTFOUND], || unsafe {
         ffi::mc_remove_multi(
             handle,
@@ -500,6 +551,8 @@ fn touch(
     let key = check_key(key)?;
     let place = place.map(|p| cstring(p, "place")).transpose()?;
     let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
         ffi::mc_touch_by_key(handle, place.get(), key.as_ptr(), ttl)
     })?;
@@ -522,6 +575,8 @@ fn count(
     let place = place.map(|p| cstring(p, "place")).transpose()?;
     let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
     let mut value = 0u64;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
         match down {
             false => ffi::mc_incr_by_key(handle, place.get(), key.as_ptr(), delta, &mut value),
@@ -535,6 +590,8 @@ fn count(
 #[pyfunction]
 fn exists(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<bool> {
     let key = check_key(key)?;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
         ffi::mc_exists(handle, key.as_ptr())
     })?;
@@ -546,6 +603,8 @@ fn exists(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<bool> {
 fn ttl(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<Option<i64>> {
     let key = check_key(key)?;
     let mut left = 0i64;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
         ffi::mc_ttl(handle, key.as_ptr(), &mut left)
     })?;
@@ -555,6 +614,8 @@ fn ttl(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<Option<i64>> {
 /// Invalidates every item of every server, after `delay` seconds.
 #[pyfunction]
 fn flush(py: Python<'_>, handle: u64, delay: u32) -> PyResult<()> {
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe { ffi::mc_flush(handle, delay) }).map(drop)
 }
 
@@ -596,6 +657,8 @@ fn stats_rows(
     let group = Ptr(group.as_ref().map_or(ptr::null(), |g| g.as_ptr()));
     let mut stats = Malloced::new();
     let mut count = 0usize;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         match only {
             None => ffi::mc_stats(handle, group.get(), stats.ptr().cast(), &mut count),
@@ -614,6 +677,8 @@ fn stats_rows(
 fn version(py: Python<'_>, handle: u64, index: usize) -> PyResult<String> {
     let mut text: *mut c_char = ptr::null_mut();
     let mut out = Out(&mut text);
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe {
         ffi::mc_version(handle, index, out.get())
     })?;

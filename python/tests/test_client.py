@@ -149,3 +149,39 @@ def test_module_constants_match_python_memcached():
     assert memcache.SERVER_MAX_KEY_LENGTH == 250
     assert memcache.SERVER_MAX_VALUE_LENGTH == 1024 * 1024
     assert (Client._FLAG_PICKLE, Client._FLAG_INTEGER, Client._FLAG_COMPRESSED, Client._FLAG_TEXT) == (1, 2, 8, 16)
+
+
+def test_setup_calls(servers, capsys):
+    mc = Client([servers[0].spec], debug=1)
+    mc.set("k", "v")
+    mc.set_servers([servers[1].spec])
+    assert mc.get("k") is None
+    mc.set("k", "w")
+    mc.forget_dead_hosts()
+    mc.quit_all()
+    assert mc.get("k") == "w"
+    mc.debuglog("hello")
+    assert capsys.readouterr().err == "MemCached: hello\n"
+    Client([servers[0].spec]).debuglog("silent")
+    assert capsys.readouterr().err == ""
+    mc.check_key(b"fine")
+    with pytest.raises(Client.MemcachedKeyLengthError):
+        mc.check_key(b"k" * 250, key_extra_len=1)
+    assert mc.stats["set"] == 2 and mc.stats["get"] == 2
+
+
+def test_mark_dead_sends_keys_elsewhere(servers, capsys):
+    mc = Client([s.spec for s in servers], debug=1)
+    for host in mc.servers:
+        host.mark_dead("test")
+    assert "Marking dead." in capsys.readouterr().err
+    assert sorted(mc.set_multi({"a": 1, "b": 2})) == ["a", "b"]
+    mc.forget_dead_hosts()
+    assert mc.set_multi({"a": 1, "b": 2}) == []
+
+
+def test_slab_stats(mc):
+    mc.set("k", "v")
+    (name, stats), = mc.get_slab_stats()
+    assert "active_slabs" in stats and "total_malloced" in stats
+    assert any(isinstance(v, dict) and "chunk_size" in v for v in stats.values())

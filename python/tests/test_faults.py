@@ -158,3 +158,26 @@ def test_interrupt_during_a_slow_call_leaves_no_reply_behind():
     finally:
         memcache.delete("all")
         listener.close()
+
+
+def test_calls_release_the_gil():
+    """A fake server written in Python, in a thread of this process: it
+    can only accept and answer while the waiting call has released the
+    GIL; with the GIL held, the call would end in its timeout."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            assert conn.recv(100) == b"gets k\r\n"
+            conn.sendall(b"VALUE k 16 2 9\r\nok\r\nEND\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    m = memcache.create(f"127.0.0.1:{listener.getsockname()[1]}", timeout=3000, retry=0)
+    try:
+        assert m.get("k") == "ok"
+    finally:
+        memcache.delete("all")
+        listener.close()

@@ -201,3 +201,21 @@ def test_wrong_types_are_type_errors(m):
         m.put("k", {})
     with pytest.raises(memcache.InvalidArgument, match='bad ttl "-1"'):
         m.put("k", "v", -1)
+
+
+def test_server_list_and_dead_marks(servers):
+    m = memcache.create(servers[0].spec)
+    try:
+        m.put("k", "on the first")
+        m.setservers(servers[1].spec, servers[2].spec)
+        assert m.servers() == [servers[1].spec, servers[2].spec]
+        assert "k" not in m
+        m.put("k", "on the others")
+        m.forgetdead()
+        assert m.get("k") == "on the others"
+        assert set(m.stats("settings")) == {servers[1].spec, servers[2].spec}
+        assert m.stats("settings")[servers[1].spec]["tcpport"] == str(servers[1].port)
+        m.flush()
+        assert m.mget(["k"]) == {}
+    finally:
+        memcache.delete("all")
