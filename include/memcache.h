@@ -16,6 +16,14 @@
 #define MC_UNIQUE_KEY_SIZE 33
 
 /**
+ * The TTL that `mc_store` (and `mc_set`, `mc_add`, `mc_replace`) reads as
+ * the handle's default TTL (the `ttl`
+ * setting of `mc_configure`). As a TTL it would end past 2038, which
+ * memcached cannot keep, so it takes nothing away.
+ */
+#define MC_TTL_DEFAULT UINT32_MAX
+
+/**
  * The result of every `mc_` function. The numbers are stable: new results
  * are only ever added at the end.
  */
@@ -653,6 +661,8 @@ const char *mc_library_path(void);
  * value (`place`: null for the key's own server, else as the `_by_key`
  * calls): one entry point for every store. `cas` is used by
  * `MC_VERB_CAS` only; flags and TTL are ignored by append and prepend.
+ * A `ttl` of `MC_TTL_DEFAULT` is the handle's default TTL (its `ttl`
+ * setting: 8 hours unless changed), as the Tcl and Python `put` use.
  * Results as the single calls (`MC_NOTSTORED`, `MC_EXISTS`,
  * `MC_NOTFOUND`); an unknown verb is `MC_INVALID`.
  *

@@ -158,7 +158,7 @@ def _settings(options):
     return [(name.lstrip("-"), _text(value)) for name, value in options.items()]
 
 
-class Memcache:
+class Memcache(_native.Handle):
     """A handle of the library (seed 000's interface object).
 
     Made by :func:`create`, found by :func:`ref`; ``str(m)`` is its name
@@ -169,10 +169,11 @@ class Memcache:
     :meth:`put`.
     """
 
-    __slots__ = ("_h", "_name")
+    # get and put are the base class's (in Rust, for speed): they handle
+    # the common case and call _get, _put, _miss and _refused for the rest.
+    __slots__ = ("_name",)
 
     def __init__(self, handle):
-        object.__setattr__(self, "_h", handle)
         object.__setattr__(self, "_name", f"memcache{handle}")
 
     def __str__(self):
@@ -189,12 +190,12 @@ class Memcache:
 
     # ----- storing -----
 
-    def put(self, *args, ttl=None, flags=0):
-        """``put(data)`` or ``put(key, data, ttl=None, flags=0)``: stores
-        the data and returns its key; without a key (or with an empty one)
-        a new unique key is made. ``ttl`` is relative seconds (default: the
-        handle's ``ttl`` option, 8 hours; 0 for no expiry)."""
+    def _put(self, *args, ttl=None, flags=0):
+        """``put`` in full (see the base class's ``put``)."""
         return self._store_any("set", args, ttl, flags)
+
+    def _refused(self, key):
+        raise NotStored(f'not stored: the server refused to store key "{_show(_key(key))}"')
 
     def append(self, *args, ttl=None, flags=0):
         """As :meth:`put`, but appends to the data of an existing key
@@ -270,8 +271,8 @@ class Memcache:
 
     # ----- reading -----
 
-    def get(self, key, listindex=None):
-        """The data of the key (:class:`NotFound` if none). With
+    def _get(self, key, listindex=None):
+        """``get`` in full (see the base class's ``get``): with
         ``listindex``, the data is read as a Tcl list and only that element
         is returned (an int, or ``"end"``, ``"end-1"``...; past the end:
         ``""``)."""
@@ -284,6 +285,9 @@ class Memcache:
             return data
         from ._tcllist import element
         return element(data, listindex)
+
+    def _miss(self, key):
+        raise NotFound(f'no data for key "{_show(_key(key))}"')
 
     def gets(self, key):
         """``(data, casid)`` of the key, for :meth:`cas`."""
@@ -479,7 +483,10 @@ def create(*servers, **options):
     answers. Options as :meth:`Memcache.configure`, applied first."""
     if not servers:
         raise TypeError("create() needs at least one server")
-    return Memcache(_native.create([str(s) for s in servers], _settings(options)))
+    handle = _native.create([str(s) for s in servers], _settings(options))
+    # python-memcached's flags, as Tcl's handles: flag 8 is zlib.
+    _native.set_value_format(handle, 1)
+    return Memcache(handle)
 
 
 def ref(name):

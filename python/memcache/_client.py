@@ -119,7 +119,11 @@ class _Host:
         return "unix:%s" % self.address
 
 
-class Client:
+def _identity(key):
+    return key
+
+
+class Client(_native.ClientBase):
     """A pool of memcached servers, as python-memcached's ``Client``.
 
     Keys are str (sent as UTF-8) or bytes, or ``(hashvalue, key)`` tuples
@@ -169,7 +173,7 @@ class Client:
         self.dead_retry = dead_retry
         self.socket_timeout = socket_timeout
         self.flush_on_reconnect = flush_on_reconnect
-        self.stats = {}
+        self.stats = {}  # the base class's: its fast path counts calls there too
         self.cache_cas = cache_cas
         self.reset_cas()
         self.do_check_key = check_keys
@@ -180,7 +184,7 @@ class Client:
         self.decompressor = decompressor
         self.persistent_load = pload
         self.persistent_id = pid
-        self.key_encoder = key_encoder if key_encoder is not None else (lambda key: key)
+        self.key_encoder = key_encoder if key_encoder is not None else _identity
         self.server_max_key_length = (SERVER_MAX_KEY_LENGTH if server_max_key_length is None
                                       else server_max_key_length)
         self.server_max_value_length = (SERVER_MAX_VALUE_LENGTH if server_max_value_length is None
@@ -191,6 +195,20 @@ class Client:
         except TypeError:
             self.picklerIsKeyword = False
         self.set_servers(servers)
+
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name in ("key_encoder", "decompressor"):
+            self._refresh()
+
+    def _refresh(self):
+        """Whether get and set may take the base class's fast path (the
+        hooks are the defaults), and whether the library decompresses flag
+        8 itself (zlib's decompressor)."""
+        zlib_values = getattr(self, "decompressor", None) is zlib.decompress
+        self._fast = zlib_values and getattr(self, "key_encoder", None) is _identity
+        if self._h is not None:
+            _native.set_value_format(self._h, 1 if zlib_values else 0)
 
     def __del__(self):
         if getattr(self, "_h", None) is not None:
@@ -222,6 +240,7 @@ class Client:
         old, self._h = self._h, (_native.create(specs, settings) if specs else None)
         if old is not None:
             _native.delete(old)
+        self._refresh()
 
     def reset_cas(self):
         """Empties the cache of CAS values kept by :meth:`gets` (with
@@ -375,20 +394,25 @@ class Client:
         flags, _, data = info
         try:
             code = _native.store(self._h, verb, key, data, flags, int(time), cas, place)
-        except (TooLarge, ServerError, ClientError) as e:
-            # The server's refusal: python-memcached's False, and its log.
-            self._unexpected("STORED", _server_words(e))
-            return False
         except Error as e:
-            self._failed(e)
+            return self._store_failed(e)
+        return self._store_result(code, noreply)
+
+    def _store_failed(self, error):
+        """What a store that raised returns: False for the server's refusal
+        (with python-memcached's log line), 0 for a failure to reach it."""
+        if isinstance(error, (TooLarge, ServerError, ClientError)):
+            self._unexpected("STORED", _server_words(error))
+            return False
+        if isinstance(error, Error):
+            self._failed(error)
             return 0
+        raise error
+
+    def _store_result(self, code, noreply):
         if code != _STORED:
             self._unexpected("STORED", _REPLIES[code])
         return True if noreply else code == _STORED
-
-    def set(self, key, val, time=0, min_compress_len=0, noreply=False):
-        """Stores the value: True when stored."""
-        return self._set(_SET, key, val, time, min_compress_len, noreply)
 
     def add(self, key, val, time=0, min_compress_len=0, noreply=False):
         """Stores only if the key has no value."""
@@ -421,17 +445,18 @@ class Client:
         try:
             hit = _native.get(self._h, key, place)
         except Error as e:
-            self._failed(e)
-            return None
+            return self._get_failed(e)
         if hit is None:
             return default
         if want_cas and self.cache_cas:
             self.cas_ids[key] = hit[2]
         return self._recv_value(hit[0], hit[1])
 
-    def get(self, key, default=None):
-        """The value of the key, or ``default``."""
-        return self._get(key, default, False)
+    def _get_failed(self, error):
+        if not isinstance(error, Error):
+            raise error
+        self._failed(error)
+        return None
 
     def gets(self, key):
         """As :meth:`get`, keeping the CAS value for :meth:`cas` (with

@@ -13,6 +13,9 @@ pub const NOTFOUND: McResult = 1;
 pub const NOTSTORED: McResult = 2;
 pub const EXISTS: McResult = 3;
 
+/// `MC_TTL_DEFAULT`: the handle's default TTL.
+pub const TTL_DEFAULT: u32 = u32::MAX;
+
 #[repr(C)]
 pub struct Hit {
     pub key: *const c_char,
@@ -61,6 +64,7 @@ extern "C" {
     pub fn mc_start(handle: u64, outcome: *mut i32) -> McResult;
     pub fn mc_stop(handle: u64, outcome: *mut i32) -> McResult;
     pub fn mc_forget_dead(handle: u64) -> McResult;
+    pub fn mc_set_value_format(handle: u64, format: u32) -> McResult;
     pub fn mc_disconnect(handle: u64) -> McResult;
     pub fn mc_mark_dead(handle: u64, index: usize, reason: *const c_char) -> McResult;
     pub fn mc_set_servers(handle: u64, servers: *const *const c_char, count: usize) -> McResult;

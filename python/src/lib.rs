@@ -13,6 +13,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod call;
+mod fast;
 mod ffi;
 
 use std::ffi::{c_char, CStr, CString};
@@ -222,6 +223,16 @@ fn forget_dead(py: Python<'_>, handle: u64) -> PyResult<()> {
     // SAFETY: every pointer passed is into this call's live arguments (C
     // strings, buffers, out-parameters), valid for the whole C call.
     run(py, &[], || unsafe { ffi::mc_forget_dead(handle) }).map(drop)
+}
+
+/// Chooses what the flags mean: 0 raw, 1 python-memcached's (flag 8 is
+/// zlib, decompressed on read).
+#[pyfunction]
+fn set_value_format(py: Python<'_>, handle: u64, format: u32) -> PyResult<()> {
+    run(py, &[], || unsafe {
+        ffi::mc_set_value_format(handle, format)
+    })
+    .map(drop)
 }
 
 /// Closes the handle's idle connections.
@@ -734,7 +745,10 @@ impl Out<'_> {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<fast::Handle>()?;
+    m.add_class::<fast::ClientBase>()?;
     m.add_function(wrap_pyfunction!(init, m)?)?;
+    m.add_function(wrap_pyfunction!(set_value_format, m)?)?;
     m.add_function(wrap_pyfunction!(library_path, m)?)?;
     m.add_function(wrap_pyfunction!(create, m)?)?;
     m.add_function(wrap_pyfunction!(delete, m)?)?;

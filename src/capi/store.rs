@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_void};
 use std::ptr;
 
-use crate::client::StoreVerb;
+use crate::client::{Client, StoreVerb};
 use crate::error::{Error, Kind, Result};
 
 use super::boundary::*;
@@ -32,6 +32,7 @@ unsafe fn store(
         // SAFETY: `value` has `len` readable bytes, or `len` is 0 (this function's contract).
         let value = unsafe { bytes(value, len, "value") }?;
         let client = client(handle)?;
+        let ttl = resolve_ttl(&client, ttl);
         Ok(status(
             client.at(place).store(verb, key, value, flags, ttl)?,
         ))
@@ -42,6 +43,8 @@ unsafe fn store(
 /// value (`place`: null for the key's own server, else as the `_by_key`
 /// calls): one entry point for every store. `cas` is used by
 /// `MC_VERB_CAS` only; flags and TTL are ignored by append and prepend.
+/// A `ttl` of `MC_TTL_DEFAULT` is the handle's default TTL (its `ttl`
+/// setting: 8 hours unless changed), as the Tcl and Python `put` use.
 /// Results as the single calls (`MC_NOTSTORED`, `MC_EXISTS`,
 /// `MC_NOTFOUND`); an unknown verb is `MC_INVALID`.
 ///
@@ -106,10 +109,20 @@ unsafe fn append_or_add(
         // SAFETY: `len` readable bytes (the caller's contract).
         let value = unsafe { bytes(value, len, "value") }?;
         let client = client(handle)?;
+        let ttl = resolve_ttl(&client, ttl);
         Ok(status(
             client.at(place).append_or_add(key, value, flags, ttl)?,
         ))
     })
+}
+
+/// `ttl`, or the handle's default TTL for `MC_TTL_DEFAULT`.
+fn resolve_ttl(client: &Client, ttl: u32) -> u32 {
+    if ttl == MC_TTL_DEFAULT {
+        client.default_ttl()
+    } else {
+        ttl
+    }
 }
 
 /// Stores a value under a key, replacing any item.

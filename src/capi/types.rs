@@ -146,6 +146,12 @@ pub struct mc_daemon_options {
     pub persist: u32,
 }
 
+/// The TTL that `mc_store` (and `mc_set`, `mc_add`, `mc_replace`) reads as
+/// the handle's default TTL (the `ttl`
+/// setting of `mc_configure`). As a TTL it would end past 2038, which
+/// memcached cannot keep, so it takes nothing away.
+pub const MC_TTL_DEFAULT: u32 = u32::MAX;
+
 /// The storage command of `mc_store`.
 #[allow(non_camel_case_types)]
 #[repr(u32)]
