@@ -297,9 +297,8 @@ class Memcache(_native.Handle):
             raise NotFound(f'no data for key "{_show(raw)}"')
         return _value(hit[0], hit[1]), hit[2]
 
-    def mget(self, keys):
-        """A dict of the keys that have data (pipelined: one write per
-        server), in the order given."""
+    def _mget(self, keys):
+        """``mget`` in full (see the base class's ``mget``)."""
         raws = [_key(k) for k in keys]
         found = {}
         for key, data, flags, _cas in _native.get_multi(self._h, raws):

@@ -486,10 +486,8 @@ class Client(_native.ClientBase):
             mapped.append((key_prefix + key, place, orig_key))
         return mapped
 
-    def get_multi(self, keys, key_prefix=""):
-        """A dict of the keys that have values (``key_prefix`` put in
-        front of each key sent, not of the dict's keys); one pipelined
-        request per server."""
+    def _get_multi(self, keys, key_prefix=""):
+        """``get_multi`` in full (see the base class's ``get_multi``)."""
         self._statlog("get_multi")
         mapped = self._map_keys(keys, key_prefix)
         if self._h is None or not mapped:

@@ -14,10 +14,10 @@ use std::ptr;
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
 use crate::call::{run, Malloced};
-use crate::ffi;
+use crate::{ffi, many};
 
 /// memcached's longest key.
 const KEY_MAX: usize = 250;
@@ -199,6 +199,12 @@ impl Handle {
         Ok(PyBytes::new(py, value.bytes()).into_any())
     }
 
+    /// A dict of the keys that have data (one pipelined request per
+    /// server), in the order given.
+    fn mget<'py>(slf: &Bound<'py, Self>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        many::mget(slf.as_any(), slf.get().handle, keys)
+    }
+
     /// ``put(data)`` or ``put(key, data, ttl=None, flags=0)``: stores the
     /// data and returns its key (a new unique one without a key).
     #[pyo3(signature = (*args, ttl=None, flags=None))]
@@ -273,8 +279,30 @@ impl ClientBase {
     }
 }
 
+/// A value as python-memcached returns it: bytes for flags 0, str for
+/// text, int for int and long; pickles (and anything else) through the
+/// Python method `_recv_value`, which holds the rules.
+pub fn client_value<'py>(
+    slf: &Bound<'py, PyAny>,
+    data: &[u8],
+    flags: u32,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = slf.py();
+    match flags {
+        0 => Ok(PyBytes::new(py, data).into_any()),
+        f if f & TEXT != 0 && f & 1 == 0 => match std::str::from_utf8(data) {
+            Ok(text) => Ok(PyString::new(py, text).into_any()),
+            Err(_) => slf.call_method1(intern!(py, "_recv_value"), (PyBytes::new(py, data), flags)),
+        },
+        f if f & (INTEGER | LONG) != 0 && f & 1 == 0 => {
+            py.get_type::<PyInt>().call1((PyBytes::new(py, data),))
+        }
+        _ => slf.call_method1(intern!(py, "_recv_value"), (PyBytes::new(py, data), flags)),
+    }
+}
+
 /// Adds one to `stats[name]` (python-memcached's `_statlog`).
-fn count_call(stats: &Bound<'_, PyDict>, name: &Bound<'_, PyString>) -> PyResult<()> {
+pub fn count_call(stats: &Bound<'_, PyDict>, name: &Bound<'_, PyString>) -> PyResult<()> {
     let n = match stats.get_item(name)? {
         Some(n) => n.extract::<u64>()? + 1,
         None => 1,
@@ -321,20 +349,32 @@ impl ClientBase {
         if !found {
             return Ok(default);
         }
-        let data = value.bytes();
-        match flags {
-            0 => Ok(PyBytes::new(py, data).into_any()),
-            f if f & TEXT != 0 && f & 1 == 0 => match std::str::from_utf8(data) {
-                Ok(text) => Ok(PyString::new(py, text).into_any()),
-                Err(_) => {
-                    slf.call_method1(intern!(py, "_recv_value"), (PyBytes::new(py, data), flags))
-                }
-            },
-            f if f & (INTEGER | LONG) != 0 && f & 1 == 0 => {
-                py.get_type::<PyInt>().call1((PyBytes::new(py, data),))
-            }
-            _ => slf.call_method1(intern!(py, "_recv_value"), (PyBytes::new(py, data), flags)),
-        }
+        client_value(slf.as_any(), value.bytes(), flags)
+    }
+
+    /// A dict of the keys that have values (``key_prefix`` put in front
+    /// of each key sent, not of the dict's keys); one pipelined request per
+    /// server.
+    #[pyo3(signature = (keys, key_prefix=None))]
+    fn get_multi<'py>(
+        slf: &Bound<'py, Self>,
+        keys: &Bound<'py, PyAny>,
+        key_prefix: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let empty = PyString::new(py, "").into_any();
+        let prefix = key_prefix.unwrap_or(&empty);
+        let this = slf.borrow();
+        let Some(handle) = this._h.filter(|_| this._fast) else {
+            drop(this);
+            let list = PyList::new(py, keys.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+            return slf.call_method1(intern!(py, "_get_multi"), (list, prefix));
+        };
+        let limit = (this.do_check_key && this.server_max_key_length != 0)
+            .then_some(this.server_max_key_length);
+        let stats = this.stats.bind(py).clone();
+        drop(this);
+        many::get_multi(slf.as_any(), handle, keys, prefix, limit, &stats)
     }
 
     /// Stores the value: True when stored.

@@ -15,6 +15,7 @@
 mod call;
 mod fast;
 mod ffi;
+mod many;
 
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
