@@ -169,3 +169,49 @@ impl Drop for Malloced {
         unsafe { ffi::mc_free(self.p) };
     }
 }
+
+/// The pointers of C strings, for an array argument.
+pub fn pointers(strings: &[CString]) -> Vec<*const c_char> {
+    strings.iter().map(|s| s.as_ptr()).collect()
+}
+
+/// Pointers into memory this call owns and keeps alive (its `CString`s
+/// and buffers), handed to the GIL-free closure that makes the C call.
+/// The closure must be `Send`; it runs on the calling thread (releasing
+/// the GIL does not move it), while the memory pointed to is alive.
+pub struct Shared<T>(pub T);
+// SAFETY: only read by the C call on the same thread, while the memory
+// the pointers point into is alive (see the type's comment).
+unsafe impl<T> Send for Shared<T> {}
+// SAFETY: as for Send: nothing is shared with another thread.
+unsafe impl<T> Sync for Shared<T> {}
+
+impl<T> Shared<T> {
+    pub fn get(&self) -> &T {
+        &self.0
+    }
+}
+
+/// One pointer, as [`Shared`].
+#[derive(Clone, Copy)]
+pub struct Ptr(pub *const c_char);
+// SAFETY: as `Shared`.
+unsafe impl Send for Ptr {}
+// SAFETY: as `Shared`.
+unsafe impl Sync for Ptr {}
+
+impl Ptr {
+    pub fn get(self) -> *const c_char {
+        self.0
+    }
+}
+
+/// An output pointer for a string the library allocates.
+pub struct Out<'a>(pub &'a mut *mut c_char);
+// SAFETY: as `Shared`: written by the C call on the same thread.
+unsafe impl Send for Out<'_> {}
+impl Out<'_> {
+    pub fn get(&mut self) -> *mut *mut c_char {
+        &mut *self.0
+    }
+}

@@ -1,0 +1,353 @@
+//! Items: stores, reads, deletes, counters, one key or many, as module
+//! functions of `_native` (the general path; `fast` and `many` hold the
+//! common cases of the interfaces' hottest methods).
+
+use std::ffi::CStr;
+use std::ptr;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+
+use crate::call::{check_key, cstring, pointers, run, run_with, Malloced, Ptr, Shared};
+use crate::ffi;
+
+/// A result slot the library has not written.
+const UNWRITTEN: u32 = u32::MAX;
+
+/// Any store (`verb` an `mc_verb`): 0 stored, 1 not found, 2 not stored,
+/// 3 exists.
+#[pyfunction]
+#[pyo3(signature = (handle, verb, key, value, flags, ttl, cas=0, place=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn store(
+    py: Python<'_>,
+    handle: u64,
+    verb: u32,
+    key: &[u8],
+    value: &[u8],
+    flags: u32,
+    ttl: u32,
+    cas: u64,
+    place: Option<&[u8]>,
+) -> PyResult<u32> {
+    let key = check_key(key)?;
+    let place = place.map(|p| cstring(p, "place")).transpose()?;
+    let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
+    run(
+        py,
+        &[ffi::NOTFOUND, ffi::NOTSTORED, ffi::EXISTS],
+        // SAFETY: every pointer passed is into this call's live arguments (C
+        // strings, buffers, out-parameters), valid for the whole C call.
+        || unsafe {
+            ffi::mc_store(
+                handle,
+                verb,
+                place.get(),
+                key.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                flags,
+                ttl,
+                cas,
+            )
+        },
+    )
+}
+
+/// `(value, flags, cas)` of a key, or None.
+#[pyfunction]
+#[pyo3(signature = (handle, key, place=None))]
+pub fn get<'py>(
+    py: Python<'py>,
+    handle: u64,
+    key: &[u8],
+    place: Option<&[u8]>,
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let key = check_key(key)?;
+    let place = place.map(|p| cstring(p, "place")).transpose()?;
+    let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
+    let mut value = Malloced::new();
+    let (mut flags, mut cas) = (0u32, 0u64);
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
+        ffi::mc_get_by_key(
+            handle,
+            place.get(),
+            key.as_ptr(),
+            value.ptr(),
+            value.len(),
+            &mut flags,
+            &mut cas,
+        )
+    })?;
+    if rc == ffi::NOTFOUND {
+        return Ok(None);
+    }
+    let data = PyBytes::new(py, value.bytes());
+    Ok(Some(PyTuple::new(
+        py,
+        [
+            data.into_any(),
+            flags.into_pyobject(py)?.into_any(),
+            cas.into_pyobject(py)?.into_any(),
+        ],
+    )?))
+}
+
+/// `(value, flags, cas)` of a key whose TTL is set to `ttl`, or None.
+#[pyfunction]
+pub fn get_and_touch<'py>(
+    py: Python<'py>,
+    handle: u64,
+    key: &[u8],
+    ttl: u32,
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let key = check_key(key)?;
+    let mut value = Malloced::new();
+    let (mut flags, mut cas) = (0u32, 0u64);
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
+        ffi::mc_get_and_touch(
+            handle,
+            key.as_ptr(),
+            ttl,
+            value.ptr(),
+            value.len(),
+            &mut flags,
+            &mut cas,
+        )
+    })?;
+    if rc == ffi::NOTFOUND {
+        return Ok(None);
+    }
+    let data = PyBytes::new(py, value.bytes());
+    Ok(Some(PyTuple::new(
+        py,
+        [
+            data.into_any(),
+            flags.into_pyobject(py)?.into_any(),
+            cas.into_pyobject(py)?.into_any(),
+        ],
+    )?))
+}
+
+/// The hits among `keys`, pipelined (one write per server): a list of
+/// `(key, value, flags, cas)` in the servers' reply order. `partial`: a
+/// server that fails leaves its keys out instead of failing the call
+/// (python-memcached's `get_multi`; not with `place`).
+#[pyfunction]
+#[pyo3(signature = (handle, keys, place=None, partial=false))]
+pub fn get_multi<'py>(
+    py: Python<'py>,
+    handle: u64,
+    keys: Vec<Vec<u8>>,
+    place: Option<&[u8]>,
+    partial: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let keys = keys
+        .iter()
+        .map(|k| check_key(k))
+        .collect::<PyResult<Vec<_>>>()?;
+    let place = place.map(|p| cstring(p, "place")).transpose()?;
+    let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
+    let list = Shared(pointers(&keys));
+    let mut hits = Malloced::new();
+    let mut count = 0usize;
+    let mut failed = 0usize;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    run(py, &[], || unsafe {
+        match partial {
+            false => ffi::mc_get_multi_by_key(
+                handle,
+                place.get(),
+                list.get().as_ptr(),
+                list.get().len(),
+                hits.ptr().cast(),
+                &mut count,
+            ),
+            true => ffi::mc_get_multi_partial(
+                handle,
+                list.get().as_ptr(),
+                list.get().len(),
+                hits.ptr().cast(),
+                &mut count,
+                &mut failed,
+            ),
+        }
+    })?;
+    let out = PyList::empty(py);
+    for hit in hits.records::<ffi::Hit>(count) {
+        // SAFETY: the library's records: a NUL-terminated key and
+        // `value_len` bytes of value, alive until `hits` is freed.
+        let (key, value) = unsafe {
+            (
+                CStr::from_ptr(hit.key).to_bytes(),
+                std::slice::from_raw_parts(hit.value, hit.value_len),
+            )
+        };
+        let item = (
+            PyBytes::new(py, key),
+            PyBytes::new(py, value),
+            hit.flags,
+            hit.cas,
+        );
+        out.append(item)?;
+    }
+    Ok(out)
+}
+
+/// Stores `(key, value, flags)` entries, pipelined; a result code each.
+#[pyfunction]
+pub fn set_multi(
+    py: Python<'_>,
+    handle: u64,
+    entries: Vec<(Vec<u8>, Vec<u8>, u32)>,
+    ttl: u32,
+) -> PyResult<Vec<u32>> {
+    let keys = entries
+        .iter()
+        .map(|(k, _, _)| check_key(k))
+        .collect::<PyResult<Vec<_>>>()?;
+    let records: Vec<ffi::Entry> = entries
+        .iter()
+        .zip(&keys)
+        .map(|((_, value, flags), key)| ffi::Entry {
+            key: key.as_ptr(),
+            value: value.as_ptr().cast(),
+            value_len: value.len(),
+            flags: *flags,
+        })
+        .collect();
+    let records = Shared(records);
+    // Per-item outcomes are written even when the call reports an item's
+    // error; a status left unwritten means the whole call failed.
+    let mut statuses = vec![UNWRITTEN; entries.len()];
+    run_with(py, || {
+        // SAFETY: the records point into `entries` and `keys`, alive for
+        // the call; `statuses` has room for one result per record.
+        let rc = unsafe {
+            ffi::mc_set_multi(
+                handle,
+                records.get().as_ptr(),
+                records.get().len(),
+                ttl,
+                statuses.as_mut_ptr(),
+            )
+        };
+        (rc, statuses.iter().all(|&s| s != UNWRITTEN))
+    })?;
+    Ok(statuses)
+}
+
+/// Deletes a key: whether it had an item.
+#[pyfunction]
+#[pyo3(signature = (handle, key, place=None))]
+pub fn remove(py: Python<'_>, handle: u64, key: &[u8], place: Option<&[u8]>) -> PyResult<bool> {
+    let key = check_key(key)?;
+    let place = place.map(|p| cstring(p, "place")).transpose()?;
+    let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
+        ffi::mc_remove_by_key(handle, place.get(), key.as_ptr())
+    })?;
+    Ok(rc == ffi::OK)
+}
+
+/// Deletes keys, pipelined; a result code each (0 deleted, 1 not found).
+#[pyfunction]
+pub fn remove_multi(py: Python<'_>, handle: u64, keys: Vec<Vec<u8>>) -> PyResult<Vec<u32>> {
+    let keys = keys
+        .iter()
+        .map(|k| check_key(k))
+        .collect::<PyResult<Vec<_>>>()?;
+    let list = Shared(pointers(&keys));
+    let mut statuses = vec![0u32; keys.len()];
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    run(py, &[ffi::NOTFOUND], || unsafe {
+        ffi::mc_remove_multi(
+            handle,
+            list.get().as_ptr(),
+            list.get().len(),
+            statuses.as_mut_ptr(),
+        )
+    })?;
+    Ok(statuses)
+}
+
+/// Sets a key's TTL: whether it had an item.
+#[pyfunction]
+#[pyo3(signature = (handle, key, ttl, place=None))]
+pub fn touch(
+    py: Python<'_>,
+    handle: u64,
+    key: &[u8],
+    ttl: u32,
+    place: Option<&[u8]>,
+) -> PyResult<bool> {
+    let key = check_key(key)?;
+    let place = place.map(|p| cstring(p, "place")).transpose()?;
+    let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
+        ffi::mc_touch_by_key(handle, place.get(), key.as_ptr(), ttl)
+    })?;
+    Ok(rc == ffi::OK)
+}
+
+/// Adds `delta` to a counter (`down`: subtracts, stopping at 0): the new
+/// value, or None when the key has no item.
+#[pyfunction]
+#[pyo3(signature = (handle, key, delta, down, place=None))]
+pub fn count(
+    py: Python<'_>,
+    handle: u64,
+    key: &[u8],
+    delta: u64,
+    down: bool,
+    place: Option<&[u8]>,
+) -> PyResult<Option<u64>> {
+    let key = check_key(key)?;
+    let place = place.map(|p| cstring(p, "place")).transpose()?;
+    let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
+    let mut value = 0u64;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
+        match down {
+            false => ffi::mc_incr_by_key(handle, place.get(), key.as_ptr(), delta, &mut value),
+            true => ffi::mc_decr_by_key(handle, place.get(), key.as_ptr(), delta, &mut value),
+        }
+    })?;
+    Ok((rc == ffi::OK).then_some(value))
+}
+
+/// Whether a key has an item.
+#[pyfunction]
+pub fn exists(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<bool> {
+    let key = check_key(key)?;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
+        ffi::mc_exists(handle, key.as_ptr())
+    })?;
+    Ok(rc == ffi::OK)
+}
+
+/// Seconds a key's item has left (-1: no expiry), or None.
+#[pyfunction]
+pub fn ttl(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<Option<i64>> {
+    let key = check_key(key)?;
+    let mut left = 0i64;
+    // SAFETY: every pointer passed is into this call's live arguments (C
+    // strings, buffers, out-parameters), valid for the whole C call.
+    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
+        ffi::mc_ttl(handle, key.as_ptr(), &mut left)
+    })?;
+    Ok((rc == ffi::OK).then_some(left))
+}
