@@ -11,7 +11,7 @@ speed as the library's Tcl and C bindings:
       m.put("counter", "0", ttl=60)
       m.session = "abc"                         # m.put("session", "abc")
       print(m["session"], m.get(key), "counter" in m)
-      memcache.ref(str(m)) is m                 # the handle by its name
+      memcache.ref(str(m)) == m                 # the handle by its name
 
 * python-memcached's ``Client``, drop-in::
 
@@ -526,6 +526,9 @@ def tcl_load(interp):
 
 
 from ._client import Client, _Host  # noqa: E402, F401  (_Host: python-memcached's name)
+
+# Their documented home: memcache.Client, memcache.Error.
+Client.__module__ = Error.__module__ = "memcache"
 from . import _client as _client_module  # noqa: E402
 
 SERVER_MAX_KEY_LENGTH = _client_module.SERVER_MAX_KEY_LENGTH
