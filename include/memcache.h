@@ -314,6 +314,13 @@ typedef struct mc_entry {
 } mc_entry;
 
 /**
+ * The caller's allocator of `mc_get_into`: `len` writable bytes for a
+ * value with `flags` (after decompression, with the python value format),
+ * or NULL when it cannot give them.
+ */
+typedef void *(*mc_alloc_fn)(void *user, size_t len, uint32_t flags);
+
+/**
  * One hit of `mc_get_multi`. The key and value are NUL-terminated (the
  * value may also contain NULs: use `value_len`).
  */
@@ -882,6 +889,33 @@ mc_result mc_get_by_key(uint64_t handle,
                         size_t *len,
                         uint32_t *flags,
                         uint64_t *cas);
+
+/**
+ * As `mc_get_by_key` (`place` may be null), the value read straight into
+ * memory the caller gives: once the value's size is known, the library
+ * calls `alloc(user, len, flags)` and fills the `len` bytes it returns,
+ * so a value lands where the caller wants it (an object of its own, an
+ * arena) with no copy. `*len`, `*flags` and `*cas` (each may be null)
+ * receive the value's size, flags and CAS value. `alloc` is called on
+ * the calling thread, at most once per attempt: a request retried on a
+ * new connection (the first one failed before its reply began) calls it
+ * again, and every block it gave is the caller's, filled or not. NULL
+ * from it fails the call with `MC_INVALID`. `MC_NOTFOUND` on a miss
+ * (`alloc` is not called).
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+ * string; `alloc` returns null or `len` writable bytes; `len`, `flags`
+ * and `cas` are null or valid for a write.
+ */
+mc_result mc_get_into(uint64_t handle,
+                      const char *place,
+                      const char *key,
+                      mc_alloc_fn alloc,
+                      void *user,
+                      size_t *len,
+                      uint32_t *flags,
+                      uint64_t *cas);
 
 /**
  * Reads many keys, pipelined (one request per server). `*hits` receives

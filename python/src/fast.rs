@@ -16,7 +16,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 
-use crate::call::{run, Malloced};
+use crate::call::run;
+use crate::landing::{self, Landing};
 use crate::{ffi, many};
 
 /// memcached's longest key.
@@ -90,25 +91,28 @@ fn value_bytes<'py>(
 }
 
 /// `(found, value, flags)` of a key.
-fn fetch(py: Python<'_>, handle: u64, key: &CKey) -> PyResult<(bool, Malloced, u32)> {
-    let mut value = Malloced::new();
+fn fetch(py: Python<'_>, handle: u64, key: &CKey) -> PyResult<(bool, Landing, u32)> {
+    let mut landing = Landing::new();
     let mut flags = 0u32;
     let rc = run(py, &[ffi::NOTFOUND], || {
-        // SAFETY: `key` is NUL-terminated; the out-parameters are this
-        // call's own, alive for the whole call.
+        let user = landing.user();
+        // SAFETY: `key` is NUL-terminated; `user` is the Landing that
+        // `landing::alloc` expects; the out-parameters are this call's
+        // own, alive for the whole call.
         unsafe {
-            ffi::mc_get_by_key(
+            ffi::mc_get_into(
                 handle,
                 ptr::null(),
                 key.ptr(),
-                value.ptr(),
-                value.len(),
+                Some(landing::alloc),
+                user,
+                ptr::null_mut(),
                 &mut flags,
                 ptr::null_mut(),
             )
         }
     })?;
-    Ok((rc == ffi::OK, value, flags))
+    Ok((rc == ffi::OK, landing, flags))
 }
 
 /// Stores with `mc_store`: the result code.
@@ -192,11 +196,11 @@ impl Handle {
             return slf.call_method1(intern!(py, "_miss"), (key,));
         }
         if flags & TEXT != 0 {
-            if let Ok(text) = std::str::from_utf8(value.bytes()) {
+            if let Ok(text) = std::str::from_utf8(value.bytes(py)) {
                 return Ok(PyString::new(py, text).into_any());
             }
         }
-        Ok(PyBytes::new(py, value.bytes()).into_any())
+        Ok(value.into_bytes(py).into_any())
     }
 
     /// A dict of the keys that have data (one pipelined request per
@@ -349,7 +353,10 @@ impl ClientBase {
         if !found {
             return Ok(default);
         }
-        client_value(slf.as_any(), value.bytes(), flags)
+        if flags == 0 {
+            return Ok(value.into_bytes(py).into_any());
+        }
+        client_value(slf.as_any(), value.bytes(py), flags)
     }
 
     /// A dict of the keys that have values (``key_prefix`` put in front

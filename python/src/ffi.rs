@@ -87,11 +87,12 @@ extern "C" {
         ttl: u32,
         statuses: *mut McResult,
     ) -> McResult;
-    pub fn mc_get_by_key(
+    pub fn mc_get_into(
         handle: u64,
         place: *const c_char,
         key: *const c_char,
-        value: *mut *mut c_void,
+        alloc: Option<unsafe extern "C" fn(*mut c_void, usize, u32) -> *mut c_void>,
+        user: *mut c_void,
         len: *mut usize,
         flags: *mut u32,
         cas: *mut u64,

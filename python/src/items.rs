@@ -10,6 +10,7 @@ use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::call::{check_key, cstring, pointers, run, run_with, Malloced, Ptr, Shared};
 use crate::ffi;
+use crate::landing::{self, Landing};
 
 /// A result slot the library has not written.
 const UNWRITTEN: u32 = u32::MAX;
@@ -66,25 +67,30 @@ pub fn get<'py>(
     let key = check_key(key)?;
     let place = place.map(|p| cstring(p, "place")).transpose()?;
     let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
-    let mut value = Malloced::new();
+    let mut value = Landing::new();
     let (mut flags, mut cas) = (0u32, 0u64);
-    // SAFETY: every pointer passed is into this call's live arguments (C
-    // strings, buffers, out-parameters), valid for the whole C call.
-    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
-        ffi::mc_get_by_key(
-            handle,
-            place.get(),
-            key.as_ptr(),
-            value.ptr(),
-            value.len(),
-            &mut flags,
-            &mut cas,
-        )
+    let rc = run(py, &[ffi::NOTFOUND], || {
+        let user = value.user();
+        // SAFETY: every pointer passed is into this call's live arguments
+        // (C strings, out-parameters), valid for the whole C call; `user`
+        // is the Landing `landing::alloc` expects.
+        unsafe {
+            ffi::mc_get_into(
+                handle,
+                place.get(),
+                key.as_ptr(),
+                Some(landing::alloc),
+                user,
+                ptr::null_mut(),
+                &mut flags,
+                &mut cas,
+            )
+        }
     })?;
     if rc == ffi::NOTFOUND {
         return Ok(None);
     }
-    let data = PyBytes::new(py, value.bytes());
+    let data = value.into_bytes(py);
     Ok(Some(PyTuple::new(
         py,
         [

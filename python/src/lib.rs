@@ -17,6 +17,7 @@ mod fast;
 mod ffi;
 mod handles;
 mod items;
+mod landing;
 mod many;
 
 use pyo3::prelude::*;

@@ -200,3 +200,20 @@ def test_slab_stats(mc):
     (name, stats), = mc.get_slab_stats()
     assert "active_slabs" in stats and "total_malloced" in stats
     assert any(isinstance(v, dict) and "chunk_size" in v for v in stats.values())
+
+
+def test_fast_and_general_paths_agree(mc, server):
+    """Values and keys the Rust fast path takes, and those it hands to the
+    Python methods, give python-memcached's results alike."""
+    cases = {"big int": 2 ** 70, "bool": False, "float": 1.5, "none": None, "tuple": (1, "a")}
+    for name, value in cases.items():
+        key = name.replace(" ", "_")
+        assert mc.set(key, value) is True
+        assert mc.get(key) == value and type(mc.get(key)) is type(value)
+    assert [raw_get(server, k)[0] for k in (b"big_int", b"bool", b"float")] == [2, 1, 1]
+    assert mc.set(b"bytes-key", "v") is True and mc.get("bytes-key") == "v"
+    assert mc.get_multi([b"bytes-key", "big_int", 7, "nope"]) == {b"bytes-key": "v", "big_int": 2 ** 70}
+    mc.key_encoder = str.upper
+    assert mc.set("lower", "x") is True
+    assert raw_get(server, b"LOWER") == (16, b"x")
+    assert mc.get("lower") == "x" and mc.get_multi(["lower"]) == {"lower": "x"}

@@ -219,3 +219,37 @@ def test_server_list_and_dead_marks(servers):
         assert m.mget(["k"]) == {}
     finally:
         memcache.delete("all")
+
+
+def test_put_get_fast_and_general_paths_agree(m):
+    """The Rust fast path (key and data as str or bytes, no listindex) and
+    the Python one (anything else) store and read alike."""
+    assert m.put(b"bk", "text") == b"bk" and m.get("bk") == "text"
+    assert m.put("k", b"data", 30) == "k" and m.ttl("k") in (30, 29)
+    assert m.put("k2", "d", ttl=0) == "k2" and m.ttl("k2") == -1
+    assert m.put("k3", "d", 30, 7) == "k3" and m.flags("k3") == 23
+    with pytest.raises(memcache.InvalidArgument, match='bad ttl "True"'):
+        m.put("k", "v", ttl=True)
+    with pytest.raises(TypeError, match="key must be str or bytes, not float"):
+        m.get(1.5)
+    m.put("invalid-utf8", b"\xff\xfe", 0, 16)
+    assert m.get("invalid-utf8") == b"\xff\xfe"
+    assert m.mget(["invalid-utf8", b"bk"]) == {"invalid-utf8": b"\xff\xfe", b"bk": "text"}
+
+
+def test_large_values_land_whole(m, server):
+    """Values from 64 KiB on are read straight into their bytes object,
+    smaller ones through a scratch buffer: both exact, on every path."""
+    blob = bytes(range(256)) * 2400            # 614,400 bytes
+    text = "Grüße " * 100_000                  # 700,000 bytes of UTF-8
+    m.put("blob", blob)
+    m.put("text", text)
+    assert m.get("blob") == blob
+    assert m.get("text") == text
+    assert m.gets("blob")[0] == blob
+    assert m.mget(["blob", "text"]) == {"blob": blob, "text": text}
+    mc = memcache.Client([server.spec])
+    assert mc.get("blob") == blob and mc.get("text") == text
+    for size in (65535, 65536, 65537):
+        m.put("edge", blob[:size])
+        assert m.get("edge") == blob[:size]

@@ -169,6 +169,92 @@ pub unsafe extern "C" fn mc_get_by_key(
     }
 }
 
+/// The caller's allocator of `mc_get_into`: `len` writable bytes for a
+/// value with `flags` (after decompression, with the python value format),
+/// or NULL when it cannot give them.
+#[allow(non_camel_case_types)]
+pub type mc_alloc_fn =
+    Option<unsafe extern "C" fn(user: *mut c_void, len: usize, flags: u32) -> *mut c_void>;
+
+/// A value's memory from the caller's allocator.
+struct CallerBuf {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl ValueBuf for CallerBuf {
+    fn slots(&mut self) -> &mut [std::mem::MaybeUninit<u8>] {
+        if self.len == 0 {
+            return &mut [];
+        }
+        // SAFETY: the allocator gave `len` writable bytes at `ptr` (its
+        // contract, `mc_get_into`'s).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.cast(), self.len) }
+    }
+
+    unsafe fn set_filled(&mut self) {}
+}
+
+/// As `mc_get_by_key` (`place` may be null), the value read straight into
+/// memory the caller gives: once the value's size is known, the library
+/// calls `alloc(user, len, flags)` and fills the `len` bytes it returns,
+/// so a value lands where the caller wants it (an object of its own, an
+/// arena) with no copy. `*len`, `*flags` and `*cas` (each may be null)
+/// receive the value's size, flags and CAS value. `alloc` is called on
+/// the calling thread, at most once per attempt: a request retried on a
+/// new connection (the first one failed before its reply began) calls it
+/// again, and every block it gave is the caller's, filled or not. NULL
+/// from it fails the call with `MC_INVALID`. `MC_NOTFOUND` on a miss
+/// (`alloc` is not called).
+///
+/// # Safety
+/// `place` is null or a NUL-terminated string; `key` is a NUL-terminated
+/// string; `alloc` returns null or `len` writable bytes; `len`, `flags`
+/// and `cas` are null or valid for a write.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn mc_get_into(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    alloc: mc_alloc_fn,
+    user: *mut c_void,
+    len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+) -> mc_result {
+    guard(|| {
+        // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
+        let place = unsafe { place_arg(place) };
+        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
+        let alloc = alloc.ok_or_else(|| null("alloc"))?;
+        let make = |size: usize, f: u32| {
+            // SAFETY: the caller's allocator, called as its contract says.
+            let ptr = unsafe { alloc(user, size, f) }.cast::<u8>();
+            if ptr.is_null() && size > 0 {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    format!("the caller's allocator gave no memory for a value of {size} bytes"),
+                ));
+            }
+            Ok(CallerBuf { ptr, len: size })
+        };
+        match client(handle)?.at(place).get_with(key, make)? {
+            Some((buf, f, c)) => {
+                // SAFETY: each is null or valid for a write (this function's contract).
+                unsafe {
+                    put(len, buf.len);
+                    put(flags, f);
+                    put(cas, c);
+                }
+                Ok(mc_result::MC_OK)
+            }
+            None => Ok(mc_result::MC_NOTFOUND),
+        }
+    })
+}
+
 /// Reads many keys, pipelined (one request per server). `*hits` receives
 /// an array of `*count` hits (misses are left out) in one block to release
 /// with one `mc_free(*hits)`.

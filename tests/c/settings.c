@@ -6,6 +6,7 @@
  *
  *   settings SERVER
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "check.h"
@@ -16,6 +17,18 @@ static void check_option(uint64_t h, const char *name, const char *want) {
         CHECK_STR(value, want);
         mc_free(value);
     }
+}
+
+/* The allocator of mc_get_into: one static buffer, and how it was asked. */
+static char landing[64];
+static size_t asked_len;
+static int asked;
+
+static void *give(void *user, size_t len, uint32_t flags) {
+    (void)flags;
+    asked++;
+    asked_len = len;
+    return len <= sizeof landing && user == landing ? landing : NULL;
 }
 
 int main(int argc, char **argv) {
@@ -78,6 +91,32 @@ int main(int argc, char **argv) {
     mc_free(value);
     CHECK_RC(mc_store(h, 7, NULL, "s", "x", 1, 0, 0, 0), MC_INVALID);
     CHECK_ERROR("bad verb 7: must be an mc_verb from 0 to 6");
+
+    /* mc_get_into: the value lands in the caller's memory. */
+    size_t got = 0;
+    if (CHECK_RC(mc_get_into(h, NULL, "s", give, landing, &got, &flags, &cas), MC_OK)) {
+        CHECK_MEM(landing, got, "new", 3);
+        CHECK_U64(flags, 0);
+        CHECK_U64(asked, 1);
+    }
+    CHECK_RC(mc_get_into(h, NULL, "none", give, landing, &got, NULL, NULL), MC_NOTFOUND);
+    CHECK_U64(asked, 1);
+    char big[100];
+    memset(big, 'b', sizeof big);
+    CHECK_RC(mc_set(h, "big", big, sizeof big, 0, 0), MC_OK);
+    CHECK_RC(mc_get_into(h, NULL, "big", give, landing, &got, NULL, NULL), MC_INVALID);
+    char want[256];
+    snprintf(want, sizeof want, "%s: the caller's allocator gave no memory for a value of 100 bytes",
+             spec);
+    CHECK_ERROR(want);
+    CHECK_U64(asked_len, 100);
+    CHECK_RC(mc_get_into(h, NULL, "s", NULL, landing, &got, NULL, NULL), MC_INVALID);
+    CHECK_ERROR("alloc is a null pointer");
+    /* The connection that failed to land a value was dropped, not reused
+     * half-read: the next call reads its own reply. */
+    CHECK_RC(mc_get(h, "s", &value, &len, NULL, NULL), MC_OK);
+    CHECK_MEM(value, len, "new", 3);
+    mc_free(value);
 
     /* One server's statistics. */
     struct mc_stat *stats = NULL;
