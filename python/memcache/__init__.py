@@ -367,6 +367,39 @@ class Memcache(_native.Handle):
         """Invalidates every item on every server (after ``delay`` seconds)."""
         _native.flush(self._h, _seconds(delay, "delay"))
 
+    # ----- CGI state: updates without lost writes, locks -----
+
+    def update(self, key, change, ttl=None):
+        """Changes the key's data with ``change(old)`` and no lost writes:
+        ``old`` is the data (None when there is none); ``change`` returns
+        the new data (str or bytes; its other flags kept), None to remove
+        the item, or :data:`KEEP` to store nothing. The data is stored only
+        if no other writer changed the item since it was read (added when
+        there was none); when one did, it is read again and ``change`` called
+        again (up to 64 times, then :class:`Conflict`), so ``change`` must
+        compute from ``old`` alone. An exception from ``change`` stores
+        nothing and is raised. Returns the data stored, or None."""
+        raw = _key(key)
+        ttl = int(_native.option(self._h, "ttl")) if ttl is None else _seconds(ttl, "ttl")
+        return _native.update(self._h, raw, ttl, change, KEEP)
+
+    def lock(self, name, ttl=60, wait=10000):
+        """Takes the lock ``name`` (an item of that key) and returns its
+        token, 32 hex digits only this holder knows. While another holds
+        it, tries again with a growing random pause for ``wait``
+        milliseconds, then :class:`Conflict`. The lock lives ``ttl``
+        seconds at most, so a holder that crashed cannot keep it."""
+        return _native.lock(self._h, _key(name), _seconds(ttl, "ttl"), _seconds(wait, "wait"))
+
+    def unlock(self, name, token):
+        """Releases the lock if ``token`` still holds it: True; False when
+        it no longer does (it expired; another holder keeps it)."""
+        return _native.unlock(self._h, _key(name), str(token))
+
+    def locked(self, name, ttl=60, wait=10000):
+        """``with m.locked(name):``, the lock held for the block."""
+        return _Locked(self, name, ttl, wait)
+
     # ----- servers and daemons -----
 
     def servers(self):
@@ -469,6 +502,34 @@ class Memcache(_native.Handle):
         return self.valid(key)
 
 
+class _Keep:
+    """The value a :meth:`Memcache.update` function returns to store
+    nothing (Tcl's ``break``)."""
+
+    def __repr__(self):
+        return "memcache.KEEP"
+
+
+#: Returned by an update function: store nothing.
+KEEP = _Keep()
+
+
+class _Locked:
+    """The context manager of :meth:`Memcache.locked`."""
+
+    def __init__(self, handle, name, ttl, wait):
+        self.handle, self.name, self.ttl, self.wait = handle, name, ttl, wait
+        self.token = None
+
+    def __enter__(self):
+        self.token = self.handle.lock(self.name, self.ttl, self.wait)
+        return self.token
+
+    def __exit__(self, *exc):
+        self.handle.unlock(self.name, self.token)
+        return False
+
+
 #: The option names of :meth:`Memcache.configure`, in Tcl's order.
 OPTIONS = ("ttl", "timeout", "connecttimeout", "prefix", "memcached", "memory",
            "socketmode", "daemonargs", "distribution", "retry", "failover",
@@ -541,7 +602,7 @@ __author__ = "the memcache developers"
 __all__ = [
     # Not `list` and `delete`: they would hide the builtin `list` of a
     # program that does `from memcache import *`; use memcache.list().
-    "Memcache", "Client", "create", "ref", "tcl_load",
+    "Memcache", "Client", "create", "ref", "tcl_load", "KEEP",
     "LIBRARY", "OPTIONS", "TEXT_FLAG", "SERVER_MAX_KEY_LENGTH", "SERVER_MAX_VALUE_LENGTH",
     "Error", "NotFound", "NotStored", "Exists", "BadKey", "TooLarge",
     "NotNumeric", "Timeout", "NetworkError", "ServerError", "ClientError",

@@ -33,6 +33,32 @@ pub struct Entry {
     pub flags: u32,
 }
 
+/// `mc_update_value`: what an update function wants stored.
+#[repr(C)]
+pub struct UpdateValue {
+    pub value: *const c_void,
+    pub len: usize,
+    pub flags: u32,
+}
+
+/// `mc_update_fn`.
+pub type UpdateFn = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        old: *const c_void,
+        old_len: usize,
+        old_flags: u32,
+        found: i32,
+        store: *mut UpdateValue,
+    ) -> u32,
+>;
+
+/// `mc_change`: what an update function asks for.
+pub const CHANGE_STORE: u32 = 0;
+pub const CHANGE_REMOVE: u32 = 1;
+pub const CHANGE_KEEP: u32 = 2;
+pub const CHANGE_ABORT: u32 = 3;
+
 #[repr(C)]
 pub struct Stat {
     pub server: usize,
@@ -152,6 +178,21 @@ extern "C" {
         value: *mut u64,
     ) -> McResult;
     pub fn mc_flush(handle: u64, delay: u32) -> McResult;
+    pub fn mc_update(
+        handle: u64,
+        key: *const c_char,
+        ttl: u32,
+        change: UpdateFn,
+        user: *mut c_void,
+    ) -> McResult;
+    pub fn mc_lock(
+        handle: u64,
+        name: *const c_char,
+        ttl: u32,
+        wait_ms: u32,
+        token: *mut c_char,
+    ) -> McResult;
+    pub fn mc_unlock(handle: u64, name: *const c_char, token: *const c_char) -> McResult;
     pub fn mc_stats(
         handle: u64,
         group: *const c_char,

@@ -19,6 +19,7 @@ mod handles;
 mod items;
 mod landing;
 mod many;
+mod state;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -45,6 +46,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<fast::Handle>()?;
     m.add_class::<fast::ClientBase>()?;
     m.add_function(wrap_pyfunction!(init, m)?)?;
+    m.add_function(wrap_pyfunction!(state::update, m)?)?;
+    m.add_function(wrap_pyfunction!(state::lock, m)?)?;
+    m.add_function(wrap_pyfunction!(state::unlock, m)?)?;
     m.add_function(wrap_pyfunction!(handles::set_value_format, m)?)?;
     m.add_function(wrap_pyfunction!(library_path, m)?)?;
     m.add_function(wrap_pyfunction!(handles::create, m)?)?;

@@ -253,3 +253,46 @@ def test_large_values_land_whole(m, server):
     for size in (65535, 65536, 65537):
         m.put("edge", blob[:size])
         assert m.get("edge") == blob[:size]
+
+
+def test_update_adds_without_lost_writes(m):
+    """Two writers' updates both land: each change is computed from the
+    data it read, and one that lost the race reads and computes again."""
+    calls = []
+
+    def add_item(old):
+        calls.append(old)
+        if len(calls) == 1:
+            # Another writer changes the cart between the read and the
+            # store: this update must read again.
+            m.put("cart", (old or "") + " pear")
+        return (old or "") + " apple"
+
+    m.put("cart", "fig")
+    assert m.update("cart", add_item) == "fig pear apple"
+    assert calls == ["fig", "fig pear"]
+    assert m.get("cart") == "fig pear apple"
+    assert m.update("new", lambda old: b"\x00" if old is None else old) == b"\x00"
+    assert m.get("new") == b"\x00" and m.ttl("new") in (28800, 28799)
+    assert m.update("cart", lambda old: memcache.KEEP) is None
+    assert m.get("cart") == "fig pear apple"
+    assert m.update("cart", lambda old: None) is None
+    assert "cart" not in m
+    with pytest.raises(ZeroDivisionError):
+        m.update("new", lambda old: 1 / 0)
+    assert m.get("new") == b"\x00"
+    with pytest.raises(TypeError, match="update function must return str, bytes, None"):
+        m.update("new", lambda old: 5)
+
+
+def test_locks(m):
+    token = m.lock("report", ttl=30, wait=0)
+    assert len(token) == 32
+    with pytest.raises(memcache.Conflict) as e:
+        m.lock("report", wait=50)
+    assert e.value.kind == "CONFLICT"
+    assert m.unlock("report", "0" * 32) is False
+    assert m.unlock("report", token) is True
+    with m.locked("report") as held:
+        assert len(held) == 32 and "report" in m
+    assert "report" not in m

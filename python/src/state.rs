@@ -1,0 +1,166 @@
+//! CGI state (the C ABI's `mc_update`, `mc_lock`, `mc_unlock`): an item
+//! changed by a Python function without lost writes, and locks a crashed
+//! holder cannot keep.
+
+use std::ffi::{c_char, c_void};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::call::{check_key, cstring, lossy, run, Shared};
+use crate::ffi;
+
+/// The text flag.
+const TEXT: u32 = 16;
+
+/// What `update`'s C callback needs: the Python function, the sentinels,
+/// and what it gave last (kept alive for the library to read).
+struct Updating {
+    change: Py<PyAny>,
+    keep: Py<PyAny>,
+    stored: Option<Vec<u8>>,
+    /// What the function returned last, when it asked to store it.
+    returned: Option<Py<PyAny>>,
+    error: Option<PyErr>,
+}
+
+/// The `mc_update_fn`: calls the Python function with the item's value
+/// (str for text, bytes otherwise, None when there is none) and turns
+/// what it returns into the change asked for: a str or bytes value to
+/// store (the item's other flags kept, the text flag following the new
+/// value), None to remove the item, `keep` to store nothing. An exception
+/// (or any other result) stores nothing; it is raised by `update`.
+///
+/// # Safety
+/// As `mc_update_fn`, with `user` an `Updating` of this thread's.
+unsafe extern "C" fn call_change(
+    user: *mut c_void,
+    old: *const c_void,
+    old_len: usize,
+    old_flags: u32,
+    found: i32,
+    store: *mut ffi::UpdateValue,
+) -> u32 {
+    // SAFETY: `user` is the caller's Updating (this function's contract).
+    let state = unsafe { &mut *user.cast::<Updating>() };
+    // Each call starts afresh: only the last one's answer counts.
+    state.returned = None;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        Python::attach(|py| -> PyResult<u32> {
+            let old = if found == 0 {
+                py.None().into_bound(py)
+            } else {
+                // SAFETY: `old` has `old_len` bytes during this call.
+                let data = unsafe { std::slice::from_raw_parts(old.cast::<u8>(), old_len) };
+                match (old_flags & TEXT != 0)
+                    .then(|| std::str::from_utf8(data).ok())
+                    .flatten()
+                {
+                    Some(text) => PyString::new(py, text).into_any(),
+                    None => PyBytes::new(py, data).into_any(),
+                }
+            };
+            let new = state.change.bind(py).call1((old,))?;
+            if new.is(state.keep.bind(py)) {
+                return Ok(ffi::CHANGE_KEEP);
+            }
+            if new.is_none() {
+                return Ok(ffi::CHANGE_REMOVE);
+            }
+            let (bytes, text) = if let Ok(s) = new.cast::<PyString>() {
+                (s.to_cow()?.as_bytes().to_vec(), TEXT)
+            } else if let Ok(b) = new.cast::<PyBytes>() {
+                (b.as_bytes().to_vec(), 0)
+            } else {
+                let kind = new.get_type().name()?;
+                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                    "update function must return str, bytes, None (remove) or memcache.KEEP, not {kind}"
+                )));
+            };
+            let stored = state.stored.insert(bytes);
+            state.returned = Some(new.clone().unbind());
+            // SAFETY: `store` is the library's, writable (the contract).
+            unsafe {
+                *store = ffi::UpdateValue {
+                    value: stored.as_ptr().cast(),
+                    len: stored.len(),
+                    flags: (old_flags & !TEXT) | text,
+                }
+            };
+            Ok(ffi::CHANGE_STORE)
+        })
+    }));
+    match outcome {
+        Ok(Ok(change)) => change,
+        Ok(Err(e)) => {
+            state.error = Some(e);
+            ffi::CHANGE_ABORT
+        }
+        Err(_) => {
+            let e = pyo3::exceptions::PyRuntimeError::new_err("update function panicked");
+            state.error = Some(e);
+            ffi::CHANGE_ABORT
+        }
+    }
+}
+
+/// Changes the item under `key` with `change` (see `call_change`),
+/// again when another writer got there first. Returns what the function
+/// returned when that was stored, else None; the function's exception is
+/// raised.
+#[pyfunction]
+pub fn update(
+    py: Python<'_>,
+    handle: u64,
+    key: &[u8],
+    ttl: u32,
+    change: Py<PyAny>,
+    keep: Py<PyAny>,
+) -> PyResult<Option<Py<PyAny>>> {
+    let key = check_key(key)?;
+    let mut state = Updating {
+        change,
+        keep,
+        stored: None,
+        returned: None,
+        error: None,
+    };
+    let user = Shared((&mut state as *mut Updating).cast::<c_void>());
+    let rc = run(py, &[ffi::NOTSTORED], || {
+        // SAFETY: `key` is NUL-terminated; `user` is the Updating that
+        // `call_change` expects, alive for the whole call, used by this
+        // thread alone.
+        unsafe { ffi::mc_update(handle, key.as_ptr(), ttl, Some(call_change), *user.get()) }
+    })?;
+    if let Some(e) = state.error.take() {
+        return Err(e);
+    }
+    // Stored only when the last call asked to store (not remove or keep).
+    Ok(if rc == ffi::OK { state.returned } else { None })
+}
+
+/// Takes the lock `name`: its token.
+#[pyfunction]
+pub fn lock(py: Python<'_>, handle: u64, name: &[u8], ttl: u32, wait_ms: u32) -> PyResult<String> {
+    let name = check_key(name)?;
+    let mut token = [0 as c_char; 33];
+    let out = Shared(token.as_mut_ptr());
+    run(py, &[], || {
+        // SAFETY: `name` is NUL-terminated; `token` has 33 writable bytes.
+        unsafe { ffi::mc_lock(handle, name.as_ptr(), ttl, wait_ms, *out.get()) }
+    })?;
+    Ok(lossy(token.as_ptr()))
+}
+
+/// Releases the lock `name` if `token` holds it: whether it did.
+#[pyfunction]
+pub fn unlock(py: Python<'_>, handle: u64, name: &[u8], token: &str) -> PyResult<bool> {
+    let name = check_key(name)?;
+    let token = cstring(token.as_bytes(), "token")?;
+    let rc = run(py, &[ffi::NOTFOUND], || {
+        // SAFETY: both NUL-terminated, alive for the whole call.
+        unsafe { ffi::mc_unlock(handle, name.as_ptr(), token.as_ptr()) }
+    })?;
+    Ok(rc == ffi::OK)
+}
