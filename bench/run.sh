@@ -229,8 +229,9 @@ if [ "${BENCH_INSTRUCTIONS:-0}" = 1 ]; then
             for client in memcache memcache-client pylibmc pymemcache python-memcached; do
                 python=$py
                 [ "$client" = python-memcached ] && python=$pm
+                # A fixed hash seed: dict probing, so the count, repeats.
                 for n in 0 1000; do
-                    valgrind --tool=callgrind --callgrind-out-file="$tmp/py$n" "$python" \
+                    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file="$tmp/py$n" "$python" \
                         "$root/bench/bench.py" count "127.0.0.1:$port" "$client" "$workload" "$n" \
                         >/dev/null 2>&1
                 done
