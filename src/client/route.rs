@@ -168,13 +168,28 @@ impl Snapshot {
             request,
             resend,
         };
-        if !policy.failover {
-            let n = topology.placement.home(&hash);
-            topology.nodes[n].admit(policy.retry)?;
-            return round_trip(topology, n, &policy, &exchange, &mut read).map_err(|f| f.error);
-        }
+        // The home server first, with no failover bookkeeping (it costs an
+        // allocation a call): that is only needed once the home has failed.
+        let home = topology.placement.home(&hash);
+        let home_failure = match topology.nodes[home].admit(policy.retry) {
+            Err(e) if !policy.failover => return Err(e),
+            Err(e) => Err(e),
+            Ok(()) => match round_trip(topology, home, &policy, &exchange, &mut read) {
+                Ok(v) => return Ok(v),
+                Err(f) if f.connect && policy.failover => Ok(f.error),
+                Err(f) => return Err(f.error),
+            },
+        };
         let mut admission = Admission::new(topology, policy.retry);
         let mut first_failure = None;
+        match home_failure {
+            // Refused at admission (marked dead): the route tries the others.
+            Err(refused) => admission.failed(home, &refused),
+            Ok(error) => {
+                admission.failed(home, &error);
+                first_failure = Some(error);
+            }
+        }
         loop {
             let n = match admission.route(&hash, policy.failover) {
                 Ok(n) => n,
