@@ -100,7 +100,7 @@ class Client(_native.ClientBase):
         self.dead_retry = dead_retry
         self.socket_timeout = socket_timeout
         self.flush_on_reconnect = flush_on_reconnect
-        self.stats = {}  # the base class's: its fast path counts calls there too
+        self.stats = {}  # kept by the base class, which counts its own calls
         self.cache_cas = cache_cas
         self.reset_cas()
         self.do_check_key = check_keys
@@ -177,9 +177,6 @@ class Client(_native.ClientBase):
     def debuglog(self, str):
         if self.debug:
             sys.stderr.write("MemCached: %s\n" % str)
-
-    def _statlog(self, func):
-        self.stats[func] = self.stats.get(func, 0) + 1
 
     def forget_dead_hosts(self):
         """Resets every server to alive."""

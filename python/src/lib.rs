@@ -13,6 +13,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod call;
+mod client;
 mod fast;
 mod ffi;
 mod handles;
@@ -20,6 +21,7 @@ mod items;
 mod landing;
 mod many;
 mod state;
+mod text;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -43,8 +45,9 @@ fn library_path() -> String {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    text::init(m.py());
     m.add_class::<fast::Handle>()?;
-    m.add_class::<fast::ClientBase>()?;
+    m.add_class::<client::ClientBase>()?;
     m.add_function(wrap_pyfunction!(init, m)?)?;
     m.add_function(wrap_pyfunction!(state::update, m)?)?;
     m.add_function(wrap_pyfunction!(state::lock, m)?)?;

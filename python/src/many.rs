@@ -14,6 +14,7 @@ use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString};
 
 use crate::call::{run, Malloced};
 use crate::ffi;
+use crate::text::Utf8;
 
 /// memcached's longest key.
 const KEY_MAX: usize = 250;
@@ -67,17 +68,11 @@ impl Keys {
 
 /// A str or bytes key (or, with `ints`, an int, as its decimal digits:
 /// python-memcached's get_multi takes those) as bytes; None otherwise.
-pub fn key_object<'py>(key: &Bound<'py, PyAny>, ints: bool) -> Option<Bound<'py, PyBytes>> {
-    if let Ok(bytes) = key.cast::<PyBytes>() {
-        return Some(bytes.clone());
-    }
-    if let Ok(text) = key.cast::<PyString>() {
-        return text.encode_utf8().ok();
-    }
+pub fn key_object<'py>(key: &Bound<'py, PyAny>, ints: bool) -> Option<Utf8<'py>> {
     if ints && key.is_exact_instance_of::<PyInt>() {
-        return key.str().ok()?.encode_utf8().ok();
+        return Utf8::of_str(&key.str().ok()?).ok();
     }
-    None
+    Utf8::of(key)
 }
 
 /// The hits of `keys`, pipelined; with `partial`, a server that fails
@@ -217,7 +212,7 @@ pub fn get_multi<'py>(
     keys: &Bound<'py, PyAny>,
     prefix: &Bound<'py, PyAny>,
     limit: Option<usize>,
-    stats: &Bound<'py, PyDict>,
+    count: impl FnOnce(),
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = slf.py();
     let slow =
@@ -235,7 +230,7 @@ pub fn get_multi<'py>(
             return slow(list);
         }
     }
-    crate::fast::count_call(stats, intern!(py, "get_multi"))?;
+    count();
     let out = PyDict::new(py);
     if wanted.len() == 0 {
         return Ok(out.into_any());
@@ -253,7 +248,7 @@ pub fn get_multi<'py>(
         let hit = &hits[at];
         out.set_item(
             key,
-            crate::fast::client_value(slf, value_of(hit), hit.flags)?,
+            crate::client::client_value(slf, value_of(hit), hit.flags)?,
         )?;
     }
     Ok(out.into_any())
