@@ -217,3 +217,34 @@ def test_fast_and_general_paths_agree(mc, server):
     assert mc.set("lower", "x") is True
     assert raw_get(server, b"LOWER") == (16, b"x")
     assert mc.get("lower") == "x" and mc.get_multi(["lower"]) == {"lower": "x"}
+
+
+def test_one_client_shared_by_threads_and_forked_children(mc):
+    import os
+    import threading
+
+    errors = []
+
+    def work(n):
+        for i in range(200):
+            if not mc.set(f"t{n}", i) or mc.get(f"t{n}") != i:
+                errors.append((n, i))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert mc.get_multi([f"t{n}" for n in range(8)]) == {f"t{n}": 199 for n in range(8)}
+    assert mc.stats["set"] == 1600 and mc.stats["get"] == 1600
+    pids = []
+    for n in range(3):
+        pid = os.fork()
+        if pid == 0:
+            ok = all(mc.set(f"c{n}", i) and mc.get(f"c{n}") == i for i in range(100))
+            os._exit(0 if ok else 1)
+        pids.append(pid)
+    assert all(mc.get(f"t{n}") == 199 for n in range(8))
+    assert [os.waitpid(pid, 0)[1] for pid in pids] == [0, 0, 0]
+    assert mc.get_multi(["c0", "c1", "c2"]) == {"c0": 99, "c1": 99, "c2": 99}
