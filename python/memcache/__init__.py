@@ -68,6 +68,12 @@ from ._errors import (  # noqa: E402
 
 _native.init(dict(_BY_CODE))
 
+#: The I/O error by its kind's name (``memcache.IOError``): the same class
+#: as :class:`NetworkError`, a ``ConnectionError`` (so an ``OSError``).
+#: Not exported by ``from memcache import *``, where it would hide the
+#: builtin ``IOError``.
+IOError = NetworkError  # noqa: A001
+
 #: The path of the libmemcache this module uses: the file to ``load`` into
 #: Tcl (or open with ctypes) to share its handles.
 LIBRARY = _native.library_path()

@@ -46,7 +46,8 @@ def test_killed_server_then_restarted(server):
         server.stop()
         with pytest.raises(memcache.NetworkError) as e:
             m.get("k")
-        assert isinstance(e.value, ConnectionError)
+        assert isinstance(e.value, ConnectionError) and isinstance(e.value, OSError)
+        assert memcache.IOError is memcache.NetworkError
         assert e.value.kind == "IO"
         assert server.spec in e.value.message
         server.start()
