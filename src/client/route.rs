@@ -168,15 +168,18 @@ impl Snapshot {
             request,
             resend,
         };
+        let home = topology.placement.home(&hash);
+        if !policy.failover {
+            topology.nodes[home].admit(policy.retry)?;
+            return round_trip(topology, home, &policy, &exchange, &mut read).map_err(|f| f.error);
+        }
         // The home server first, with no failover bookkeeping (it costs an
         // allocation a call): that is only needed once the home has failed.
-        let home = topology.placement.home(&hash);
         let home_failure = match topology.nodes[home].admit(policy.retry) {
-            Err(e) if !policy.failover => return Err(e),
             Err(e) => Err(e),
             Ok(()) => match round_trip(topology, home, &policy, &exchange, &mut read) {
                 Ok(v) => return Ok(v),
-                Err(f) if f.connect && policy.failover => Ok(f.error),
+                Err(f) if f.connect => Ok(f.error),
                 Err(f) => return Err(f.error),
             },
         };
