@@ -367,6 +367,35 @@ typedef uint32_t (*mc_update_fn)(void *user,
                                  int32_t found,
                                  struct mc_update_value *store);
 
+/**
+ * How `mc_fetch` waits and recomputes; a zero field takes its default.
+ */
+typedef struct mc_fetch_options {
+  /**
+   * Seconds the caller that computes has before others may: the lifetime
+   * of the placeholder a miss leaves (default 30).
+   */
+  uint32_t lease;
+  /**
+   * Milliseconds the other callers wait for its value (default 10000);
+   * then each computes the value itself (stored only if the placeholder
+   * is still there), so none fails because the winner is slow.
+   */
+  uint32_t wait_ms;
+  /**
+   * With more than 0: when a live item has fewer seconds left, one
+   * caller recomputes it early while the others keep getting it.
+   */
+  uint32_t recache;
+} mc_fetch_options;
+
+/**
+ * The function `mc_fetch` calls to compute a missing value: it fills
+ * `*value` (the bytes stay valid until `mc_fetch` returns) and returns 0;
+ * anything else is a failure (nothing is stored).
+ */
+typedef uint32_t (*mc_compute_fn)(void *user, struct mc_update_value *value);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1225,6 +1254,44 @@ mc_result mc_lock(uint64_t handle, const char *name, uint32_t ttl, uint32_t wait
  * `name` and `token` are NUL-terminated strings.
  */
 mc_result mc_unlock(uint64_t handle, const char *name, const char *token);
+
+/**
+ * The value of `key`, computed by `compute` when there is none, by one
+ * caller among all that ask at once, in every thread and process (a
+ * lease: memcached 1.6's meta `N`/`W`/`Z`); the others wait for its value
+ * and get it. An item marked stale (`mc_invalidate`) is returned at once
+ * to every caller but one, who recomputes it. The value computed is
+ * stored with `ttl`. `*value` receives a new buffer of `*len` bytes (plus
+ * a NUL) to release with `mc_free`; `flags` may be null. When `compute`
+ * fails, nothing is stored, the win is given back at once (the next
+ * caller computes) and the result is `MC_NOTSTORED`. A server without the
+ * meta commands answers `MC_CLIENT` ("ERROR"), with nothing left behind.
+ *
+ * # Safety
+ * `key` is a NUL-terminated string; `options` is null or valid; `compute`
+ * is a function as described, called on this thread only; `value` and
+ * `len` are valid for a write, `flags` null or valid for one.
+ */
+mc_result mc_fetch(uint64_t handle,
+                   const char *key,
+                   uint32_t ttl,
+                   const struct mc_fetch_options *options,
+                   mc_compute_fn compute,
+                   void *user,
+                   void **value,
+                   size_t *len,
+                   uint32_t *flags);
+
+/**
+ * Marks the item of `key` stale instead of deleting it (meta `md ... I`):
+ * the next `mc_fetch` calls get it at once while one of them recomputes
+ * it. `ttl`: how long the stale item may still be served (0: its
+ * lifetime is kept). `MC_NOTFOUND` when there is no item.
+ *
+ * # Safety
+ * `key` is a NUL-terminated string.
+ */
+mc_result mc_invalidate(uint64_t handle, const char *key, uint32_t ttl);
 
 #ifdef __cplusplus
 }  // extern "C"

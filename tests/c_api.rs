@@ -134,6 +134,12 @@ fn settings() {
 }
 
 #[test]
+fn lease() {
+    let tcp = Memcached::tcp();
+    run_c("lease", &[tcp.spec()], &[]);
+}
+
+#[test]
 fn auth() {
     let dir = TempDir::new("c-auth");
     let file = dir.path().join("auth.txt");

@@ -20,7 +20,7 @@
 //!
 //! Where things are: `types` (result codes and structs), `boundary`
 //! (the panic boundary, arguments and results), `handles`, `settings`, `servers`,
-//! `store`, `fetch`, `keys`. Each C function is written out with its
+//! `store`, `fetch`, `keys`, `update` and `lease` (CGI state). Each C function is written out with its
 //! own doc comment, even where several differ in one argument (the
 //! `_by_key` twins): cbindgen reads the source, not macro expansions, and
 //! the header carries every function's documentation.
@@ -29,6 +29,7 @@ mod boundary;
 mod fetch;
 mod handles;
 mod keys;
+mod lease;
 mod servers;
 mod settings;
 mod store;
@@ -39,6 +40,7 @@ pub use boundary::{mc_free, mc_last_error};
 pub use fetch::*;
 pub use handles::*;
 pub use keys::*;
+pub use lease::*;
 pub use servers::*;
 pub use settings::*;
 pub use store::*;

@@ -61,6 +61,21 @@ pub fn deflate(value: &[u8]) -> Option<Vec<u8>> {
     (packed.len() < value.len()).then_some(packed)
 }
 
+/// `value` and `flags` as a store with `verb` sends them under `options`:
+/// compressed where a threshold is in force (the python format), else as
+/// given, borrowed.
+pub fn pack<'v>(
+    options: &super::Options,
+    verb: StoreVerb,
+    value: &'v [u8],
+    flags: u32,
+) -> (Cow<'v, [u8]>, u32) {
+    match options.compression() {
+        None => (Cow::Borrowed(value), flags),
+        Some(min) => encode(verb, value, flags, min),
+    }
+}
+
 /// The data and flags to store for `value` with `flags` by `verb`, on a
 /// handle whose threshold in force is `min` ([`super::Options::compression`]):
 /// compressed with [`ZLIB_FLAG`] added when it is at least `min` bytes and

@@ -17,6 +17,7 @@
 
 mod admin;
 mod codec;
+mod fetch;
 mod multi;
 mod ops;
 mod options;
@@ -38,6 +39,7 @@ use crate::server::{self, Server};
 pub use crate::net::{Credentials, ValueBuf, VecBuf};
 pub use crate::protocol::StoreVerb;
 pub use codec::{MAX_INFLATED, ZLIB_FLAG};
+pub use fetch::FetchOptions;
 pub use ops::Placed;
 pub use options::{DaemonOptions, Options, ValueFormat};
 pub use settings::SETTINGS;

@@ -2,7 +2,7 @@
 //! with an optional placement value); the [`Client`] methods of the same
 //! names forward to them with the client's own placement.
 
-use super::codec::encode;
+use super::codec::pack;
 use super::multi;
 use super::replies::{deleted, item, parse_meta, read_single, store_status, unexpected, vec_buf};
 use super::route::Resend;
@@ -143,14 +143,8 @@ impl<'a> Placed<'a> {
         let full = snap.full_key(key)?;
         let exptime = snap.key_exptime(self.place, &full, ttl)?;
         // Compression only where a threshold is set (python format).
-        let packed;
-        let (value, flags) = match snap.options.compression() {
-            None => (value, flags),
-            Some(min) => {
-                packed = encode(verb, value, flags, min);
-                (&packed.0[..], packed.1)
-            }
-        };
+        let packed = pack(&snap.options, verb, value, flags);
+        let (value, flags) = (&packed.0[..], packed.1);
         let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
         let parts: [&[u8]; 3];
         let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {

@@ -144,13 +144,13 @@ impl Placed<'_> {
 /// The pauses between tries: random, up to a bound that starts at a
 /// millisecond and doubles to [`MAX_BACKOFF`], so that writers that
 /// collided do not collide again in step.
-struct Pause {
+pub(super) struct Pause {
     bound: Duration,
     seed: u64,
 }
 
 impl Pause {
-    fn new() -> Pause {
+    pub(super) fn new() -> Pause {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -163,7 +163,7 @@ impl Pause {
 
     /// Sleeps a random part of the bound (never past `until`), then
     /// doubles the bound.
-    fn wait(&mut self, until: Option<Instant>) {
+    pub(super) fn wait(&mut self, until: Option<Instant>) {
         // xorshift64: enough to spread writers apart, no entropy needed.
         self.seed ^= self.seed << 13;
         self.seed ^= self.seed >> 7;

@@ -11,13 +11,16 @@
 //! encoding, where a bad key can still become a [`crate::Kind::BadKey`] error.
 
 //!
-//! `request` holds the encoders, `reply` the parser.
+//! `request` holds the encoders, `meta` those of the lease fetch and
+//! invalidation, `reply` the parser.
 
+mod meta;
 mod reply;
 mod request;
 #[cfg(test)]
 mod tests;
 
+pub use meta::*;
 pub use reply::*;
 pub use request::*;
 

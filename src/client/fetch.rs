@@ -1,0 +1,269 @@
+//! Get-or-compute with a lease, and stale-while-revalidate, on memcached
+//! 1.6's meta commands: the answer to the cache stampede.
+//!
+//! A lease get (`mg ... N<lease>`) of a missing key makes the server create
+//! an empty placeholder and hand a win (`W`) to that one request: its
+//! caller computes the value and stores it (`ms ... C<cas>`, so a value
+//! stored meanwhile is not overwritten); every other caller sees the
+//! placeholder with `Z` (a win is out) and waits. An item marked stale
+//! (`md ... I`, [`Placed::invalidate`]) is handed to everyone at once (`X`)
+//! and its win to one caller, who recomputes; with `recache`, so is a live
+//! item whose lifetime is nearly over (`R`). A caller whose computation
+//! fails gives the win back at once (the placeholder deleted, or the stale
+//! item marked stale again), so the next caller computes. A waiter whose
+//! wait runs out computes the value itself and stores it only if the
+//! placeholder is still there: it never fails just because the winner is
+//! slow, and a winner that died is replaced when its lease (the
+//! placeholder's lifetime) runs out.
+
+use std::time::{Duration, Instant};
+
+use super::codec::{inflate, pack, ZLIB_FLAG};
+use super::ops::Placed;
+use super::replies::{parse_meta, unexpected};
+use super::route::Resend;
+use super::update::Pause;
+use crate::error::{Error, Kind, Result};
+use crate::protocol::{self, MetaCode, Reply, StoreVerb};
+
+/// How a fetch waits and recomputes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchOptions {
+    /// Seconds the winner of a miss has to compute and store the value:
+    /// the placeholder's lifetime (at least 1). Default 30.
+    pub lease: u32,
+    /// How long the other callers wait for the winner's value (polling
+    /// with a growing random pause) before computing it themselves.
+    /// Default 10 s.
+    pub wait: Duration,
+    /// With more than 0: when a live item has fewer seconds left, one
+    /// caller recomputes it early while the others keep getting it.
+    /// Default 0 (off).
+    pub recache: u32,
+}
+
+impl Default for FetchOptions {
+    fn default() -> FetchOptions {
+        FetchOptions {
+            lease: 30,
+            wait: Duration::from_secs(10),
+            recache: 0,
+        }
+    }
+}
+
+/// What a lease get found.
+struct Found {
+    data: Vec<u8>,
+    flags: u32,
+    cas: u64,
+    /// `W`: this caller computes.
+    win: bool,
+    /// `X`: the item is stale.
+    stale: bool,
+    /// `Z`: another caller holds the win.
+    pending: bool,
+}
+
+impl Found {
+    /// A placeholder made by a lease get: empty, and not a stale value.
+    fn placeholder(&self) -> bool {
+        self.data.is_empty() && !self.stale
+    }
+}
+
+impl Placed<'_> {
+    /// The value of `key` (and its flags), computed by `compute` when there
+    /// is none, by one caller among all that ask at once (see the module's
+    /// documentation); the value computed is stored with `ttl`. An error
+    /// of `compute` stores nothing and is returned as it is.
+    pub fn fetch<E: From<Error>>(
+        &self,
+        key: &[u8],
+        ttl: u32,
+        options: FetchOptions,
+        mut compute: impl FnMut() -> std::result::Result<(Vec<u8>, u32), E>,
+    ) -> std::result::Result<(Vec<u8>, u32), E> {
+        if options.lease == 0 {
+            return Err(Error::new(
+                Kind::Invalid,
+                "a fetch needs a lease of at least 1 second, so that a caller that dies cannot keep it",
+            )
+            .into());
+        }
+        let until = Instant::now() + options.wait;
+        let mut pause = Pause::new();
+        loop {
+            let found = self.lease_get(key, options)?;
+            if found.win {
+                return self.compute_and_store(key, ttl, &found, true, &mut compute);
+            }
+            if !(found.pending && found.placeholder()) {
+                // A value, a stale one while another caller recomputes it,
+                // or one being recached.
+                return Ok((found.data, found.flags));
+            }
+            if Instant::now() >= until {
+                return self.compute_and_store(key, ttl, &found, false, &mut compute);
+            }
+            pause.wait(Some(until));
+        }
+    }
+
+    /// Marks the item of `key` stale instead of deleting it: the next
+    /// fetches get it at once while one of them recomputes it. `ttl`: how
+    /// long the stale item may still be served (None: its lifetime is
+    /// kept). False when there is no item.
+    pub fn invalidate(&self, key: &[u8], ttl: Option<u32>) -> Result<bool> {
+        let encode = |snap: &super::Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+            let exptime = ttl
+                .map(|t| snap.key_exptime(self.place, full, t))
+                .transpose()?;
+            protocol::invalidate(buf, full, exptime, None);
+            Ok(())
+        };
+        self.one_line(key, Resend::Safe, encode, |reply| match reply {
+            Reply::Meta {
+                code: MetaCode::Hd, ..
+            } => Ok(true),
+            Reply::Meta {
+                code: MetaCode::Nf, ..
+            } => Ok(false),
+            other => Err(unexpected(other)),
+        })
+    }
+
+    /// Runs `compute`; stores its value if this caller holds the win or
+    /// the placeholder is still there (`C<cas>`: a value stored meanwhile
+    /// stays); on an error of `compute`, gives the win back.
+    fn compute_and_store<E: From<Error>>(
+        &self,
+        key: &[u8],
+        ttl: u32,
+        found: &Found,
+        won: bool,
+        compute: &mut impl FnMut() -> std::result::Result<(Vec<u8>, u32), E>,
+    ) -> std::result::Result<(Vec<u8>, u32), E> {
+        let (value, flags) = match compute() {
+            Ok(computed) => computed,
+            Err(e) => {
+                if won {
+                    // Best effort: the lease runs out by itself anyway.
+                    let _ = self.give_back(key, found);
+                }
+                return Err(e);
+            }
+        };
+        self.store_if(key, &value, flags, ttl, found.cas)?;
+        Ok((value, flags))
+    }
+
+    /// "mg <key> v f c t N<lease>[ R<recache>]" and what it found.
+    fn lease_get(&self, key: &[u8], options: FetchOptions) -> Result<Found> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let decode = snap.options.decodes();
+        let mut request = Vec::with_capacity(full.len() + 32);
+        protocol::lease_get(&mut request, &full, options.lease, options.recache);
+        let answer = |reply: Reply<'_>| -> Result<Found> {
+            let Reply::Meta {
+                code: MetaCode::Va,
+                flags: tokens,
+                data: Some(data),
+            } = reply
+            else {
+                return Err(unexpected(reply));
+            };
+            let flag = |f: u8| protocol::meta_flag(tokens, f);
+            let mut flags: u32 = parse_meta(flag(b'f').unwrap_or(b"0"), "flags")?;
+            let cas: u64 = parse_meta(flag(b'c').unwrap_or(b"0"), "cas value")?;
+            let mut data = data.to_vec();
+            if decode && flags & ZLIB_FLAG != 0 {
+                data = inflate(&data)?;
+                flags &= !ZLIB_FLAG;
+            }
+            Ok(Found {
+                data,
+                flags,
+                cas,
+                win: flag(b'W').is_some(),
+                stale: flag(b'X').is_some(),
+                pending: flag(b'Z').is_some(),
+            })
+        };
+        // Never resent: a lost reply may have made a placeholder, which a
+        // second lease get would only wait for.
+        snap.keyed(
+            self.place,
+            &full,
+            &[&request],
+            Resend::Never,
+            |conn, deadline| conn.read_unit(deadline, answer)?,
+        )
+    }
+
+    /// "ms <key> <len> T<ttl> F<flags> C<cas>": stores unless the item
+    /// changed since it was read (then another value landed: it stays).
+    fn store_if(&self, key: &[u8], value: &[u8], flags: u32, ttl: u32, cas: u64) -> Result<()> {
+        let snap = self.client.snapshot();
+        let full = snap.full_key(key)?;
+        let exptime = snap.key_exptime(self.place, &full, ttl)?;
+        let packed = pack(&snap.options, StoreVerb::Set, value, flags);
+        let (value, flags) = (&packed.0[..], packed.1);
+        let mut head = Vec::with_capacity(full.len() + 48);
+        protocol::meta_set_head(&mut head, &full, value.len(), exptime, flags, Some(cas));
+        let request: [&[u8]; 3] = [&head, value, b"\r\n"];
+        snap.keyed(
+            self.place,
+            &full,
+            &request,
+            Resend::Never,
+            |conn, deadline| {
+                conn.read_reply(deadline, |reply| match reply {
+                    Reply::Meta {
+                        code: MetaCode::Hd | MetaCode::Ex | MetaCode::Nf | MetaCode::Ns,
+                        ..
+                    } => Ok(()),
+                    other => Err(unexpected(other)),
+                })?
+            },
+        )
+    }
+
+    /// Gives a win back after a failed computation: a placeholder is
+    /// deleted, a stale item marked stale again (which hands its win to
+    /// the next caller); a live item being recached keeps its value.
+    fn give_back(&self, key: &[u8], found: &Found) -> Result<()> {
+        if !found.stale && !found.placeholder() {
+            return Ok(());
+        }
+        let encode = |_: &super::Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+            match found.stale {
+                true => protocol::invalidate(buf, full, None, Some(found.cas)),
+                false => protocol::meta_delete_if(buf, full, found.cas),
+            }
+            Ok(())
+        };
+        self.one_line(key, Resend::Never, encode, |reply| match reply {
+            Reply::Meta { .. } => Ok(()),
+            other => Err(unexpected(other)),
+        })
+    }
+}
+
+/// The same with the client's own placement.
+impl super::Client {
+    pub fn fetch<E: From<Error>>(
+        &self,
+        key: &[u8],
+        ttl: u32,
+        options: FetchOptions,
+        compute: impl FnMut() -> std::result::Result<(Vec<u8>, u32), E>,
+    ) -> std::result::Result<(Vec<u8>, u32), E> {
+        self.at(None).fetch(key, ttl, options, compute)
+    }
+
+    pub fn invalidate(&self, key: &[u8], ttl: Option<u32>) -> Result<bool> {
+        self.at(None).invalidate(key, ttl)
+    }
+}
