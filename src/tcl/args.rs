@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::ffi::CString;
 
 use super::interp::{CmdError, Interp};
-use super::obj::{Obj, ObjRef, Value};
+use super::obj::{IndexTable, Obj, ObjRef, Value};
 use super::stubs as s;
 use crate::error::{Error, Kind};
 use crate::key;
@@ -278,6 +278,39 @@ pub fn string_match(pattern: ObjRef<'_>, text: &str) -> bool {
     };
     // SAFETY: two NUL-terminated strings in Tcl's internal form.
     unsafe { s::Tcl_StringCaseMatch(text.as_ptr(), pattern.as_ptr(), 0) != 0 }
+}
+
+/// Reads the `-option value` pairs that follow the command word (options
+/// named in `table`, unique prefixes allowed), giving each to
+/// `set(option index, value)`; returns the command word and the words
+/// after the options.
+pub fn options<'a>(
+    interp: Interp,
+    objv: &[ObjRef<'a>],
+    table: &'static IndexTable,
+    mut set: impl FnMut(usize, ObjRef<'a>) -> Result<(), CmdError>,
+) -> Result<Vec<ObjRef<'a>>, CmdError> {
+    let mut i = 1;
+    while let Some(&word) = objv.get(i) {
+        if !word.tcl_string().starts_with(b"-") {
+            break;
+        }
+        let which = word
+            .get_index(interp, table, c"option", false)
+            .map_err(|e| tcl_invalid(interp, e))?;
+        let Some(&value) = objv.get(i + 1) else {
+            return Err(invalid(format!(
+                "value for \"{}\" missing",
+                word.to_string_lossy()
+            )));
+        };
+        set(which, value)?;
+        i += 2;
+    }
+    let mut rest = Vec::with_capacity(objv.len() + 1 - i.min(objv.len()));
+    rest.push(objv[0]);
+    rest.extend_from_slice(objv.get(i..).unwrap_or(&[]));
+    Ok(rest)
 }
 
 #[cfg(test)]

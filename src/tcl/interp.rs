@@ -82,10 +82,14 @@ impl Interp {
 
     /// The result as a string, e.g. the message a Tcl parser left there.
     pub fn result_text(self) -> String {
-        // SAFETY: live interp; Tcl_GetObjResult never returns NULL.
-        let result = unsafe { Obj::from_raw(s::Tcl_GetObjResult(self.as_ptr())) };
-        let text = result.as_obj().to_string_lossy().into_owned();
+        let text = self.result().as_obj().to_string_lossy().into_owned();
         text
+    }
+
+    /// The result (a new reference to it).
+    pub fn result(self) -> Obj {
+        // SAFETY: live interp; Tcl_GetObjResult never returns NULL.
+        unsafe { Obj::from_raw(s::Tcl_GetObjResult(self.as_ptr())) }
     }
 
     /// Empties the result and clears errorCode/errorInfo state.

@@ -14,6 +14,7 @@
 mod fetch;
 mod handles;
 mod keys;
+mod lease;
 mod servers;
 mod state;
 mod store;
@@ -43,12 +44,14 @@ pub static SUBCOMMANDS: &[Subcommand] = &[
     sub("create", create),
     sub("decr", decr),
     sub("delete", delete),
+    sub("fetch", lease::fetch),
     sub("flags", flags),
     sub("flush", flush),
     sub("forgetdead", forgetdead),
     sub("get", get),
     sub("gets", gets),
     sub("incr", incr),
+    sub("invalidate", lease::invalidate),
     sub("list", list),
     sub("lock", lock),
     sub("mget", mget),

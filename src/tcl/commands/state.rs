@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::client::Change;
-use crate::tcl::args::{arity, data_and_flags, data_obj, invalid, key_bytes, seconds, u32_arg};
+use crate::tcl::args::{
+    arity, data_and_flags, data_obj, invalid, key_bytes, options, seconds, u32_arg,
+};
 use crate::tcl::interp::{CmdResult, Interp};
 use crate::tcl::obj::{IndexTable, Obj, ObjRef};
 use crate::tcl::stubs::{TCL_BREAK, TCL_ERROR, TCL_OK};
@@ -85,28 +87,13 @@ pub(super) fn update(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
 pub(super) fn lock(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let mut ttl = LOCK_TTL;
     let mut wait = LOCK_WAIT_MS;
-    let mut i = 1;
-    while let Some(&word) = objv.get(i) {
-        if !word.tcl_string().starts_with(b"-") {
-            break;
-        }
-        let which = word
-            .get_index(interp, &LOCK_OPTIONS, c"option", false)
-            .map_err(|e| crate::tcl::args::tcl_invalid(interp, e))?;
-        let Some(&value) = objv.get(i + 1) else {
-            return Err(invalid(format!(
-                "value for \"{}\" missing",
-                word.to_string_lossy()
-            )));
-        };
+    let rest = options(interp, objv, &LOCK_OPTIONS, |which, value| {
         match which {
             0 => ttl = seconds(value, "ttl")?,
             _ => wait = u32_arg(value, "wait")?,
         }
-        i += 2;
-    }
-    let mut rest = vec![objv[0]];
-    rest.extend_from_slice(objv.get(i..).unwrap_or(&[]));
+        Ok(())
+    })?;
     arity(
         interp,
         &rest,
