@@ -389,6 +389,35 @@ class Memcache(_native.Handle):
         ttl = int(_native.option(self._h, "ttl")) if ttl is None else _seconds(ttl, "ttl")
         return _native.update(self._h, raw, ttl, change, KEEP)
 
+    def fetch(self, key, compute, ttl=None, lease=30, wait=10000, recache=0):
+        """The key's data; on a miss, ``compute()`` (no arguments, returning
+        str or bytes) is called by one caller among all that ask at once, in
+        every thread and process, and its result stored with ``ttl`` (default:
+        the handle's) and returned; the others wait for it (``wait``
+        milliseconds, then each calls ``compute`` itself and stores only if
+        the winner has not). The winner has ``lease`` seconds to store. Data
+        marked stale (:meth:`invalidate`) is returned at once to every caller
+        but one, who recomputes; with ``recache`` (seconds), so is data with
+        less than that left to live. An exception from ``compute`` stores
+        nothing, gives the lease back at once and is raised unchanged."""
+        raw = _key(key)
+        ttl = int(_native.option(self._h, "ttl")) if ttl is None else _seconds(ttl, "ttl")
+        if _seconds(lease, "lease") == 0:
+            # The C call reads 0 as "the default": the Tcl binding's error.
+            raise InvalidArgument("a fetch needs a lease of at least 1 second, so that a caller that dies cannot keep it")
+        data, flags = _native.fetch(self._h, raw, ttl, _seconds(lease, "lease"),
+                                    _seconds(wait, "wait"), _seconds(recache, "recache"), compute)
+        return _value(data, flags)
+
+    def invalidate(self, key, ttl=None):
+        """Marks the key's data stale instead of removing it: the next
+        :meth:`fetch` calls get it at once while one of them recomputes it.
+        ``ttl``: how long it may still be served (default: its lifetime is
+        kept). :class:`NotFound` if there is no data."""
+        raw = _key(key)
+        if not _native.invalidate(self._h, raw, 0 if ttl is None else _seconds(ttl, "ttl")):
+            raise NotFound(f'no data for key "{_show(raw)}"')
+
     def lock(self, name, ttl=60, wait=10000):
         """Takes the lock ``name`` (an item of that key) and returns its
         token, 32 hex digits only this holder knows. While another holds

@@ -53,6 +53,18 @@ pub type UpdateFn = Option<
     ) -> u32,
 >;
 
+/// `mc_fetch_options`.
+#[repr(C)]
+pub struct FetchOptions {
+    pub lease: u32,
+    pub wait_ms: u32,
+    pub recache: u32,
+}
+
+/// `mc_compute_fn`.
+pub type ComputeFn =
+    Option<unsafe extern "C" fn(user: *mut c_void, value: *mut UpdateValue) -> u32>;
+
 /// `mc_change`: what an update function asks for.
 pub const CHANGE_STORE: u32 = 0;
 pub const CHANGE_REMOVE: u32 = 1;
@@ -193,6 +205,18 @@ extern "C" {
         token: *mut c_char,
     ) -> McResult;
     pub fn mc_unlock(handle: u64, name: *const c_char, token: *const c_char) -> McResult;
+    pub fn mc_fetch(
+        handle: u64,
+        key: *const c_char,
+        ttl: u32,
+        options: *const FetchOptions,
+        compute: ComputeFn,
+        user: *mut c_void,
+        value: *mut *mut c_void,
+        len: *mut usize,
+        flags: *mut u32,
+    ) -> McResult;
+    pub fn mc_invalidate(handle: u64, key: *const c_char, ttl: u32) -> McResult;
     pub fn mc_stats(
         handle: u64,
         group: *const c_char,

@@ -52,6 +52,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(state::update, m)?)?;
     m.add_function(wrap_pyfunction!(state::lock, m)?)?;
     m.add_function(wrap_pyfunction!(state::unlock, m)?)?;
+    m.add_function(wrap_pyfunction!(state::fetch, m)?)?;
+    m.add_function(wrap_pyfunction!(state::invalidate, m)?)?;
     m.add_function(wrap_pyfunction!(handles::set_value_format, m)?)?;
     m.add_function(wrap_pyfunction!(library_path, m)?)?;
     m.add_function(wrap_pyfunction!(handles::create, m)?)?;

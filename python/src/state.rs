@@ -1,6 +1,7 @@
-//! CGI state (the C ABI's `mc_update`, `mc_lock`, `mc_unlock`): an item
-//! changed by a Python function without lost writes, and locks a crashed
-//! holder cannot keep.
+//! CGI state (the C ABI's `mc_update`, `mc_lock`, `mc_unlock`, `mc_fetch`,
+//! `mc_invalidate`): an item changed by a Python function without lost
+//! writes, locks a crashed holder cannot keep, and values computed once
+//! however many callers miss them at once.
 
 use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -8,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use crate::call::{check_key, cstring, lossy, run, Shared};
+use crate::call::{check_key, cstring, lossy, run, Malloced, Shared};
 use crate::ffi;
 
 /// The text flag.
@@ -138,6 +139,129 @@ pub fn update(
     }
     // Stored only when the last call asked to store (not remove or keep).
     Ok(if rc == ffi::OK { state.returned } else { None })
+}
+
+/// What `fetch`'s C callback needs: the Python function, what it gave
+/// last (kept alive for the library to read), its exception.
+struct Computing {
+    compute: Py<PyAny>,
+    value: Option<Vec<u8>>,
+    error: Option<PyErr>,
+}
+
+/// The `mc_compute_fn`: calls the Python function; a str or bytes result
+/// is the value (str with the text flag); an exception (or another type)
+/// is a failure, raised by `fetch`.
+///
+/// # Safety
+/// As `mc_compute_fn`, with `user` a `Computing` of this thread's.
+unsafe extern "C" fn call_compute(user: *mut c_void, out: *mut ffi::UpdateValue) -> u32 {
+    // SAFETY: `user` is the caller's Computing (this function's contract).
+    let state = unsafe { &mut *user.cast::<Computing>() };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        Python::attach(|py| -> PyResult<(Vec<u8>, u32)> {
+            let new = state.compute.bind(py).call0()?;
+            if let Ok(s) = new.cast::<PyString>() {
+                return Ok((s.to_cow()?.as_bytes().to_vec(), TEXT));
+            }
+            if let Ok(b) = new.cast::<PyBytes>() {
+                return Ok((b.as_bytes().to_vec(), 0));
+            }
+            let kind = new.get_type().name()?;
+            Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "fetch function must return str or bytes, not {kind}"
+            )))
+        })
+    }));
+    match outcome {
+        Ok(Ok((bytes, flags))) => {
+            let value = state.value.insert(bytes);
+            // SAFETY: `out` is the library's, writable (the contract).
+            unsafe {
+                *out = ffi::UpdateValue {
+                    value: value.as_ptr().cast(),
+                    len: value.len(),
+                    flags,
+                }
+            };
+            0
+        }
+        Ok(Err(e)) => {
+            state.error = Some(e);
+            1
+        }
+        Err(_) => {
+            state.error = Some(pyo3::exceptions::PyRuntimeError::new_err(
+                "fetch function panicked",
+            ));
+            1
+        }
+    }
+}
+
+/// The value of `key` and its flags, computed by `compute` (a Python
+/// function of no arguments) by one caller among all that ask at once
+/// (see `mc_fetch`); the function's exception is raised.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+pub fn fetch<'py>(
+    py: Python<'py>,
+    handle: u64,
+    key: &[u8],
+    ttl: u32,
+    lease: u32,
+    wait_ms: u32,
+    recache: u32,
+    compute: Py<PyAny>,
+) -> PyResult<(Bound<'py, PyBytes>, u32)> {
+    let key = check_key(key)?;
+    let mut state = Computing {
+        compute,
+        value: None,
+        error: None,
+    };
+    let options = ffi::FetchOptions {
+        lease,
+        wait_ms,
+        recache,
+    };
+    let user = Shared((&mut state as *mut Computing).cast::<c_void>());
+    let mut value = Malloced::new();
+    let mut flags = 0u32;
+    let result = run(py, &[], || {
+        // SAFETY: `key` is NUL-terminated; `user` is the Computing that
+        // `call_compute` expects, alive for the whole call and used by this
+        // thread alone; the out-parameters are this call's own.
+        unsafe {
+            ffi::mc_fetch(
+                handle,
+                key.as_ptr(),
+                ttl,
+                &options,
+                Some(call_compute),
+                *user.get(),
+                value.ptr(),
+                value.len(),
+                &mut flags,
+            )
+        }
+    });
+    if let Some(e) = state.error.take() {
+        return Err(e);
+    }
+    result?;
+    Ok((PyBytes::new(py, value.bytes()), flags))
+}
+
+/// Marks the key's item stale: whether there was one.
+#[pyfunction]
+pub fn invalidate(py: Python<'_>, handle: u64, key: &[u8], ttl: u32) -> PyResult<bool> {
+    let key = check_key(key)?;
+    let rc = run(py, &[ffi::NOTFOUND], || {
+        // SAFETY: a NUL-terminated key, alive for the whole call.
+        unsafe { ffi::mc_invalidate(handle, key.as_ptr(), ttl) }
+    })?;
+    Ok(rc == ffi::OK)
 }
 
 /// Takes the lock `name`: its token.

@@ -296,3 +296,44 @@ def test_locks(m):
     with m.locked("report") as held:
         assert len(held) == 32 and "report" in m
     assert "report" not in m
+
+
+def test_fetch_computes_once_across_processes(m, server):
+    """8 forked processes fetch a missing key whose function sleeps 200 ms
+    and counts its runs: it ran once, every process got its value."""
+    import os
+    import time
+
+    def compute():
+        m.append("runs", "x", 0)
+        time.sleep(0.2)
+        return "computed"
+
+    pids = []
+    for _ in range(8):
+        pid = os.fork()
+        if pid == 0:
+            child = memcache.create(server.spec)
+            ok = child.fetch("page", compute, 60, lease=5, wait=5000) == "computed"
+            os._exit(0 if ok else 1)
+        pids.append(pid)
+    assert [os.waitpid(pid, 0)[1] for pid in pids] == [0] * 8
+    assert m.get("runs") == "x"
+    assert m.fetch("page", lambda: "never called", 60) == "computed"
+    assert m.fetch("bytes", lambda: b"\x00\xff", 60) == b"\x00\xff" and m.flags("bytes") == 0
+
+
+def test_fetch_errors_and_invalidate(m):
+    with pytest.raises(ZeroDivisionError):
+        m.fetch("k", lambda: 1 / 0, 60)
+    assert "k" not in m
+    assert m.fetch("k", lambda: "v", 60) == "v"
+    with pytest.raises(TypeError, match="fetch function must return str or bytes, not int"):
+        m.fetch("k2", lambda: 5, 60)
+    m.invalidate("k")
+    assert m.fetch("k", lambda: "fresh", 60) == "fresh"
+    assert m.get("k") == "fresh"
+    with pytest.raises(memcache.NotFound, match='no data for key "none"'):
+        m.invalidate("none")
+    with pytest.raises(memcache.InvalidArgument, match="lease of at least 1 second"):
+        m.fetch("k", lambda: "v", 60, lease=0)
