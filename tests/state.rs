@@ -298,3 +298,65 @@ fn a_killed_holder_cannot_keep_a_lock_past_its_lifetime() {
     assert_eq!(c.get(b"held").unwrap().unwrap().value, token.as_bytes());
     assert_eq!(c.unlock(b"held", &token), Ok(true));
 }
+
+/// `fetch` on a live item whose lifetime is below `recache`: this caller
+/// recomputes it early and stores the new value; the next caller gets it.
+#[test]
+fn fetch_recomputes_early_under_recache_and_computes_misses_once() {
+    let server = Memcached::tcp();
+    let client = Client::new(&[server.spec()]).unwrap();
+    let options = memcache::FetchOptions {
+        lease: 5,
+        wait: Duration::from_secs(2),
+        recache: 30,
+    };
+    let mut runs = 0;
+    let mut compute = || -> memcache::Result<(Vec<u8>, u32)> {
+        runs += 1;
+        Ok((format!("value {runs}").into_bytes(), 5))
+    };
+    // A miss: computed, stored with the flags and lifetime given.
+    let got = client.fetch(b"page", 3600, options, &mut compute).unwrap();
+    assert_eq!(got, (b"value 1".to_vec(), 5));
+    // A hit with an hour left: not recomputed.
+    let got = client.fetch(b"page", 3600, options, &mut compute).unwrap();
+    assert_eq!(got, (b"value 1".to_vec(), 5));
+    // Ten seconds left, under the 30 of recache: recomputed once.
+    client.set(b"page", b"old", 0, 10).unwrap();
+    let got = client.fetch(b"page", 3600, options, &mut compute).unwrap();
+    assert_eq!(got, (b"value 2".to_vec(), 5));
+    let got = client.fetch(b"page", 3600, options, &mut compute).unwrap();
+    assert_eq!(got, (b"value 2".to_vec(), 5));
+    assert_eq!(runs, 2);
+    assert!(client.ttl(b"page").unwrap().unwrap() > 3500);
+}
+
+/// A server without the meta commands (a proxy, memcached before 1.6)
+/// answers ERROR: a clear CLIENT error, and nothing computed.
+#[test]
+fn fetch_against_a_server_without_meta_is_a_client_error() {
+    // A fake server: a real memcached 1.6 has the meta commands.
+    let fake = support::FakeServer::start(support::Fake::Reply(b"ERROR\r\n".to_vec()));
+    let client = Client::new(&[fake.spec()]).unwrap();
+    let mut runs = 0;
+    let err = client
+        .fetch(
+            b"k",
+            60,
+            memcache::FetchOptions::default(),
+            || -> memcache::Result<(Vec<u8>, u32)> {
+                runs += 1;
+                Ok((b"v".to_vec(), 0))
+            },
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), Kind::Client);
+    assert_eq!(
+        err.message(),
+        format!(
+            "{}: ERROR: the server does not know this command",
+            fake.spec()
+        )
+    );
+    assert_eq!(runs, 0);
+}
