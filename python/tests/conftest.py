@@ -25,23 +25,46 @@ class Server:
 
     def __init__(self, *args):
         self.args = args
-        self.port = free_port()
-        self.spec = f"127.0.0.1:{self.port}"
         self.process = None
-        self.start()
+        for _ in range(20):
+            self.port = free_port()
+            self.spec = f"127.0.0.1:{self.port}"
+            if self.start():
+                return
+        raise RuntimeError("could not start memcached on a free port")
 
     def start(self):
+        """Starts memcached on the port; False if another process holds it
+        (the server answering must be this one: its pid, from its stats)."""
         user = ["-u", "root"] if os.geteuid() == 0 else []
         self.process = subprocess.Popen(
             [MEMCACHED, "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", *user, *self.args])
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.01)
+            if self.process.poll() is not None:
+                return False
+            if self.answering_pid() == self.process.pid:
+                return True
+            time.sleep(0.01)
         raise RuntimeError(f"memcached on port {self.port} did not start")
+
+    def answering_pid(self):
+        """The pid the server on the port reports, or None."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"stats\r\n")
+                reply = b""
+                while not reply.endswith(b"END\r\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return None
+                    reply += chunk
+        except OSError:
+            return None
+        for line in reply.split(b"\r\n"):
+            if line.startswith(b"STAT pid "):
+                return int(line.split()[2])
+        return None
 
     def stop(self):
         if self.process and self.process.poll() is None:

@@ -50,7 +50,7 @@ def test_killed_server_then_restarted(server):
         assert memcache.IOError is memcache.NetworkError
         assert e.value.kind == "IO"
         assert server.spec in e.value.message
-        server.start()
+        assert server.start(), "the port was taken while the server was down"
         with pytest.raises(memcache.NotFound):
             m.get("k")
         m.put("k", "again")

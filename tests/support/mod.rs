@@ -160,7 +160,14 @@ impl Memcached {
                 return false; // exited: port taken, most likely
             }
             let up = match &self.listen {
-                Listen::Port(port) => TcpStream::connect(("127.0.0.1", *port)).is_ok(),
+                // The listener must be this child's: a connect alone would
+                // also succeed on another process's server that holds the
+                // port (a concurrent test run), which this child then fails
+                // to bind, and the test would talk to a stranger.
+                Listen::Port(port) => {
+                    TcpStream::connect(("127.0.0.1", *port)).is_ok()
+                        && listens_on(child.id(), *port)
+                }
                 Listen::Socket(path, _) => UnixStream::connect(path).is_ok(),
             };
             if up {
@@ -184,6 +191,31 @@ impl Drop for Memcached {
 }
 
 /// A loopback port nothing listens on right now.
+/// Whether process `pid` holds the socket listening on 127.0.0.1:`port`
+/// (Linux: the listener's inode in /proc/net/tcp among the process's
+/// file descriptors). True where /proc cannot tell.
+fn listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return true;
+    };
+    let local = format!("0100007F:{port:04X}");
+    let inode = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+            .then(|| fields.get(9).map(|i| format!("socket:[{i}]")))
+            .flatten()
+    });
+    let Some(inode) = inode else {
+        return false;
+    };
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return true;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| target.to_string_lossy() == inode)
+    })
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
