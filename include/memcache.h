@@ -259,6 +259,43 @@ typedef uint32_t mc_change;
 #endif // __cplusplus
 
 /**
+ * The verdict of `mc_lease_get`.
+ */
+enum mc_lease_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * A value: use it.
+   */
+  MC_LEASE_HIT = 0,
+  /**
+   * This caller computes the value and stores it with `mc_cas` and the
+   * CAS value given (`MC_EXISTS` then means another value landed
+   * meanwhile: keep it). To give the win back instead: `mc_remove` when
+   * the value given is empty (a placeholder), `mc_invalidate` when it
+   * is stale.
+   */
+  MC_LEASE_WIN = 1,
+  /**
+   * Another caller computes the value: wait, and ask again.
+   */
+  MC_LEASE_WAIT = 2,
+  /**
+   * A stale value that another caller is recomputing: use it.
+   */
+  MC_LEASE_STALE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum mc_lease_state mc_lease_state;
+#else
+typedef uint32_t mc_lease_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * How local memcached daemons are started for a handle (by `mc_create_with`
  * for socket files, and by `mc_start`). Zero or NULL fields take the
  * defaults.
@@ -1281,6 +1318,30 @@ mc_result mc_fetch(uint64_t handle,
                    void **value,
                    size_t *len,
                    uint32_t *flags);
+
+/**
+ * One lease get, for a C program that runs its own loop (`mc_fetch`
+ * runs one): the item of `key` (`*value`, `*len` bytes plus a NUL, to
+ * release with `mc_free`; empty for a placeholder), its flags and CAS
+ * value, and the server's verdict in `*state` (an `mc_lease_state`). On a
+ * miss the server makes an empty placeholder that lives `lease` seconds
+ * (at least 1) and hands this call the win; with `recache` > 0, a live
+ * item with fewer seconds left hands one call the win too. `flags`,
+ * `cas` may be null.
+ *
+ * # Safety
+ * `key` is a NUL-terminated string; `value`, `len` and `state` are valid
+ * for a write; `flags` and `cas` are null or valid for a write.
+ */
+mc_result mc_lease_get(uint64_t handle,
+                       const char *key,
+                       uint32_t lease,
+                       uint32_t recache,
+                       void **value,
+                       size_t *len,
+                       uint32_t *flags,
+                       uint64_t *cas,
+                       uint32_t *state);
 
 /**
  * Marks the item of `key` stale instead of deleting it (meta `md ... I`):

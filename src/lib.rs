@@ -43,8 +43,8 @@ pub mod server;
 mod tcl;
 
 pub use client::{
-    Change, Client, Credentials, FetchOptions, Hit, Item, Options, Placed, Status, ValueFormat,
-    UPDATE_TRIES,
+    Change, Client, Credentials, FetchOptions, Hit, Item, Lease, LeaseState, Options, Placed,
+    Status, ValueFormat, UPDATE_TRIES,
 };
 pub use cluster::Distribution;
 pub use error::{Error, Kind, Result};

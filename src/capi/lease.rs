@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_void};
 use std::time::Duration;
 
-use crate::client::FetchOptions;
+use crate::client::{FetchOptions, LeaseState};
 use crate::error::{Error, Kind};
 
 use super::boundary::*;
@@ -106,6 +106,86 @@ pub unsafe extern "C" fn mc_fetch(
             value.write(copy.cast());
             len.write(data.len());
             put(flags, f);
+        }
+        Ok(mc_result::MC_OK)
+    })
+}
+
+/// The verdict of `mc_lease_get`.
+#[allow(non_camel_case_types)]
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mc_lease_state {
+    /// A value: use it.
+    MC_LEASE_HIT = 0,
+    /// This caller computes the value and stores it with `mc_cas` and the
+    /// CAS value given (`MC_EXISTS` then means another value landed
+    /// meanwhile: keep it). To give the win back instead: `mc_remove` when
+    /// the value given is empty (a placeholder), `mc_invalidate` when it
+    /// is stale.
+    MC_LEASE_WIN = 1,
+    /// Another caller computes the value: wait, and ask again.
+    MC_LEASE_WAIT = 2,
+    /// A stale value that another caller is recomputing: use it.
+    MC_LEASE_STALE = 3,
+}
+
+/// One lease get, for a C program that runs its own loop (`mc_fetch`
+/// runs one): the item of `key` (`*value`, `*len` bytes plus a NUL, to
+/// release with `mc_free`; empty for a placeholder), its flags and CAS
+/// value, and the server's verdict in `*state` (an `mc_lease_state`). On a
+/// miss the server makes an empty placeholder that lives `lease` seconds
+/// (at least 1) and hands this call the win; with `recache` > 0, a live
+/// item with fewer seconds left hands one call the win too. `flags`,
+/// `cas` may be null.
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `value`, `len` and `state` are valid
+/// for a write; `flags` and `cas` are null or valid for a write.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn mc_lease_get(
+    handle: u64,
+    key: *const c_char,
+    lease: u32,
+    recache: u32,
+    value: *mut *mut c_void,
+    len: *mut usize,
+    flags: *mut u32,
+    cas: *mut u64,
+    state: *mut u32,
+) -> mc_result {
+    guard(|| {
+        // SAFETY: a NUL-terminated string (this function's contract).
+        let key = unsafe { text(key, "key") }?;
+        if value.is_null() || len.is_null() || state.is_null() {
+            return Err(null(match (value.is_null(), len.is_null()) {
+                (true, _) => "value",
+                (false, true) => "len",
+                _ => "state",
+            }));
+        }
+        if lease == 0 {
+            return Err(Error::new(
+                Kind::Invalid,
+                "a lease get needs a lease of at least 1 second",
+            ));
+        }
+        let found = client(handle)?.lease_get(key, lease, recache)?;
+        let verdict = match found.state() {
+            LeaseState::Hit => mc_lease_state::MC_LEASE_HIT,
+            LeaseState::Win => mc_lease_state::MC_LEASE_WIN,
+            LeaseState::Wait => mc_lease_state::MC_LEASE_WAIT,
+            LeaseState::Stale => mc_lease_state::MC_LEASE_STALE,
+        };
+        let copy = malloc_copy(&found.data)?;
+        // SAFETY: checked non-null or null-or-valid (this function's contract).
+        unsafe {
+            value.write(copy.cast());
+            len.write(found.data.len());
+            state.write(verdict as u32);
+            put(flags, found.flags);
+            put(cas, found.cas);
         }
         Ok(mc_result::MC_OK)
     })

@@ -52,23 +52,51 @@ impl Default for FetchOptions {
     }
 }
 
-/// What a lease get found.
-struct Found {
-    data: Vec<u8>,
-    flags: u32,
-    cas: u64,
+/// What a lease get found ([`Placed::lease_get`]): the item (empty for a
+/// placeholder), and the server's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub data: Vec<u8>,
+    pub flags: u32,
+    /// The item's CAS value: a value computed after a win is stored with
+    /// it (`cas`), so that one stored meanwhile stays.
+    pub cas: u64,
     /// `W`: this caller computes.
-    win: bool,
+    pub win: bool,
     /// `X`: the item is stale.
-    stale: bool,
+    pub stale: bool,
     /// `Z`: another caller holds the win.
-    pending: bool,
+    pub pending: bool,
 }
 
-impl Found {
+/// A lease get's verdict, for a caller that runs its own loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseState {
+    /// A value: use it.
+    Hit,
+    /// This caller computes the value and stores it with the CAS value
+    /// (the data is a placeholder, a stale value or one to recache).
+    Win,
+    /// Another caller computes it: wait and ask again.
+    Wait,
+    /// A stale value another caller is recomputing: use it.
+    Stale,
+}
+
+impl Lease {
     /// A placeholder made by a lease get: empty, and not a stale value.
     fn placeholder(&self) -> bool {
         self.data.is_empty() && !self.stale
+    }
+
+    /// What the caller should do.
+    pub fn state(&self) -> LeaseState {
+        match (self.win, self.pending && self.placeholder(), self.stale) {
+            (true, _, _) => LeaseState::Win,
+            (false, true, _) => LeaseState::Wait,
+            (false, false, true) => LeaseState::Stale,
+            (false, false, false) => LeaseState::Hit,
+        }
     }
 }
 
@@ -94,14 +122,15 @@ impl Placed<'_> {
         let until = Instant::now() + options.wait;
         let mut pause = Pause::new();
         loop {
-            let found = self.lease_get(key, options)?;
-            if found.win {
-                return self.compute_and_store(key, ttl, &found, true, &mut compute);
-            }
-            if !(found.pending && found.placeholder()) {
+            let found = self.lease_get(key, options.lease, options.recache)?;
+            match found.state() {
+                LeaseState::Win => {
+                    return self.compute_and_store(key, ttl, &found, true, &mut compute)
+                }
                 // A value, a stale one while another caller recomputes it,
                 // or one being recached.
-                return Ok((found.data, found.flags));
+                LeaseState::Hit | LeaseState::Stale => return Ok((found.data, found.flags)),
+                LeaseState::Wait => {}
             }
             if Instant::now() >= until {
                 return self.compute_and_store(key, ttl, &found, false, &mut compute);
@@ -140,7 +169,7 @@ impl Placed<'_> {
         &self,
         key: &[u8],
         ttl: u32,
-        found: &Found,
+        found: &Lease,
         won: bool,
         compute: &mut impl FnMut() -> std::result::Result<(Vec<u8>, u32), E>,
     ) -> std::result::Result<(Vec<u8>, u32), E> {
@@ -158,14 +187,16 @@ impl Placed<'_> {
         Ok((value, flags))
     }
 
-    /// "mg <key> v f c t N<lease>[ R<recache>]" and what it found.
-    fn lease_get(&self, key: &[u8], options: FetchOptions) -> Result<Found> {
+    /// One lease get ("mg <key> v f c t N<lease>[ R<recache>]"): the item
+    /// and the server's verdict, for a caller that runs its own loop (see
+    /// [`Placed::fetch`] for the one this library runs).
+    pub fn lease_get(&self, key: &[u8], lease: u32, recache: u32) -> Result<Lease> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let decode = snap.options.decodes();
         let mut request = Vec::with_capacity(full.len() + 32);
-        protocol::lease_get(&mut request, &full, options.lease, options.recache);
-        let answer = |reply: Reply<'_>| -> Result<Found> {
+        protocol::lease_get(&mut request, &full, lease, recache);
+        let answer = |reply: Reply<'_>| -> Result<Lease> {
             let Reply::Meta {
                 code: MetaCode::Va,
                 flags: tokens,
@@ -182,7 +213,7 @@ impl Placed<'_> {
                 data = inflate(&data)?;
                 flags &= !ZLIB_FLAG;
             }
-            Ok(Found {
+            Ok(Lease {
                 data,
                 flags,
                 cas,
@@ -233,7 +264,7 @@ impl Placed<'_> {
     /// Gives a win back after a failed computation: a placeholder is
     /// deleted, a stale item marked stale again (which hands its win to
     /// the next caller); a live item being recached keeps its value.
-    fn give_back(&self, key: &[u8], found: &Found) -> Result<()> {
+    fn give_back(&self, key: &[u8], found: &Lease) -> Result<()> {
         if !found.stale && !found.placeholder() {
             return Ok(());
         }
@@ -265,5 +296,9 @@ impl super::Client {
 
     pub fn invalidate(&self, key: &[u8], ttl: Option<u32>) -> Result<bool> {
         self.at(None).invalidate(key, ttl)
+    }
+
+    pub fn lease_get(&self, key: &[u8], lease: u32, recache: u32) -> Result<Lease> {
+        self.at(None).lease_get(key, lease, recache)
     }
 }

@@ -39,7 +39,7 @@ use crate::server::{self, Server};
 pub use crate::net::{Credentials, ValueBuf, VecBuf};
 pub use crate::protocol::StoreVerb;
 pub use codec::{MAX_INFLATED, ZLIB_FLAG};
-pub use fetch::FetchOptions;
+pub use fetch::{FetchOptions, Lease, LeaseState};
 pub use ops::Placed;
 pub use options::{DaemonOptions, Options, ValueFormat};
 pub use settings::SETTINGS;

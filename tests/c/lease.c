@@ -12,6 +12,9 @@
  *    placeholder left: the next caller computes at once.
  * 4. A winner killed mid-computation: the others get a value within the
  *    lease (1 s) plus one computation.
+ * 5. mc_lease_get's verdicts, for a loop of one's own: win on a miss, wait
+ *    while the win is out, hit once stored with mc_cas; after
+ *    mc_invalidate, win (the stale value) then stale for the others.
  * Each stage prints its figures (runs, fastest and slowest wait); times
  * are reported, never asserted: the runs and the values are.
  */
@@ -217,6 +220,39 @@ int main(int argc, char **argv) {
     mc_free(v);
     CHECK_U64(counter_value(h, "killed-runs"), 2);
     printf("killed winner: the next caller got a value after %.0f ms (lease 1 s)\n", waited);
+
+    /* 5. A loop of one's own: mc_lease_get's verdicts. */
+    uint32_t state = 9, f = 9;
+    uint64_t cas = 0, cas2 = 0;
+    CHECK_RC(mc_lease_get(h, "own", 10, 0, &v, &len, &f, &cas, &state), MC_OK);
+    CHECK_U64(state, MC_LEASE_WIN);
+    CHECK_U64(len, 0);
+    mc_free(v);
+    CHECK_RC(mc_lease_get(h, "own", 10, 0, &v, &len, NULL, &cas2, &state), MC_OK);
+    CHECK_U64(state, MC_LEASE_WAIT);
+    mc_free(v);
+    CHECK_RC(mc_cas(h, "own", "mine", 4, 3, 60, cas), MC_OK);
+    CHECK_RC(mc_lease_get(h, "own", 10, 0, &v, &len, &f, NULL, &state), MC_OK);
+    CHECK_U64(state, MC_LEASE_HIT);
+    CHECK_MEM(v, len, "mine", 4);
+    CHECK_U64(f, 3);
+    mc_free(v);
+    CHECK_RC(mc_invalidate(h, "own", 0), MC_OK);
+    CHECK_RC(mc_lease_get(h, "own", 10, 0, &v, &len, NULL, &cas, &state), MC_OK);
+    CHECK_U64(state, MC_LEASE_WIN);
+    CHECK_MEM(v, len, "mine", 4);
+    mc_free(v);
+    CHECK_RC(mc_lease_get(h, "own", 10, 0, &v, &len, NULL, NULL, &state), MC_OK);
+    CHECK_U64(state, MC_LEASE_STALE);
+    CHECK_MEM(v, len, "mine", 4);
+    mc_free(v);
+    /* The win given back (the stale item invalidated again): the next
+     * caller wins. */
+    CHECK_RC(mc_invalidate(h, "own", 0), MC_OK);
+    CHECK_RC(mc_lease_get(h, "own", 10, 0, &v, &len, NULL, NULL, &state), MC_OK);
+    CHECK_U64(state, MC_LEASE_WIN);
+    mc_free(v);
+    CHECK_RC(mc_lease_get(h, "own", 0, 0, &v, &len, NULL, NULL, &state), MC_INVALID);
 
     /* Bad arguments. */
     struct mc_fetch_options zero = {0, 0, 0};
