@@ -21,6 +21,7 @@ mod fetch;
 mod multi;
 mod ops;
 mod options;
+mod probe;
 mod replies;
 mod route;
 mod settings;

@@ -4,11 +4,11 @@
 
 use super::codec::pack;
 use super::multi;
-use super::replies::{deleted, item, parse_meta, read_single, store_status, unexpected, vec_buf};
+use super::replies::{deleted, item, read_single, store_status, unexpected, vec_buf};
 use super::route::Resend;
 use super::{Client, Hit, Item, Snapshot, Status, ValueBuf};
-use crate::error::{Error, Kind, Result};
-use crate::protocol::{self, Arith, MetaCode, Reply, RetrieveVerb, StoreVerb};
+use crate::error::{Error, Result};
+use crate::protocol::{self, Arith, Reply, RetrieveVerb, StoreVerb};
 
 /// Values at least this long are written from the caller's memory with
 /// one gathered write instead of being copied into the request buffer.
@@ -220,61 +220,6 @@ impl<'a> Placed<'a> {
             Resend::Safe,
             |conn, deadline| read_single(conn, deadline, &full, decode, &mut make),
         )
-    }
-
-    /// Is there an item under `key`? Asks with a meta get that returns no
-    /// value (memcached 1.6.10 or later).
-    pub fn exists(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.meta_probe(key, None)?.is_some())
-    }
-
-    /// The seconds `key` has left to live (`None`: no item; `Some(-1)`: no
-    /// expiry), by a meta get (memcached 1.6.10 or later).
-    pub fn ttl(&self, key: &[u8]) -> Result<Option<i64>> {
-        self.meta_probe(key, Some(b't'))?
-            .map(|t| parse_meta(&t, "a TTL"))
-            .transpose()
-    }
-
-    /// The flags stored with `key`'s item, or `None`, without fetching the
-    /// value (meta get; memcached 1.6.10 or later).
-    pub fn flags(&self, key: &[u8]) -> Result<Option<u32>> {
-        self.meta_probe(key, Some(b'f'))?
-            .map(|f| parse_meta(&f, "flags"))
-            .transpose()
-    }
-
-    /// A meta get of `key` that returns no value: `None` if there is no
-    /// item, else the value of meta flag `flag` (empty when none is asked).
-    fn meta_probe(&self, key: &[u8], flag: Option<u8>) -> Result<Option<Vec<u8>>> {
-        let token = flag.map(|f| [f]);
-        let tokens: Vec<&[u8]> = token.iter().map(|t| &t[..]).collect();
-        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
-            protocol::meta_get(buf, full, &tokens);
-            Ok(())
-        };
-        let answer = |reply: Reply<'_>| match reply {
-            Reply::Meta {
-                code: MetaCode::Hd,
-                flags,
-                ..
-            } => match flag {
-                None => Ok(Some(Vec::new())),
-                Some(f) => protocol::meta_flag(flags, f)
-                    .map(|v| Some(v.to_vec()))
-                    .ok_or_else(|| {
-                        Error::new(
-                            Kind::Protocol,
-                            format!("meta get reply without its {} flag", char::from(f)),
-                        )
-                    }),
-            },
-            Reply::Meta {
-                code: MetaCode::En, ..
-            } => Ok(None),
-            other => Err(unexpected(other)),
-        };
-        self.one_line(key, Resend::Safe, encode, answer)
     }
 
     // ----- other key operations -----

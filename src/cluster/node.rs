@@ -1,7 +1,7 @@
 //! A server at run time: its idle connections, its dead mark (when and why
 //! it failed, when it is tried again) and its clock.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,9 @@ pub struct Node {
     clock_base: AtomicU64,
     /// The [`stamp`] of the moment the clock was read.
     clock_read: AtomicU64,
+    /// Learned that the server has no meta commands (memcached before 1.6,
+    /// or a proxy): questions go to it as classic commands.
+    lacks_meta: AtomicBool,
 }
 
 impl Node {
@@ -74,6 +77,7 @@ impl Node {
             dead_reason: Mutex::new(String::new()),
             clock_base: AtomicU64::new(0),
             clock_read: AtomicU64::new(0),
+            lacks_meta: AtomicBool::new(false),
         }
     }
 
@@ -134,6 +138,16 @@ impl Node {
         *lock(&self.dead_reason) = why.message().to_string();
         self.dead_until
             .store(stamp(Instant::now() + length), Ordering::Release);
+    }
+
+    /// Whether the server was found to have no meta commands.
+    pub fn lacks_meta(&self) -> bool {
+        self.lacks_meta.load(Ordering::Relaxed)
+    }
+
+    /// Remembers that the server has no meta commands.
+    pub fn mark_lacks_meta(&self) {
+        self.lacks_meta.store(true, Ordering::Relaxed);
     }
 
     /// The server answered: it is alive.
