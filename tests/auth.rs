@@ -37,12 +37,7 @@ fn a_login_is_sent_on_every_new_connection() {
     assert_eq!(c.set(b"k", b"v", 0, 0), Ok(Status::Stored));
     assert_eq!(c.get(b"k").unwrap().unwrap().value, b"v");
     let keys: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
-    let items: Vec<(&String, &[u8], u32)> = keys.iter().map(|k| (k, &b"x"[..], 0)).collect();
-    assert!(c
-        .set_many(&items, 0)
-        .unwrap()
-        .iter()
-        .all(|s| *s == Ok(Status::Stored)));
+    support::set_all(&c, &keys);
     assert_eq!(c.get_many(&keys).unwrap().len(), 50);
     assert_eq!(c.incr(b"n", 1), Ok(None));
     // A restarted server: the new connection logs in again.

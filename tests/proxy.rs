@@ -102,12 +102,7 @@ fn key_commands_work_through_twemproxy_and_questions_fall_back_to_classic() {
     assert_eq!(c.incr(b"n", 1), Ok(Some(42)));
     assert_eq!(c.decr(b"n", 2), Ok(Some(40)));
     let keys: Vec<String> = (0..40).map(|i| format!("m{i}")).collect();
-    let items: Vec<(&String, &[u8], u32)> = keys.iter().map(|k| (k, &b"x"[..], 0)).collect();
-    assert!(c
-        .set_many(&items, 0)
-        .unwrap()
-        .iter()
-        .all(|s| *s == Ok(Status::Stored)));
+    support::set_all(&c, &keys);
     assert_eq!(c.get_many(&keys).unwrap().len(), 40);
     assert!(c.delete_many(&keys).unwrap().iter().all(|&had| had));
 

@@ -216,6 +216,17 @@ fn listens_on(pid: u32, port: u16) -> bool {
     })
 }
 
+/// Stores `keys` (value "x", flags 0) with one `set_many`, asserting that
+/// every one was stored.
+pub fn set_all(c: &memcache::Client, keys: &[String]) {
+    let items: Vec<(&String, &[u8], u32)> = keys.iter().map(|k| (k, &b"x"[..], 0)).collect();
+    let outcomes = c.set_many(&items, 0).unwrap();
+    assert!(
+        outcomes.iter().all(|s| *s == Ok(memcache::Status::Stored)),
+        "{outcomes:?}"
+    );
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
