@@ -25,4 +25,5 @@ export MEMCACHE_PM_SDIST="$PWD/target/python-memcached/python-memcached-1.62.tar
 # From the tests' directory: `memcache` must come from the installed
 # package, not from the source tree's python/memcache (no library there).
 cd python/tests
-exec "../../$venv/bin/python" -m pytest -p no:cacheprovider "$@"
+# -rs: a skipped test prints its reason.
+exec "../../$venv/bin/python" -m pytest -p no:cacheprovider -rs "$@"
