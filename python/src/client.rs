@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
 
 use crate::fast::{c_key, fetch, plain_ttl, store, value_bytes, INTEGER, KEY_MAX, LONG, TEXT};
 use crate::ffi;
@@ -271,8 +271,7 @@ impl ClientBase {
         let prefix = key_prefix.unwrap_or(&empty);
         let this = slf.get();
         let Some(handle) = this.fast_handle() else {
-            let list = PyList::new(py, keys.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
-            return slf.call_method1(intern!(py, "_get_multi"), (list, prefix));
+            return slf.call_method1(intern!(py, "_get_multi"), (many::listed(keys)?, prefix));
         };
         let count = || this.stats.count_fast(GET_MULTI);
         many::get_multi(slf.as_any(), handle, keys, prefix, this.key_limit(), count)

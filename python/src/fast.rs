@@ -118,6 +118,15 @@ pub fn store(
     })
 }
 
+/// A value as seed 000's interface returns it when it is text: the str of
+/// a value with the text flag that is UTF-8; None for bytes.
+pub fn text<'py>(py: Python<'py>, data: &[u8], flags: u32) -> Option<Bound<'py, PyString>> {
+    if flags & TEXT == 0 {
+        return None;
+    }
+    Some(PyString::new(py, std::str::from_utf8(data).ok()?))
+}
+
 /// A TTL argument that is plainly valid: None (`default`), or an int of
 /// 0 to 2^32-2. Else None: the Python path checks it.
 pub fn plain_ttl(ttl: Option<&Bound<'_, PyAny>>, default: u32) -> Option<u32> {
@@ -169,12 +178,10 @@ impl Handle {
         if !found {
             return slf.call_method1(intern!(py, "_miss"), (key,));
         }
-        if flags & TEXT != 0 {
-            if let Ok(text) = std::str::from_utf8(value.bytes(py)) {
-                return Ok(PyString::new(py, text).into_any());
-            }
+        match text(py, value.bytes(py), flags) {
+            Some(text) => Ok(text.into_any()),
+            None => Ok(value.into_bytes(py).into_any()),
         }
-        Ok(value.into_bytes(py).into_any())
     }
 
     /// A dict of the keys that have data (one pipelined request per

@@ -10,7 +10,7 @@ use std::ffi::{c_char, CStr};
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList};
 
 use crate::call::{run, Malloced};
 use crate::ffi;
@@ -154,6 +154,12 @@ fn value_of(hit: &ffi::Hit) -> &[u8] {
     unsafe { std::slice::from_raw_parts(hit.value, hit.value_len) }
 }
 
+/// The items of an iterable as a list (iterated once: it may be a
+/// generator).
+pub fn listed<'py>(keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    PyList::new(keys.py(), keys.try_iter()?.collect::<PyResult<Vec<_>>>()?)
+}
+
 /// The keys of an iterable, or None when one of them is not for the
 /// fast path; and the list of them (the Python path's argument).
 fn collect<'py>(
@@ -161,7 +167,7 @@ fn collect<'py>(
     prefix: &[u8],
     ints: bool,
 ) -> PyResult<(Bound<'py, PyList>, Option<Keys>)> {
-    let list = PyList::new(keys.py(), keys.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+    let list = listed(keys)?;
     let mut out = Keys::with_capacity(list.len());
     for key in list.iter() {
         match key_object(&key, ints) {
@@ -180,8 +186,9 @@ pub fn mget<'py>(
     keys: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = slf.py();
-    let (list, Some(wanted)) = collect(keys, b"", false)? else {
-        let list = PyList::new(py, keys.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+    // The keys collected once: the Python path gets the same list.
+    let (list, wanted) = collect(keys, b"", false)?;
+    let Some(wanted) = wanted else {
         return slf.call_method1(intern!(py, "_mget"), (list,));
     };
     let (block, count) = fetch_many(py, handle, &wanted, false)?;
@@ -191,14 +198,10 @@ pub fn mget<'py>(
         let Some(at) = at else { continue };
         let hit = &hits[at];
         let data = value_of(hit);
-        let value = match (hit.flags & 16 != 0)
-            .then(|| std::str::from_utf8(data).ok())
-            .flatten()
-        {
-            Some(text) => PyString::new(py, text).into_any(),
-            None => PyBytes::new(py, data).into_any(),
-        };
-        out.set_item(key, value)?;
+        match crate::fast::text(py, data, hit.flags) {
+            Some(text) => out.set_item(key, text)?,
+            None => out.set_item(key, PyBytes::new(py, data))?,
+        }
     }
     Ok(out.into_any())
 }
@@ -212,14 +215,13 @@ pub fn get_multi<'py>(
     keys: &Bound<'py, PyAny>,
     prefix: &Bound<'py, PyAny>,
     limit: Option<usize>,
-    count: impl FnOnce(),
+    count_call: impl FnOnce(),
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = slf.py();
     let slow =
         |list: Bound<'py, PyList>| slf.call_method1(intern!(py, "_get_multi"), (list, prefix));
     let Some(prefix_bytes) = key_object(prefix, false) else {
-        let list = PyList::new(py, keys.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
-        return slow(list);
+        return slow(listed(keys)?);
     };
     let (list, wanted) = collect(keys, prefix_bytes.as_bytes(), true)?;
     let Some(wanted) = wanted else {
@@ -230,7 +232,7 @@ pub fn get_multi<'py>(
             return slow(list);
         }
     }
-    count();
+    count_call();
     let out = PyDict::new(py);
     if wanted.len() == 0 {
         return Ok(out.into_any());

@@ -337,3 +337,12 @@ def test_fetch_errors_and_invalidate(m):
         m.invalidate("none")
     with pytest.raises(memcache.InvalidArgument, match="lease of at least 1 second"):
         m.fetch("k", lambda: "v", 60, lease=0)
+
+
+def test_mget_takes_any_iterable_once(m):
+    """A generator is read once: the fast path and the general one (which
+    reports a bad key) see the same keys."""
+    m.put("g1", "a")
+    assert m.mget(k for k in ["g1", "g2"]) == {"g1": "a"}
+    with pytest.raises(memcache.BadKey, match='^key "bad key" contains a space'):
+        m.mget(k for k in ["g1", "bad key"])
