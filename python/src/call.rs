@@ -103,11 +103,24 @@ pub fn lossy(p: *const c_char) -> String {
     unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
 
+/// Runs `call` as [`run`] does, giving it the place where the library
+/// writes a string it allocates (`mc_server_name`, `mc_option`,
+/// `mc_version`); returns that string, copied, then freed.
+pub fn run_for_string(
+    py: Python<'_>,
+    call: impl FnOnce(*mut *mut c_char) -> ffi::McResult + Send,
+) -> PyResult<String> {
+    let mut out = Shared(ptr::null_mut::<c_char>());
+    run(py, &[], || call(out.slot()))?;
+    // SAFETY: null, or the string the library wrote there for us.
+    Ok(unsafe { taken_string(*out.get()) })
+}
+
 /// A string the library allocated for the caller: copied, then freed.
 ///
 /// # Safety
 /// `p` is null or a string from the library, not used afterwards.
-pub unsafe fn taken_string(p: *mut c_char) -> String {
+unsafe fn taken_string(p: *mut c_char) -> String {
     let text = lossy(p);
     // SAFETY: the library's block, released once (this function's contract).
     unsafe { ffi::mc_free(p.cast()) };
@@ -190,6 +203,11 @@ impl<T> Shared<T> {
     pub fn get(&self) -> &T {
         &self.0
     }
+
+    /// Where the C call writes an output of type `T`.
+    pub fn slot(&mut self) -> *mut T {
+        &mut self.0
+    }
 }
 
 /// One pointer, as [`Shared`].
@@ -203,15 +221,5 @@ unsafe impl Sync for Ptr {}
 impl Ptr {
     pub fn get(self) -> *const c_char {
         self.0
-    }
-}
-
-/// An output pointer for a string the library allocates.
-pub struct Out<'a>(pub &'a mut *mut c_char);
-// SAFETY: as `Shared`: written by the C call on the same thread.
-unsafe impl Send for Out<'_> {}
-impl Out<'_> {
-    pub fn get(&mut self) -> *mut *mut c_char {
-        &mut *self.0
     }
 }

@@ -135,15 +135,6 @@ extern "C" {
         flags: *mut u32,
         cas: *mut u64,
     ) -> McResult;
-    pub fn mc_get_and_touch(
-        handle: u64,
-        key: *const c_char,
-        ttl: u32,
-        value: *mut *mut c_void,
-        len: *mut usize,
-        flags: *mut u32,
-        cas: *mut u64,
-    ) -> McResult;
     pub fn mc_get_multi_by_key(
         handle: u64,
         place: *const c_char,

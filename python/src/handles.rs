@@ -7,7 +7,7 @@ use std::ptr;
 use pyo3::prelude::*;
 
 use crate::call::{
-    check_key, cstring, lossy, pointers, run, taken_string, Malloced, Out, Ptr, Shared,
+    check_key, cstring, lossy, pointers, run, run_for_string, Malloced, Ptr, Shared,
 };
 use crate::ffi;
 
@@ -107,15 +107,8 @@ pub fn servers(py: Python<'_>, handle: u64) -> PyResult<Vec<String>> {
     })?;
     (0..count)
         .map(|i| {
-            let mut name: *mut c_char = ptr::null_mut();
-            let mut out = Out(&mut name);
-            // SAFETY: every pointer passed is into this call's live arguments (C
-            // strings, buffers, out-parameters), valid for the whole C call.
-            run(py, &[], || unsafe {
-                ffi::mc_server_name(handle, i, out.get())
-            })?;
-            // SAFETY: a string the library allocated for us.
-            Ok(unsafe { taken_string(name) })
+            // SAFETY: `out` is the library's place to write the name.
+            run_for_string(py, |out| unsafe { ffi::mc_server_name(handle, i, out) })
         })
         .collect()
 }
@@ -146,15 +139,11 @@ pub fn setting_words(settings: &[(String, String)]) -> PyResult<Vec<CString>> {
 #[pyfunction]
 pub fn option(py: Python<'_>, handle: u64, name: &str) -> PyResult<String> {
     let name = cstring(name.as_bytes(), "name")?;
-    let mut value: *mut c_char = ptr::null_mut();
-    let mut out = Out(&mut value);
-    // SAFETY: every pointer passed is into this call's live arguments (C
-    // strings, buffers, out-parameters), valid for the whole C call.
-    run(py, &[], || unsafe {
-        ffi::mc_option(handle, name.as_ptr(), out.get())
-    })?;
-    // SAFETY: a string the library allocated for us.
-    Ok(unsafe { taken_string(value) })
+    // SAFETY: `name` is a live C string; `out` is the library's place to
+    // write the value.
+    run_for_string(py, |out| unsafe {
+        ffi::mc_option(handle, name.as_ptr(), out)
+    })
 }
 
 /// A new random key (32 hex digits).
@@ -322,13 +311,6 @@ pub fn stats_rows(
 /// The version of server `index`.
 #[pyfunction]
 pub fn version(py: Python<'_>, handle: u64, index: usize) -> PyResult<String> {
-    let mut text: *mut c_char = ptr::null_mut();
-    let mut out = Out(&mut text);
-    // SAFETY: every pointer passed is into this call's live arguments (C
-    // strings, buffers, out-parameters), valid for the whole C call.
-    run(py, &[], || unsafe {
-        ffi::mc_version(handle, index, out.get())
-    })?;
-    // SAFETY: a string the library allocated for us.
-    Ok(unsafe { taken_string(text) })
+    // SAFETY: `out` is the library's place to write the version.
+    run_for_string(py, |out| unsafe { ffi::mc_version(handle, index, out) })
 }

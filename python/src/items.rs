@@ -6,7 +6,7 @@ use std::ffi::CStr;
 use std::ptr;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList};
 
 use crate::call::{check_key, cstring, pointers, run, run_with, Malloced, Ptr, Shared};
 use crate::ffi;
@@ -63,7 +63,7 @@ pub fn get<'py>(
     handle: u64,
     key: &[u8],
     place: Option<&[u8]>,
-) -> PyResult<Option<Bound<'py, PyTuple>>> {
+) -> PyResult<Option<(Bound<'py, PyBytes>, u32, u64)>> {
     let key = check_key(key)?;
     let place = place.map(|p| cstring(p, "place")).transpose()?;
     let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
@@ -90,53 +90,7 @@ pub fn get<'py>(
     if rc == ffi::NOTFOUND {
         return Ok(None);
     }
-    let data = value.into_bytes(py);
-    Ok(Some(PyTuple::new(
-        py,
-        [
-            data.into_any(),
-            flags.into_pyobject(py)?.into_any(),
-            cas.into_pyobject(py)?.into_any(),
-        ],
-    )?))
-}
-
-/// `(value, flags, cas)` of a key whose TTL is set to `ttl`, or None.
-#[pyfunction]
-pub fn get_and_touch<'py>(
-    py: Python<'py>,
-    handle: u64,
-    key: &[u8],
-    ttl: u32,
-) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let key = check_key(key)?;
-    let mut value = Malloced::new();
-    let (mut flags, mut cas) = (0u32, 0u64);
-    // SAFETY: every pointer passed is into this call's live arguments (C
-    // strings, buffers, out-parameters), valid for the whole C call.
-    let rc = run(py, &[ffi::NOTFOUND], || unsafe {
-        ffi::mc_get_and_touch(
-            handle,
-            key.as_ptr(),
-            ttl,
-            value.ptr(),
-            value.len(),
-            &mut flags,
-            &mut cas,
-        )
-    })?;
-    if rc == ffi::NOTFOUND {
-        return Ok(None);
-    }
-    let data = PyBytes::new(py, value.bytes());
-    Ok(Some(PyTuple::new(
-        py,
-        [
-            data.into_any(),
-            flags.into_pyobject(py)?.into_any(),
-            cas.into_pyobject(py)?.into_any(),
-        ],
-    )?))
+    Ok(Some((value.into_bytes(py), flags, cas)))
 }
 
 /// The hits among `keys`, pipelined (one write per server): a list of

@@ -74,7 +74,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(handles::server_for_key, m)?)?;
     m.add_function(wrap_pyfunction!(items::store, m)?)?;
     m.add_function(wrap_pyfunction!(items::get, m)?)?;
-    m.add_function(wrap_pyfunction!(items::get_and_touch, m)?)?;
     m.add_function(wrap_pyfunction!(items::get_multi, m)?)?;
     m.add_function(wrap_pyfunction!(items::set_multi, m)?)?;
     m.add_function(wrap_pyfunction!(items::remove, m)?)?;
