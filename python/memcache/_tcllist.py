@@ -42,6 +42,20 @@ def _backslash(text, i):
     return c, i + 2
 
 
+def _substituted(text, i, stops):
+    """The characters of ``text`` from ``i`` up to one in ``stops`` (or the
+    end), backslash sequences substituted: (them, the index of the stop)."""
+    out, n = [], len(text)
+    while i < n and text[i] not in stops:
+        if text[i] == "\\":
+            chars, i = _backslash(text, i)
+            out.append(chars)
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out), i
+
+
 def split(text):
     """The elements of the Tcl list ``text``."""
     elements, i, n = [], 0, len(text)
@@ -65,31 +79,16 @@ def split(text):
             elements.append(text[i + 1:j - 1])
             i = j
         elif text[i] == '"':
-            out, j = [], i + 1
-            while j < n and text[j] != '"':
-                if text[j] == "\\":
-                    chars, j = _backslash(text, j)
-                    out.append(chars)
-                else:
-                    out.append(text[j])
-                    j += 1
+            element, j = _substituted(text, i + 1, '"')
             if j >= n:
                 raise InvalidArgument("unmatched open quote in list")
             if j + 1 < n and text[j + 1] not in _SPACE:
                 raise InvalidArgument(f'list element in quotes followed by "{text[j + 1:j + 21]}" instead of space')
-            elements.append("".join(out))
+            elements.append(element)
             i = j + 1
         else:
-            out, j = [], i
-            while j < n and text[j] not in _SPACE:
-                if text[j] == "\\":
-                    chars, j = _backslash(text, j)
-                    out.append(chars)
-                else:
-                    out.append(text[j])
-                    j += 1
-            elements.append("".join(out))
-            i = j
+            element, i = _substituted(text, i, _SPACE)
+            elements.append(element)
 
 
 def _position(index, length):
