@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::ptr;
 use std::time::Duration;
 
-use crate::client::{Credentials, Options, ValueFormat};
+use crate::client::{Credentials, Options, ValueFormat, MAX_COMPRESS_MIN};
 use crate::cluster::Distribution;
 use crate::error::{Error, Kind, Result};
 use crate::key;
@@ -409,7 +409,7 @@ pub extern "C" fn mc_set_value_format(handle: u64, format: u32) -> mc_result {
 #[no_mangle]
 pub extern "C" fn mc_set_compress(handle: u64, min_bytes: usize) -> mc_result {
     guard(|| {
-        if min_bytes > 1 << 30 {
+        if min_bytes > MAX_COMPRESS_MIN {
             return Err(Error::new(
                 Kind::Invalid,
                 format!("bad compress size {min_bytes}: must be from 0 (off) to 1073741824 bytes"),

@@ -42,7 +42,9 @@ pub use crate::protocol::StoreVerb;
 pub use codec::{MAX_INFLATED, ZLIB_FLAG};
 pub use fetch::{FetchOptions, Lease, LeaseState};
 pub use ops::Placed;
-pub use options::{DaemonOptions, Options, ValueFormat};
+pub use options::{
+    DaemonOptions, Options, ValueFormat, MAX_COMPRESS_MIN, MAX_RETRY_SECONDS, MAX_SOCKET_MODE,
+};
 pub use settings::SETTINGS;
 pub use update::{Change, UPDATE_TRIES};
 

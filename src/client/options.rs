@@ -7,6 +7,16 @@ use std::time::Duration;
 use crate::cluster::Distribution;
 use crate::net::Credentials;
 
+/// The longest retry interval a setting takes: a day. A server left alone
+/// longer is better removed from the list.
+pub const MAX_RETRY_SECONDS: f64 = 86_400.0;
+
+/// The highest socket permission mask (`rwxrwxrwx`).
+pub const MAX_SOCKET_MODE: u32 = 0o777;
+
+/// The largest compression threshold: memcached's largest item, 1 GiB.
+pub const MAX_COMPRESS_MIN: usize = 1 << 30;
+
 /// Per-handle settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::options::Options;
+use super::options::{Options, MAX_COMPRESS_MIN, MAX_RETRY_SECONDS, MAX_SOCKET_MODE};
 use crate::cluster::Distribution;
 use crate::error::{Error, Kind, Result};
 use crate::net::Credentials;
@@ -30,9 +30,6 @@ pub const SETTINGS: [&str; 16] = [
     "password",
     "compress",
 ];
-
-/// The longest `retry`: a day (as Tcl's `-retry`).
-const MAX_RETRY_SECONDS: f64 = 86_400.0;
 
 fn bad(what: &str, value: &str, must: &str) -> Error {
     Error::new(
@@ -92,7 +89,7 @@ impl Options {
                 let digits = value.trim().trim_start_matches("0o");
                 daemon.socket_mode = u32::from_str_radix(digits, 8)
                     .ok()
-                    .filter(|m| *m <= 0o777 && !digits.starts_with('+'))
+                    .filter(|m| *m <= MAX_SOCKET_MODE && !digits.starts_with('+'))
                     .ok_or_else(|| {
                         bad(
                             "socket mode",
@@ -140,7 +137,7 @@ impl Options {
             // 0 turns compression off; memcached's largest item is 1 GiB.
             "compress" => {
                 let must = "a size in bytes from 0 (off) to 1073741824";
-                let n = number(value, "compress", 0, 1 << 30, must)?;
+                let n = number(value, "compress", 0, MAX_COMPRESS_MIN as u64, must)?;
                 self.compress_min = (n > 0).then_some(n as usize);
             }
             _ => return Err(unknown(name)),

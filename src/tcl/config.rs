@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::args::{invalid, key_bytes, list_of, positive_u32, seconds, tcl_invalid};
 use super::interp::{CmdError, Interp};
 use super::obj::{IndexTable, Obj, ObjRef};
-use crate::client::{Credentials, Options};
+use crate::client::{Credentials, Options, MAX_COMPRESS_MIN, MAX_RETRY_SECONDS, MAX_SOCKET_MODE};
 use crate::cluster::Distribution;
 
 /// The option names, in the order `configure` lists them.
@@ -36,10 +36,6 @@ static NAMES: IndexTable = IndexTable::new(&[
 /// The values of `-distribution`, in [`Distribution`] order.
 static DISTRIBUTIONS: IndexTable =
     IndexTable::new(&[c"ketama".as_ptr(), c"modula".as_ptr(), ptr::null()]);
-
-/// The longest `-retry`: a day. A server left alone longer is better
-/// removed with `setservers`.
-const MAX_RETRY_SECONDS: f64 = 86_400.0;
 
 /// One option; the discriminant is its position in [`NAMES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,9 +77,6 @@ pub const ALL: [Opt; 16] = [
     Opt::Password,
     Opt::Compress,
 ];
-
-/// The highest socket permission mask.
-const MAX_MODE: u32 = 0o777;
 
 impl Opt {
     /// The option named by `word` (a unique prefix will do); else Tcl's
@@ -236,7 +229,7 @@ impl Opt {
             Opt::Compress => {
                 let n = value
                     .quiet_wide()
-                    .filter(|n| (0..=1 << 30).contains(n))
+                    .filter(|n| (0..=MAX_COMPRESS_MIN as i64).contains(n))
                     .ok_or_else(|| {
                         invalid(format!(
                             "bad compress \"{}\": must be a size in bytes from 0 (off) to 1073741824",
@@ -258,7 +251,7 @@ fn socket_mode(word: ObjRef<'_>) -> Result<u32, CmdError> {
         .then(|| std::str::from_utf8(digits).ok())
         .flatten()
         .and_then(|d| u32::from_str_radix(d, 8).ok())
-        .filter(|&m| m <= MAX_MODE);
+        .filter(|&m| m <= MAX_SOCKET_MODE);
     mode.ok_or_else(|| {
         invalid(format!(
             "bad socket mode \"{}\": must be an octal permission mask from 0000 to 0777",
