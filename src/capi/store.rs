@@ -4,7 +4,7 @@
 use std::ffi::{c_char, c_void};
 use std::ptr;
 
-use crate::client::{Client, StoreVerb};
+use crate::client::{Placed, Status, StoreVerb};
 use crate::error::{Error, Kind, Result};
 
 use super::boundary::*;
@@ -24,6 +24,35 @@ unsafe fn store(
     flags: u32,
     ttl: u32,
 ) -> mc_result {
+    // SAFETY: this function's contract is `stored`'s.
+    unsafe {
+        stored(
+            handle,
+            place,
+            key,
+            value,
+            len,
+            ttl,
+            |at, key, value, ttl| at.store(verb, key, value, flags, ttl),
+        )
+    }
+}
+
+/// The body of every single-item store: reads the arguments, resolves
+/// `MC_TTL_DEFAULT`, and runs `op` (a store or an append-or-add) on the
+/// server `place` picks.
+///
+/// # Safety
+/// As `store`.
+unsafe fn stored(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    value: *const c_void,
+    len: usize,
+    ttl: u32,
+    op: impl FnOnce(Placed<'_>, &[u8], &[u8], u32) -> Result<Status>,
+) -> mc_result {
     guard(|| {
         // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
         let place = unsafe { place_arg(place) };
@@ -32,10 +61,12 @@ unsafe fn store(
         // SAFETY: `value` has `len` readable bytes, or `len` is 0 (this function's contract).
         let value = unsafe { bytes(value, len, "value") }?;
         let client = client(handle)?;
-        let ttl = resolve_ttl(&client, ttl);
-        Ok(status(
-            client.at(place).store(verb, key, value, flags, ttl)?,
-        ))
+        let ttl = if ttl == MC_TTL_DEFAULT {
+            client.default_ttl()
+        } else {
+            ttl
+        };
+        Ok(status(op(client.at(place), key, value, ttl)?))
     })
 }
 
@@ -72,8 +103,18 @@ pub unsafe extern "C" fn mc_store(
         4 => StoreVerb::Prepend,
         5 => StoreVerb::Cas(cas),
         6 => {
-            // SAFETY: this function's contract covers `append_or_add`'s.
-            return unsafe { append_or_add(handle, place, key, value, len, flags, ttl) };
+            // SAFETY: this function's contract covers `stored`'s.
+            return unsafe {
+                stored(
+                    handle,
+                    place,
+                    key,
+                    value,
+                    len,
+                    ttl,
+                    |at, key, value, ttl| at.append_or_add(key, value, flags, ttl),
+                )
+            };
         }
         _ => {
             return guard(|| {
@@ -86,43 +127,6 @@ pub unsafe extern "C" fn mc_store(
     };
     // SAFETY: this function's contract covers `store`'s (see # Safety).
     unsafe { store(handle, place, verb, key, value, len, flags, ttl) }
-}
-
-/// `mc_store`'s `MC_VERB_APPEND_OR_ADD`.
-///
-/// # Safety
-/// As `store`.
-unsafe fn append_or_add(
-    handle: u64,
-    place: *const c_char,
-    key: *const c_char,
-    value: *const c_void,
-    len: usize,
-    flags: u32,
-    ttl: u32,
-) -> mc_result {
-    guard(|| {
-        // SAFETY: null or a NUL-terminated string (the caller's contract).
-        let place = unsafe { place_arg(place) };
-        // SAFETY: a NUL-terminated string (the caller's contract).
-        let key = unsafe { text(key, "key") }?;
-        // SAFETY: `len` readable bytes (the caller's contract).
-        let value = unsafe { bytes(value, len, "value") }?;
-        let client = client(handle)?;
-        let ttl = resolve_ttl(&client, ttl);
-        Ok(status(
-            client.at(place).append_or_add(key, value, flags, ttl)?,
-        ))
-    })
-}
-
-/// `ttl`, or the handle's default TTL for `MC_TTL_DEFAULT`.
-fn resolve_ttl(client: &Client, ttl: u32) -> u32 {
-    if ttl == MC_TTL_DEFAULT {
-        client.default_ttl()
-    } else {
-        ttl
-    }
 }
 
 /// Stores a value under a key, replacing any item.
