@@ -47,63 +47,92 @@ unsafe extern "C" fn call_change(
     let state = unsafe { &mut *user.cast::<Updating>() };
     // Each call starts afresh: only the last one's answer counts.
     state.returned = None;
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        Python::attach(|py| -> PyResult<u32> {
-            let old = if found == 0 {
-                py.None().into_bound(py)
-            } else {
-                // SAFETY: `old` has `old_len` bytes during this call.
-                let data = unsafe { std::slice::from_raw_parts(old.cast::<u8>(), old_len) };
-                match (old_flags & TEXT != 0)
-                    .then(|| std::str::from_utf8(data).ok())
-                    .flatten()
-                {
-                    Some(text) => PyString::new(py, text).into_any(),
-                    None => PyBytes::new(py, data).into_any(),
-                }
-            };
-            let new = state.change.bind(py).call1((old,))?;
-            if new.is(state.keep.bind(py)) {
-                return Ok(ffi::CHANGE_KEEP);
+    let Updating {
+        change,
+        keep,
+        stored,
+        returned,
+        error,
+    } = state;
+    let asked = in_python(error, "update function", |py| {
+        let old = if found == 0 {
+            py.None().into_bound(py)
+        } else {
+            // SAFETY: `old` has `old_len` bytes during this call.
+            let data = unsafe { std::slice::from_raw_parts(old.cast::<u8>(), old_len) };
+            match crate::fast::text(py, data, old_flags) {
+                Some(text) => text.into_any(),
+                None => PyBytes::new(py, data).into_any(),
             }
-            if new.is_none() {
-                return Ok(ffi::CHANGE_REMOVE);
-            }
-            let (bytes, text) = if let Ok(s) = new.cast::<PyString>() {
-                (s.to_cow()?.as_bytes().to_vec(), TEXT)
-            } else if let Ok(b) = new.cast::<PyBytes>() {
-                (b.as_bytes().to_vec(), 0)
-            } else {
-                let kind = new.get_type().name()?;
-                return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                    "update function must return str, bytes, None (remove) or memcache.KEEP, not {kind}"
-                )));
-            };
-            let stored = state.stored.insert(bytes);
-            state.returned = Some(new.clone().unbind());
-            // SAFETY: `store` is the library's, writable (the contract).
-            unsafe {
-                *store = ffi::UpdateValue {
-                    value: stored.as_ptr().cast(),
-                    len: stored.len(),
-                    flags: (old_flags & !TEXT) | text,
-                }
-            };
-            Ok(ffi::CHANGE_STORE)
-        })
-    }));
-    match outcome {
-        Ok(Ok(change)) => change,
+        };
+        let new = change.bind(py).call1((old,))?;
+        if new.is(keep.bind(py)) {
+            return Ok(ffi::CHANGE_KEEP);
+        }
+        if new.is_none() {
+            return Ok(ffi::CHANGE_REMOVE);
+        }
+        let must = "update function must return str, bytes, None (remove) or memcache.KEEP";
+        let (bytes, text) = result_bytes(&new, must)?;
+        *returned = Some(new.unbind());
+        // SAFETY: `store` is the library's, writable (the contract).
+        unsafe { offer(store, stored.insert(bytes), (old_flags & !TEXT) | text) };
+        Ok(ffi::CHANGE_STORE)
+    });
+    asked.unwrap_or(ffi::CHANGE_ABORT)
+}
+
+/// Runs `f` with the GIL, for a C callback: an exception, or a panic (none
+/// may cross into C), is kept in `error` to be raised once the C call
+/// returns, and gives None.
+fn in_python<T>(
+    error: &mut Option<PyErr>,
+    what: &str,
+    f: impl FnOnce(Python<'_>) -> PyResult<T>,
+) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(|| Python::attach(f))) {
+        Ok(Ok(value)) => Some(value),
         Ok(Err(e)) => {
-            state.error = Some(e);
-            ffi::CHANGE_ABORT
+            *error = Some(e);
+            None
         }
         Err(_) => {
-            let e = pyo3::exceptions::PyRuntimeError::new_err("update function panicked");
-            state.error = Some(e);
-            ffi::CHANGE_ABORT
+            let e = pyo3::exceptions::PyRuntimeError::new_err(format!("{what} panicked"));
+            *error = Some(e);
+            None
         }
     }
+}
+
+/// A function's str or bytes result as bytes and the text flag (16 for
+/// str); for any other type a TypeError, `must` saying what it must be.
+fn result_bytes(new: &Bound<'_, PyAny>, must: &str) -> PyResult<(Vec<u8>, u32)> {
+    if let Ok(s) = new.cast::<PyString>() {
+        return Ok((s.to_cow()?.as_bytes().to_vec(), TEXT));
+    }
+    if let Ok(b) = new.cast::<PyBytes>() {
+        return Ok((b.as_bytes().to_vec(), 0));
+    }
+    let kind = new.get_type().name()?;
+    Err(pyo3::exceptions::PyTypeError::new_err(format!(
+        "{must}, not {kind}"
+    )))
+}
+
+/// Hands `value` (kept alive by the caller until the C call reads it)
+/// with `flags` to the library.
+///
+/// # Safety
+/// `out` is the library's `mc_update_value`, writable.
+unsafe fn offer(out: *mut ffi::UpdateValue, value: &[u8], flags: u32) {
+    // SAFETY: writable (this function's contract).
+    unsafe {
+        *out = ffi::UpdateValue {
+            value: value.as_ptr().cast(),
+            len: value.len(),
+            flags,
+        }
+    };
 }
 
 /// Changes the item under `key` with `change` (see `call_change`),
@@ -158,44 +187,24 @@ struct Computing {
 unsafe extern "C" fn call_compute(user: *mut c_void, out: *mut ffi::UpdateValue) -> u32 {
     // SAFETY: `user` is the caller's Computing (this function's contract).
     let state = unsafe { &mut *user.cast::<Computing>() };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        Python::attach(|py| -> PyResult<(Vec<u8>, u32)> {
-            let new = state.compute.bind(py).call0()?;
-            if let Ok(s) = new.cast::<PyString>() {
-                return Ok((s.to_cow()?.as_bytes().to_vec(), TEXT));
-            }
-            if let Ok(b) = new.cast::<PyBytes>() {
-                return Ok((b.as_bytes().to_vec(), 0));
-            }
-            let kind = new.get_type().name()?;
-            Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                "fetch function must return str or bytes, not {kind}"
-            )))
-        })
-    }));
-    match outcome {
-        Ok(Ok((bytes, flags))) => {
-            let value = state.value.insert(bytes);
+    let Computing {
+        compute,
+        value,
+        error,
+    } = state;
+    let computed = in_python(error, "fetch function", |py| {
+        result_bytes(
+            &compute.bind(py).call0()?,
+            "fetch function must return str or bytes",
+        )
+    });
+    match computed {
+        Some((bytes, flags)) => {
             // SAFETY: `out` is the library's, writable (the contract).
-            unsafe {
-                *out = ffi::UpdateValue {
-                    value: value.as_ptr().cast(),
-                    len: value.len(),
-                    flags,
-                }
-            };
+            unsafe { offer(out, value.insert(bytes), flags) };
             0
         }
-        Ok(Err(e)) => {
-            state.error = Some(e);
-            1
-        }
-        Err(_) => {
-            state.error = Some(pyo3::exceptions::PyRuntimeError::new_err(
-                "fetch function panicked",
-            ));
-            1
-        }
+        None => 1,
     }
 }
 
