@@ -701,9 +701,17 @@ mc_result mc_create_configured(const char *const *servers,
  * (octal), `daemonargs` (one argument a line), `distribution` (`ketama`
  * or `modula`), `retry` (seconds, may have a fraction), `failover`,
  * `autostart` and `persist` (`1`/`0`, `true`/`false`), `username`,
- * `password`, `compress` (bytes, 0 for off). All are applied together
- * (a username and its password, say): a bad name or value is
- * `MC_INVALID` with Tcl's message, and changes nothing.
+ * `password`, `compress` (bytes, 0 for off), and TLS: `tls` (`1` for
+ * every TCP server; a server written `tls://host:port` uses TLS anyway,
+ * one written `tcp://host:port` never, socket files never), `tlsca` (PEM
+ * file of the CAs to trust; default the system's), `tlscert` and `tlskey`
+ * (the client certificate and its key, PEM), `tlsname` (the name the
+ * server's certificate must carry; default the host of each server),
+ * `tlsverify` (`0` accepts any certificate: tests only). An empty value
+ * clears a file or name. All are applied together (a username and its
+ * password, a certificate and its key): a bad name or value, or with TLS
+ * on a file that cannot be read, is `MC_INVALID` with Tcl's message, and
+ * changes nothing.
  *
  * # Safety
  * `settings` points to `2 * count` NUL-terminated strings (or is null

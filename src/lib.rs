@@ -44,7 +44,7 @@ mod tcl;
 
 pub use client::{
     Change, Client, Credentials, FetchOptions, Hit, Item, Lease, LeaseState, Options, Placed,
-    Status, ValueFormat, UPDATE_TRIES,
+    Status, TlsOptions, ValueFormat, UPDATE_TRIES,
 };
 pub use cluster::Distribution;
 pub use error::{Error, Kind, Result};

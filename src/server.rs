@@ -8,6 +8,10 @@
 //! `[addr]:port` (or bare, without a port). A host must resolve when the
 //! spec is parsed; nothing has to listen yet.
 //!
+//! A TCP spec may start with `tls://` (this server speaks TLS, whatever the
+//! handle's `-tls` says) or `tcp://` (it does not); without either, the
+//! handle's setting decides. The scheme is kept in the server's name.
+//!
 //! Any spec may end with `*N`, the server's weight (1 by default, 1 to
 //! 10000): `cache1:11211*3`, `[::1]:11211*2`, `/run/mc.sock*4`. The weight
 //! is taken off before the rest is read, so `*` followed by digits at the
@@ -33,6 +37,9 @@ pub enum Address {
         host: String,
         port: u16,
         addrs: Vec<SocketAddr>,
+        /// TLS or not as the spec says (`tls://`, `tcp://`); `None`
+        /// follows the handle's setting.
+        tls: Option<bool>,
     },
     /// A Unix socket file, made absolute when parsed so that a later `cd` of
     /// the process does not change which daemon it talks to.
@@ -49,6 +56,19 @@ pub struct Server {
     /// Its share of the keys relative to the other servers' weights
     /// (python-memcached's and libmemcached's server weight). Default 1.
     pub weight: u32,
+}
+
+impl Server {
+    /// Was it written `tls://`?
+    pub fn wants_tls(&self) -> bool {
+        matches!(
+            self.address,
+            Address::Tcp {
+                tls: Some(true),
+                ..
+            }
+        )
+    }
 }
 
 impl fmt::Display for Server {
@@ -100,7 +120,16 @@ pub fn parse(spec: &str) -> Result<Server> {
             }
         },
     };
-    let spec = spec_only;
+    let (tls, spec) = match spec_only {
+        s if s.starts_with("tls://") => (Some(true), &s[6..]),
+        s if s.starts_with("tcp://") => (Some(false), &s[6..]),
+        s => (None, s),
+    };
+    if tls.is_some() && is_socket_spec(spec) {
+        return Err(invalid(
+            "tls:// and tcp:// name a host and a port (socket files never use TLS)",
+        ));
+    }
     if spec.trim().is_empty() {
         return Err(invalid("empty server name"));
     }
@@ -131,14 +160,24 @@ pub fn parse(spec: &str) -> Result<Server> {
     if addrs.is_empty() {
         return Err(invalid(&format!("host \"{host}\" has no address")));
     }
+    let scheme = match tls {
+        Some(true) => "tls://",
+        Some(false) => "tcp://",
+        None => "",
+    };
     let name = if host.contains(':') {
-        format!("[{host}]:{port}")
+        format!("{scheme}[{host}]:{port}")
     } else {
-        format!("{host}:{port}")
+        format!("{scheme}{host}:{port}")
     };
     Ok(Server {
         name,
-        address: Address::Tcp { host, port, addrs },
+        address: Address::Tcp {
+            host,
+            port,
+            addrs,
+            tls,
+        },
         weight,
     })
 }
@@ -188,7 +227,13 @@ mod tests {
         match parse(spec).unwrap() {
             Server {
                 name,
-                address: Address::Tcp { host, port, addrs },
+                address:
+                    Address::Tcp {
+                        host,
+                        port,
+                        addrs,
+                        tls: None,
+                    },
                 weight: 1,
             } => {
                 assert!(!addrs.is_empty());
@@ -223,6 +268,38 @@ mod tests {
         assert_eq!(tcp("[::1]:5"), ("[::1]:5".into(), "::1".into(), 5));
         assert_eq!(tcp("[::1]"), ("[::1]:11211".into(), "::1".into(), 11211));
         assert_eq!(tcp("::1"), ("[::1]:11211".into(), "::1".into(), 11211));
+    }
+
+    #[test]
+    fn tls_and_tcp_schemes_mark_the_server_and_stay_in_its_name() {
+        let marked = |spec: &str| match parse(spec).unwrap() {
+            Server {
+                name,
+                address: Address::Tcp {
+                    host, port, tls, ..
+                },
+                ..
+            } => (name, host, port, tls),
+            other => panic!("{spec} parsed as {other:?}"),
+        };
+        assert_eq!(
+            marked("tls://localhost:5"),
+            (
+                "tls://localhost:5".into(),
+                "localhost".into(),
+                5,
+                Some(true)
+            )
+        );
+        assert_eq!(
+            marked("tcp://[::1]*2"),
+            ("tcp://[::1]:11211".into(), "::1".into(), 11211, Some(false))
+        );
+        assert_eq!(
+            parse("tls:///tmp/mc.sock").unwrap_err().message(),
+            "bad server \"tls:///tmp/mc.sock\": tls:// and tcp:// name a host and a port \
+             (socket files never use TLS)"
+        );
     }
 
     #[test]

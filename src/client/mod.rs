@@ -37,7 +37,8 @@ use crate::fork::{read, write, Held};
 use crate::key;
 use crate::server::{self, Server};
 
-pub use crate::net::{Credentials, ValueBuf, VecBuf};
+use crate::net::TlsSetup;
+pub use crate::net::{Credentials, TlsOptions, ValueBuf, VecBuf};
 pub use crate::protocol::StoreVerb;
 pub use codec::{MAX_INFLATED, ZLIB_FLAG};
 pub use fetch::{FetchOptions, Lease, LeaseState};
@@ -98,6 +99,8 @@ pub struct Client {
 struct Snapshot {
     options: Options,
     topology: Topology,
+    /// `options.tls`, made ready.
+    tls: TlsSetup,
 }
 
 /// One server list: the servers as given, their nodes (connections and
@@ -173,8 +176,13 @@ impl Client {
             .map(|s| Arc::new(Node::new(s.clone())))
             .collect();
         let topology = Topology::new(servers, nodes, options.distribution);
+        let tls = TlsSetup::new(options.tls.clone());
         Ok(Client {
-            state: RwLock::new(Arc::new(Snapshot { options, topology })),
+            state: RwLock::new(Arc::new(Snapshot {
+                options,
+                topology,
+                tls,
+            })),
         })
     }
 
@@ -223,7 +231,12 @@ impl Client {
             .collect();
         let topology = Topology::new(servers, nodes, state.options.distribution);
         let options = state.options.clone();
-        *state = Arc::new(Snapshot { options, topology });
+        let tls = state.tls.again();
+        *state = Arc::new(Snapshot {
+            options,
+            topology,
+            tls,
+        });
         Ok(())
     }
 
@@ -329,13 +342,26 @@ impl Client {
         if let Some(auth) = &options.auth {
             auth.check()?;
         }
+        // TLS settings in use are made ready now, so that a bad file is
+        // this call's error.
+        let tls = if options.tls == state.options.tls {
+            state.tls.again()
+        } else if options.tls.enabled || state.topology.servers.iter().any(Server::wants_tls) {
+            TlsSetup::ready(options.tls.clone())?
+        } else {
+            TlsSetup::new(options.tls.clone())
+        };
         let topology = if options.distribution == state.options.distribution {
             state.topology.clone()
         } else {
             let old = &state.topology;
             Topology::new(old.servers.clone(), old.nodes.clone(), options.distribution)
         };
-        *state = Arc::new(Snapshot { options, topology });
+        *state = Arc::new(Snapshot {
+            options,
+            topology,
+            tls,
+        });
         drop(state);
         self.disconnect_all();
         Ok(())

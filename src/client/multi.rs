@@ -33,7 +33,9 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
         &full,
         Resend::Safe,
         |buf, n, indexes| {
+            let mut last = 0;
             for &i in indexes {
+                last = buf.len();
                 let (value, flags) = match &packed {
                     Some(packed) => (&packed[i].0[..], packed[i].1),
                     None => (items[i].1.as_ref(), items[i].2),
@@ -48,6 +50,7 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
                     false,
                 );
             }
+            last
         },
         |conn, deadline, server, indexes| {
             for &i in indexes {
@@ -87,6 +90,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
         |buf, _, indexes| {
             let keys: Vec<&[u8]> = indexes.iter().map(|&i| full[i].as_ref()).collect();
             protocol::retrieve(buf, RetrieveVerb::Gets, &keys);
+            0
         },
         |conn, deadline, _, indexes| {
             let mut asked = Asked::new(indexes);
@@ -132,9 +136,12 @@ pub(super) fn delete_many<K: AsRef<[u8]>>(
         &full,
         Resend::Never,
         |buf, _, indexes| {
+            let mut last = 0;
             for &i in indexes {
+                last = buf.len();
                 protocol::delete(buf, &full[i], false);
             }
+            last
         },
         |conn, deadline, _, indexes| {
             for &i in indexes {

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::time::Duration;
 
 use crate::cluster::Distribution;
-use crate::net::Credentials;
+use crate::net::{Credentials, TlsOptions};
 
 /// The longest retry interval a setting takes: a day. A server left alone
 /// longer is better removed from the list.
@@ -50,6 +50,9 @@ pub struct Options {
     /// on every new connection (pooled, reconnected, a forked child's).
     /// Default none.
     pub auth: Option<Credentials>,
+    /// TLS to servers started with `-Z`: on or off, the CA, the client
+    /// certificate, the name to verify. Default off.
+    pub tls: TlsOptions,
     /// What the flags mean: [`ValueFormat::Raw`] (the default for Rust
     /// and C) leaves them to the caller; [`ValueFormat::Python`] (Tcl's)
     /// reads flag 8 as zlib compression, as python-memcached, pylibmc and
@@ -102,6 +105,7 @@ impl Default for Options {
             retry_interval: Duration::from_secs(30),
             failover: false,
             auth: None,
+            tls: TlsOptions::default(),
             value_format: ValueFormat::Raw,
             compress_min: None,
         }

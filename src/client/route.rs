@@ -139,6 +139,7 @@ impl Snapshot {
                 connect_timeout: options.connect_timeout,
                 io_timeout: options.io_timeout,
                 auth: options.auth.as_ref(),
+                tls: &self.tls,
             },
             retry: options.retry_interval,
             failover: options.failover,
@@ -213,7 +214,8 @@ impl Snapshot {
 
     /// Groups `keys` (already prefixed) by server (by `place` if given);
     /// for each server encodes its keys' requests into one buffer with
-    /// `encode(buffer, server index, key indexes)` and writes it, and once
+    /// `encode(buffer, server index, key indexes)`, which returns where
+    /// its last command starts (see [`Pipeline`]), and writes it, and once
     /// all are written reads each server's replies with `read(connection,
     /// deadline, server, that server's key indexes)`. Returns the failures,
     /// one per failed server (none: all done); the other servers' keys are
@@ -228,7 +230,7 @@ impl Snapshot {
         place: Option<&[u8]>,
         keys: &[impl AsRef<[u8]>],
         resend: Resend,
-        mut encode: impl FnMut(&mut Vec<u8>, usize, &[usize]),
+        mut encode: impl FnMut(&mut Vec<u8>, usize, &[usize]) -> usize,
         mut read: impl FnMut(&mut Connection, Instant, &Server, &[usize]) -> Result<()>,
     ) -> Vec<Error> {
         let policy = self.policy();
@@ -254,27 +256,29 @@ impl Snapshot {
                 }
             }
             pending = Vec::new();
-            let requests: Vec<(usize, Vec<u8>, &[usize])> = groups
+            let requests: Vec<(usize, Vec<u8>, usize, &[usize])> = groups
                 .iter()
                 .enumerate()
                 .filter(|(n, g)| !g.is_empty() && !admission.has_failed(*n))
                 .map(|(n, g)| {
                     let mut buf = Vec::with_capacity(g.len() * 40);
-                    encode(&mut buf, n, g);
-                    (n, buf, g.as_slice())
+                    let last = encode(&mut buf, n, g);
+                    (n, buf, last, g.as_slice())
                 })
                 .collect();
             let results = fan_out(
                 topology,
                 &policy,
                 resend,
-                requests.iter().map(|(n, buf, _)| (*n, buf.as_slice())),
+                requests
+                    .iter()
+                    .map(|(n, buf, last, _)| (*n, [&buf[..*last], &buf[*last..]])),
                 |k, conn, deadline| {
                     let n = requests[k].0;
-                    read(conn, deadline, &topology.nodes[n].server, requests[k].2)
+                    read(conn, deadline, &topology.nodes[n].server, requests[k].3)
                 },
             );
-            for ((n, _, _), result) in requests.iter().zip(results) {
+            for ((n, ..), result) in requests.iter().zip(results) {
                 let Err(f) = result else { continue };
                 admission.failed(*n, &f.error);
                 if f.connect && policy.failover {
@@ -328,7 +332,9 @@ impl Snapshot {
             topology,
             &policy,
             Resend::Safe,
-            admitted.iter().map(|(n, request)| (*n, request.as_slice())),
+            admitted
+                .iter()
+                .map(|(n, request)| (*n, [request.as_slice(), &[]])),
             |_, conn, deadline| read(conn, deadline),
         )
         .into_iter();
@@ -371,7 +377,7 @@ fn checkout(
     policy: &Policy,
     resend: Resend,
 ) -> std::result::Result<(Connection, bool), Failure> {
-    let (conn, reused) = node
+    let (mut conn, reused) = node
         .checkout(&policy.dial)
         .map_err(|e| failure(node, policy, e, true))?;
     if reused && resend == Resend::Never && !conn.is_idle_and_open() {
@@ -443,15 +449,15 @@ fn fan_out<'r, T>(
     topology: &Topology,
     policy: &Policy,
     resend: Resend,
-    requests: impl Iterator<Item = (usize, &'r [u8])>,
+    requests: impl Iterator<Item = (usize, Pipeline<'r>)>,
     mut read: impl FnMut(usize, &mut Connection, Instant) -> Result<T>,
 ) -> Vec<std::result::Result<T, Failure>> {
-    let sent: Vec<(usize, &[u8], Sent)> = requests
+    let sent: Vec<(usize, Pipeline, Sent)> = requests
         .map(|(n, request)| {
             let node = &topology.nodes[n];
             let sent = match checkout(node, policy, resend) {
                 Err(f) => Sent::Failed(f),
-                Ok((mut conn, reused)) => match conn.send_pipeline(&[request], policy.deadline) {
+                Ok((mut conn, reused)) => match conn.send_pipeline(&request, policy.deadline) {
                     Ok(()) => Sent::Waiting(conn, reused),
                     Err(_) if reused && resend == Resend::Safe && conn.closed_before_reply() => {
                         Sent::Stale
@@ -490,14 +496,13 @@ fn resend_stale<T>(
     topology: &Topology,
     n: usize,
     policy: &Policy,
-    request: &[u8],
+    request: Pipeline,
     read: impl FnMut(&mut Connection, Instant) -> Result<T>,
 ) -> std::result::Result<T, Failure> {
     topology.nodes[n].close_all();
-    let parts = [request];
     let exchange = Exchange {
         send: Connection::send_pipeline,
-        request: &parts,
+        request: &request,
         // No second resend: the pool is empty, the connection new.
         resend: Resend::Never,
     };
@@ -508,6 +513,12 @@ fn resend_stale<T>(
 fn answered(e: &Error) -> bool {
     !matches!(e.kind(), Kind::Timeout | Kind::Io | Kind::Protocol)
 }
+
+/// The requests of a pipeline to one server, in two parts: all but the
+/// last command, and the last command. Over TLS the last command begins a
+/// record of its own, so that memcached before 1.6.39 does not stop short
+/// of it ([`crate::net::Connection::send_pipeline`]).
+type Pipeline<'r> = [&'r [u8]; 2];
 
 /// A request after the first phase of [`Client::fan_out`].
 enum Sent {

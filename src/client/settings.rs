@@ -4,6 +4,7 @@
 //! options' without the dash; the values are checked as the Tcl binding
 //! checks them, with the same messages.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::options::{Options, MAX_COMPRESS_MIN, MAX_RETRY_SECONDS, MAX_SOCKET_MODE};
@@ -12,7 +13,7 @@ use crate::error::{Error, Kind, Result};
 use crate::net::Credentials;
 
 /// Every setting, in the order Tcl's `configure` lists its options.
-pub const SETTINGS: [&str; 16] = [
+pub const SETTINGS: [&str; 22] = [
     "ttl",
     "timeout",
     "connecttimeout",
@@ -29,6 +30,12 @@ pub const SETTINGS: [&str; 16] = [
     "username",
     "password",
     "compress",
+    "tls",
+    "tlsca",
+    "tlscert",
+    "tlskey",
+    "tlsname",
+    "tlsverify",
 ];
 
 fn bad(what: &str, value: &str, must: &str) -> Error {
@@ -140,6 +147,12 @@ impl Options {
                 let n = number(value, "compress", 0, MAX_COMPRESS_MIN as u64, must)?;
                 self.compress_min = (n > 0).then_some(n as usize);
             }
+            "tls" => self.tls.enabled = boolean(value, "tls")?,
+            "tlsca" => self.tls.ca_file = path(value),
+            "tlscert" => self.tls.cert_file = path(value),
+            "tlskey" => self.tls.key_file = path(value),
+            "tlsname" => self.tls.server_name = (!value.is_empty()).then(|| value.to_string()),
+            "tlsverify" => self.tls.verify = boolean(value, "tlsverify")?,
             _ => return Err(unknown(name)),
         }
         Ok(())
@@ -176,9 +189,25 @@ impl Options {
                 _ => String::new(),
             },
             "compress" => self.compress_min.unwrap_or(0).to_string(),
+            "tls" => u8::from(self.tls.enabled).to_string(),
+            "tlsca" => shown(&self.tls.ca_file),
+            "tlscert" => shown(&self.tls.cert_file),
+            "tlskey" => shown(&self.tls.key_file),
+            "tlsname" => self.tls.server_name.clone().unwrap_or_default(),
+            "tlsverify" => u8::from(self.tls.verify).to_string(),
             _ => return Err(unknown(name)),
         })
     }
+}
+
+/// A file setting: empty for none.
+fn path(value: &str) -> Option<PathBuf> {
+    (!value.is_empty()).then(|| PathBuf::from(value))
+}
+
+fn shown(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map_or(String::new(), |p| p.to_string_lossy().into_owned())
 }
 
 fn unknown(name: &str) -> Error {
@@ -211,6 +240,12 @@ mod tests {
             ("persist", "1"),
             ("username", "user"),
             ("compress", "1024"),
+            ("tls", "1"),
+            ("tlsca", "/etc/ca.pem"),
+            ("tlscert", "client.pem"),
+            ("tlskey", "client.key"),
+            ("tlsname", "cache.example"),
+            ("tlsverify", "0"),
         ];
         for (name, value) in cases {
             options.set_text(name, value).unwrap();

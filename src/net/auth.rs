@@ -5,6 +5,8 @@
 use std::fmt;
 use std::time::Instant;
 
+use zeroize::Zeroize;
+
 use super::Connection;
 use crate::error::{Error, Kind, Result};
 use crate::protocol::{self, Reply, StoreVerb};
@@ -15,6 +17,14 @@ use crate::protocol::{self, Reply, StoreVerb};
 pub struct Credentials {
     username: String,
     password: String,
+}
+
+/// A password leaves no copy behind in freed memory (a core dump of the
+/// process shows only the ones in use).
+impl Drop for Credentials {
+    fn drop(&mut self) {
+        self.password.zeroize();
+    }
 }
 
 impl fmt::Debug for Credentials {
@@ -107,7 +117,10 @@ impl Connection {
         data.extend_from_slice(auth.password.as_bytes());
         let mut request = Vec::with_capacity(data.len() + 32);
         protocol::store(&mut request, StoreVerb::Set, b"auth", 0, 0, &data, false);
-        self.send(&[&request], deadline)?;
+        data.zeroize();
+        let sent = self.send(&[&request], deadline);
+        request.zeroize();
+        sent?;
         self.read_reply(deadline, |reply| match reply {
             Reply::Stored => Ok(()),
             Reply::ClientError(words) => Err(Error::new(

@@ -5,8 +5,11 @@
 mod auth;
 mod connection;
 mod socket;
+mod stream;
+mod tls;
 mod value;
 
 pub use auth::Credentials;
 pub use connection::{Connection, Dial};
+pub use tls::{TlsOptions, TlsSetup};
 pub use value::{Fetched, ValueBuf, VecBuf};

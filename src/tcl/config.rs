@@ -30,6 +30,12 @@ static NAMES: IndexTable = IndexTable::new(&[
     c"-username".as_ptr(),
     c"-password".as_ptr(),
     c"-compress".as_ptr(),
+    c"-tls".as_ptr(),
+    c"-tlsca".as_ptr(),
+    c"-tlscert".as_ptr(),
+    c"-tlskey".as_ptr(),
+    c"-tlsname".as_ptr(),
+    c"-tlsverify".as_ptr(),
     ptr::null(),
 ]);
 
@@ -56,10 +62,16 @@ pub enum Opt {
     Username,
     Password,
     Compress,
+    Tls,
+    TlsCa,
+    TlsCert,
+    TlsKey,
+    TlsName,
+    TlsVerify,
 }
 
 /// Every option, in [`NAMES`] order.
-pub const ALL: [Opt; 16] = [
+pub const ALL: [Opt; 22] = [
     Opt::Ttl,
     Opt::Timeout,
     Opt::ConnectTimeout,
@@ -76,6 +88,12 @@ pub const ALL: [Opt; 16] = [
     Opt::Username,
     Opt::Password,
     Opt::Compress,
+    Opt::Tls,
+    Opt::TlsCa,
+    Opt::TlsCert,
+    Opt::TlsKey,
+    Opt::TlsName,
+    Opt::TlsVerify,
 ];
 
 impl Opt {
@@ -125,6 +143,13 @@ impl Opt {
                 _ => "",
             }),
             Opt::Compress => Obj::new_int(options.compress_min.map_or(0, |n| n as i64)),
+            Opt::Tls => Obj::new_bool(options.tls.enabled),
+            Opt::TlsVerify => Obj::new_bool(options.tls.verify),
+            // The file names and the server name, as the text settings
+            // show them.
+            Opt::TlsCa | Opt::TlsCert | Opt::TlsKey | Opt::TlsName => {
+                Obj::new_text(&options.text(self.setting()).unwrap_or_default())
+            }
         }
     }
 
@@ -238,8 +263,29 @@ impl Opt {
                     })?;
                 options.compress_min = (n > 0).then_some(n as usize);
             }
+            Opt::Tls => {
+                options.tls.enabled = value
+                    .get_boolean(interp)
+                    .map_err(|e| tcl_invalid(interp, e))?;
+            }
+            Opt::TlsVerify => {
+                options.tls.verify = value
+                    .get_boolean(interp)
+                    .map_err(|e| tcl_invalid(interp, e))?;
+            }
+            // Files are read, and the name checked, when the options are
+            // applied.
+            Opt::TlsCa | Opt::TlsCert | Opt::TlsKey | Opt::TlsName => options
+                .set_text(self.setting(), &value.to_string_lossy())
+                .map_err(CmdError::from)?,
         }
         Ok(())
+    }
+
+    /// The name of the text setting ([`Options::set_text`]) it is: the
+    /// option without its dash.
+    fn setting(self) -> &'static str {
+        crate::client::SETTINGS[self as usize]
     }
 }
 
@@ -279,4 +325,18 @@ pub fn apply(interp: Interp, options: &mut Options, words: &[ObjRef<'_>]) -> Res
         opt.set(interp, options, value)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_option_is_its_text_setting_with_a_dash() {
+        for (i, opt) in ALL.into_iter().enumerate() {
+            assert_eq!(opt as usize, i);
+            assert_eq!(NAMES.name(i), format!("-{}", opt.setting()).as_str());
+        }
+        assert_eq!(ALL.len(), crate::client::SETTINGS.len());
+    }
 }

@@ -4,7 +4,10 @@
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
+mod certs;
 mod checks;
+#[allow(unused_imports)] // the TLS tests use it
+pub use certs::Pki;
 #[allow(unused_imports)] // each test file uses its own part
 pub use checks::*;
 

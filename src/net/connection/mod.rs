@@ -1,16 +1,18 @@
-//! One socket to one server: connect with a timeout, write requests, read
-//! replies against a deadline. It only moves bytes; what they mean is the
+//! One connection to one server, plain or TLS: connect with a timeout,
+//! write requests, read replies against a deadline. It only moves bytes; what they mean is the
 //! protocol layer's business and what to send is the client's.
 //!
 //! A connection that fails in any way is dropped by its owner, never used
 //! again: after a timeout or a parse error the stream's position is unknown,
 //! and the next request would read the previous request's late reply.
 
-use std::io::{ErrorKind, IoSlice};
+use std::io::ErrorKind;
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
 
 use super::socket::Socket;
+use super::stream::Stream;
+use super::tls::{TlsClient, TlsSetup, TlsStream};
 use super::value::{Fetched, ValueBuf};
 use crate::error::{Error, Kind, Result};
 use crate::protocol::{self, Reply, Start};
@@ -33,7 +35,7 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(5);
 
 /// An open connection with its read buffer.
 pub struct Connection {
-    stream: Socket,
+    stream: Stream,
     /// Bytes read and not yet consumed are `buf[start..end]`.
     buf: Vec<u8>,
     start: usize,
@@ -52,33 +54,52 @@ pub struct Connection {
     closed_by_peer: bool,
 }
 
-/// How a connection is opened: its timeouts, and the credentials it logs in
-/// with first (servers started with an auth file require them).
+/// How a connection is opened: its timeouts, its TLS settings, and the
+/// credentials it logs in with first (servers started with an auth file
+/// require them).
 #[derive(Debug, Clone, Copy)]
 pub struct Dial<'a> {
     pub connect_timeout: Duration,
     pub io_timeout: Duration,
     pub auth: Option<&'a super::Credentials>,
+    /// The handle's TLS settings: used for its TCP servers when they are
+    /// on, and always for the servers written `tls://`.
+    pub tls: &'a TlsSetup,
+}
+
+impl Dial<'_> {
+    /// The TLS settings a connection to `address` uses, if it uses TLS.
+    fn tls_for(&self, address: &Address) -> Result<Option<&TlsClient>> {
+        match address {
+            Address::Tcp {
+                tls: Some(true), ..
+            } => self.tls.client().map(Some),
+            Address::Tcp { tls: None, .. } if self.tls.options().enabled => {
+                self.tls.client().map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 impl Connection {
     /// Connects to `address` as `dial` says (the connect timeout per
-    /// address tried), and logs in when it has credentials.
+    /// address tried, and for the TLS handshake), and logs in when it has
+    /// credentials.
     pub fn open(address: &Address, dial: &Dial<'_>) -> Result<Connection> {
-        let mut conn = Connection::connect(address, dial.connect_timeout, dial.io_timeout)?;
+        let mut conn = Connection::connect(address, dial)?;
         if let Some(auth) = dial.auth {
             conn.login(auth, conn.deadline())?;
         }
         Ok(conn)
     }
 
-    fn connect(
-        address: &Address,
-        connect_timeout: Duration,
-        io_timeout: Duration,
-    ) -> Result<Connection> {
+    fn connect(address: &Address, dial: &Dial<'_>) -> Result<Connection> {
+        let (connect_timeout, io_timeout) = (dial.connect_timeout, dial.io_timeout);
+        let deadline = Instant::now() + connect_timeout;
+        let tls = dial.tls_for(address)?;
         let generation = crate::fork::generation();
-        let stream = match address {
+        let socket = match address {
             Address::Tcp { addrs, .. } => {
                 let mut last = None;
                 let mut stream = None;
@@ -99,6 +120,12 @@ impl Connection {
             }
             Address::Unix(path) => Socket::unix(path, connect_timeout)
                 .map_err(|e| connect_error(&e, connect_timeout))?,
+        };
+        let stream = match (tls, address) {
+            (Some(client), Address::Tcp { host, .. }) => Stream::Tls(Box::new(
+                TlsStream::handshake(socket, client, host, connect_timeout, deadline)?,
+            )),
+            _ => Stream::Plain(socket),
         };
         stream
             .set_read_timeout(io_timeout)
@@ -154,159 +181,8 @@ impl Connection {
     /// restart, an idle timeout) is found here, before anything is sent;
     /// one with bytes waiting (a late reply, an error the server sent on
     /// its own) is not in step. One non-blocking `recv` that peeks.
-    pub fn is_idle_and_open(&self) -> bool {
+    pub fn is_idle_and_open(&mut self) -> bool {
         self.stream.is_quiet()
-    }
-
-    /// Writes all of `parts` (one `sendmsg` unless the kernel takes less).
-    ///
-    /// The I/O timeout bounds the whole write: the socket's send timeout
-    /// bounds one call, and a call that times out after taking part of the
-    /// data returns that part, so a request that needs more calls has the
-    /// timeout re-armed to what is left (only then: a request sent by one
-    /// call costs no extra system call).
-    pub fn send(&mut self, parts: &[&[u8]], deadline: Instant) -> Result<()> {
-        self.received = 0;
-        self.closed_by_peer = false;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(self.send_timeout());
-        }
-        if remaining + TIMEOUT_SLACK < self.write_armed
-            || remaining > self.write_armed + TIMEOUT_SLACK
-        {
-            self.stream
-                .set_write_timeout(remaining)
-                .map_err(|e| io_error(&e))?;
-            self.write_armed = remaining;
-        }
-        // The slices live on the stack for the usual requests (a header,
-        // a value, its "\r\n"); only a longer list allocates.
-        let mut inline = [IoSlice::new(&[]); 4];
-        let mut heap = Vec::new();
-        let mut slices: &mut [IoSlice<'_>] = if parts.len() <= inline.len() {
-            for (slot, part) in inline.iter_mut().zip(parts) {
-                *slot = IoSlice::new(part);
-            }
-            &mut inline[..parts.len()]
-        } else {
-            heap.extend(parts.iter().map(|p| IoSlice::new(p)));
-            &mut heap[..]
-        };
-        while !slices.is_empty() {
-            match self.stream.send(slices, true) {
-                Ok(0) => {
-                    self.closed_by_peer = true;
-                    return Err(Error::new(Kind::Io, "connection closed while sending"));
-                }
-                Ok(n) => {
-                    IoSlice::advance_slices(&mut slices, n);
-                    if slices.is_empty() {
-                        break;
-                    }
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    if remaining.is_zero() {
-                        return Err(self.send_timeout());
-                    }
-                    if remaining + TIMEOUT_SLACK < self.write_armed {
-                        self.stream
-                            .set_write_timeout(remaining)
-                            .map_err(|e| io_error(&e))?;
-                        self.write_armed = remaining;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Err(self.send_timeout()),
-                Err(e) => {
-                    self.closed_by_peer = is_closed(&e);
-                    return Err(io_error(&e));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes all of `parts`, a pipeline of requests, reading whatever
-    /// replies arrive meanwhile into the read buffer (for `read_reply`).
-    ///
-    /// A server answering a pipeline stops reading it while it cannot
-    /// write its replies, so a client that finished writing before it
-    /// read would wait as long as the server: for ever, once the replies
-    /// fill the socket buffers. On a Unix socket a few hundred small
-    /// replies do (each costs its own buffer), as do large values fetched
-    /// by a long key list. A pipeline that fits in the socket buffer is
-    /// sent by one `sendmsg` as with [`Connection::send`]; one that does
-    /// not waits in `poll` for room to write or replies to read. The I/O
-    /// timeout bounds the whole write.
-    pub fn send_pipeline(&mut self, parts: &[&[u8]], deadline: Instant) -> Result<()> {
-        self.received = 0;
-        self.closed_by_peer = false;
-        let mut all: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-        let mut slices = &mut all[..];
-        while !slices.is_empty() {
-            match self.stream.send(slices, false) {
-                Ok(0) => {
-                    self.closed_by_peer = true;
-                    return Err(Error::new(Kind::Io, "connection closed while sending"));
-                }
-                Ok(n) => IoSlice::advance_slices(&mut slices, n),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.await_room(deadline)?,
-                Err(e) => {
-                    self.closed_by_peer = is_closed(&e);
-                    return Err(io_error(&e));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits until the socket takes more of a request, reading the replies
-    /// that arrive meanwhile.
-    fn await_room(&mut self, deadline: Instant) -> Result<()> {
-        loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(self.send_timeout());
-            }
-            let ready = match self.stream.poll(remaining) {
-                Ok(ready) => ready,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(&e)),
-            };
-            if ready.readable {
-                self.take_waiting()?;
-            }
-            if ready.writable {
-                // Room to write, or an error the next write reports.
-                return Ok(());
-            }
-        }
-    }
-
-    /// Reads, without waiting, what the server has sent, to the end of the
-    /// read buffer (grown as needed).
-    fn take_waiting(&mut self) -> Result<()> {
-        if self.end == self.buf.len() {
-            let more = self.buf.len().max(READ_CHUNK);
-            self.buf.resize(self.buf.len() + more, 0);
-        }
-        match self.stream.recv(&mut self.buf[self.end..], false) {
-            Ok(0) => {
-                self.closed_by_peer = true;
-                Err(Error::new(Kind::Io, "connection closed while sending"))
-            }
-            Ok(n) => {
-                self.end += n;
-                self.received += n;
-                Ok(())
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => Ok(()),
-            Err(e) => {
-                self.closed_by_peer = is_closed(&e);
-                Err(io_error(&e))
-            }
-        }
     }
 
     /// Reads until one whole reply is buffered, hands it to `handle`, and
@@ -545,16 +421,6 @@ impl Connection {
         }
     }
 
-    fn send_timeout(&self) -> Error {
-        Error::new(
-            Kind::Timeout,
-            format!(
-                "server did not take the request within {} ms",
-                self.io_timeout.as_millis()
-            ),
-        )
-    }
-
     fn timeout(&self) -> Error {
         Error::new(
             Kind::Timeout,
@@ -594,5 +460,6 @@ fn connect_error(e: &std::io::Error, timeout: Duration) -> Error {
     }
 }
 
+mod send;
 #[cfg(test)]
 mod tests;

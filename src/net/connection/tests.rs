@@ -12,7 +12,7 @@ fn pair() -> (Connection, UnixStream) {
     let timeout = Duration::from_secs(5);
     ours.set_read_timeout(Some(timeout)).unwrap();
     let conn = Connection {
-        stream: Socket::from(socket2::Socket::from(ours)),
+        stream: Stream::Plain(Socket::from(socket2::Socket::from(ours))),
         buf: vec![0; READ_CHUNK],
         start: 0,
         end: 0,

@@ -1,0 +1,283 @@
+//! One TLS connection: rustls's state machine over a [`Socket`], with the
+//! calls a [`super::super::Connection`] makes of a plain socket (send what
+//! is taken, receive what has arrived, with or without waiting), so
+//! pipelines, deadlines and the checks of pooled connections work the same
+//! over TLS.
+//!
+//! rustls keeps the records it made until the socket takes them: a `send`
+//! first pushes those, then hands rustls more plaintext, so the plaintext it
+//! reports taken may still be on its way; [`TlsStream::flush`] ends a
+//! request. A pipeline's parts each begin a record of their own (see
+//! [`super::super::Stream::send_parts`]). Received records are decrypted into rustls's buffer and read
+//! from there; the next record is read from the socket only when that
+//! buffer is empty, which also bounds it.
+
+use std::io::{self, BufRead, ErrorKind, IoSlice, Read, Write};
+use std::mem::MaybeUninit;
+use std::time::{Duration, Instant};
+
+use rustls::{AlertDescription, ClientConnection};
+
+use super::TlsClient;
+use crate::error::{Error, Kind, Result};
+use crate::net::socket::Socket;
+
+/// A socket that speaks TLS.
+pub struct TlsStream {
+    socket: Socket,
+    tls: ClientConnection,
+    /// Bytes received and not yet given to rustls: `incoming[start..end]`.
+    /// rustls takes at most 4 KiB a call, so a large reply read through it
+    /// straight from the socket would cost a `recv` per 4 KiB; read here
+    /// first, it costs one per [`INCOMING`] bytes, as over plain TCP.
+    incoming: Box<[u8]>,
+    start: usize,
+    end: usize,
+}
+
+/// The size of a TLS connection's receive buffer: 4 full records.
+const INCOMING: usize = 64 * 1024;
+
+/// The socket as rustls's writer, waiting or not.
+struct Io<'a> {
+    socket: &'a Socket,
+    wait: bool,
+}
+
+impl Write for Io<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.socket.send(&[IoSlice::new(buf)], self.wait)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.socket.send(bufs, self.wait)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A TLS error as an I/O error, in words that say what to do about the
+/// common ones.
+fn tls_error(e: rustls::Error) -> io::Error {
+    let message = match &e {
+        rustls::Error::AlertReceived(AlertDescription::CertificateRequired)
+        | rustls::Error::AlertReceived(AlertDescription::HandshakeFailure) => format!(
+            "TLS: the server refused the connection ({e}): does it require a client \
+             certificate (-tlscert, -tlskey)?"
+        ),
+        rustls::Error::InvalidMessage(_) => {
+            format!("TLS: {e} (does the server speak TLS? memcached needs -Z)")
+        }
+        _ => format!("TLS: {e}"),
+    };
+    io::Error::new(ErrorKind::InvalidData, message)
+}
+
+impl TlsStream {
+    /// Makes the TLS handshake on the connected `socket` to the server
+    /// `host` by `deadline`. Its errors name what failed: the certificate
+    /// (untrusted, expired, of another name), the server's refusal, or the
+    /// time it took.
+    pub fn handshake(
+        socket: Socket,
+        client: &TlsClient,
+        host: &str,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> Result<TlsStream> {
+        let name = client.name_for(host)?;
+        let tls = ClientConnection::new(client.config.clone(), name)
+            .map_err(|e| Error::new(Kind::Io, format!("TLS: {e}")))?;
+        let mut stream = TlsStream {
+            socket,
+            tls,
+            incoming: vec![0; INCOMING].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        };
+        let failed = |e: io::Error| {
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                Error::new(
+                    Kind::Timeout,
+                    format!("TLS handshake not done within {} ms", timeout.as_millis()),
+                )
+            } else {
+                let text = e.to_string();
+                let reason = text.strip_prefix("TLS: ").unwrap_or(&text);
+                Error::new(Kind::Io, format!("TLS handshake failed: {reason}"))
+            }
+        };
+        while stream.tls.is_handshaking() || stream.tls.wants_write() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(failed(ErrorKind::TimedOut.into()));
+            }
+            stream.socket.set_read_timeout(remaining).map_err(failed)?;
+            stream.socket.set_write_timeout(remaining).map_err(failed)?;
+            if stream.tls.wants_write() {
+                stream.push(true).map_err(failed)?;
+            } else if stream.read_records(true).map_err(failed)? == 0 {
+                return Err(Error::new(
+                    Kind::Io,
+                    "TLS handshake failed: the server closed the connection",
+                ));
+            }
+        }
+        Ok(stream)
+    }
+
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    /// Writes the records rustls holds; with `wait` false, a full socket
+    /// is a `WouldBlock` error.
+    fn push(&mut self, wait: bool) -> io::Result<()> {
+        while self.tls.wants_write() {
+            let mut io = Io {
+                socket: &self.socket,
+                wait,
+            };
+            match self.tls.write_tls(&mut io) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives rustls more of what was received (reading from the socket
+    /// first when nothing is left), and decrypts it: the bytes given, 0 at
+    /// the end of the stream. A TLS error (a bad record, an alert from the
+    /// server) is an `InvalidData` error; the alert rustls then has to send
+    /// goes out if the socket takes it at once.
+    fn read_records(&mut self, wait: bool) -> io::Result<usize> {
+        if self.start == self.end {
+            let n = self.socket.recv(&mut self.incoming, wait)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            (self.start, self.end) = (0, n);
+        }
+        let mut received = &self.incoming[self.start..self.end];
+        let n = self.tls.read_tls(&mut received)?;
+        self.start += n;
+        if n > 0 {
+            if let Err(e) = self.tls.process_new_packets() {
+                let _ = self.push(false);
+                return Err(tls_error(e));
+            }
+            if self.tls.wants_write() {
+                // A reply rustls owes the server (a key update).
+                match self.push(false) {
+                    Err(e) if e.kind() != ErrorKind::WouldBlock => return Err(e),
+                    _ => {}
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Waits (or not) until plaintext is buffered: true, or the stream
+    /// ended: false.
+    fn plaintext(&mut self, wait: bool) -> io::Result<bool> {
+        loop {
+            match self.tls.reader().fill_buf() {
+                Ok(buffered) => return Ok(!buffered.is_empty()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            if self.read_records(wait)? == 0 {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// As [`Socket::send`]: the plaintext bytes of `parts` taken. With
+    /// `split`, each part begins a new record (see
+    /// [`super::super::Stream::send_parts`]); the records of all the parts
+    /// rustls takes still go out in one write.
+    pub fn send(&mut self, parts: &[IoSlice<'_>], wait: bool, split: bool) -> io::Result<usize> {
+        self.push(wait)?;
+        let n = if split {
+            let mut taken = 0;
+            for part in parts {
+                let n = self.tls.writer().write(part)?;
+                taken += n;
+                if n < part.len() {
+                    break;
+                }
+            }
+            taken
+        } else {
+            self.tls.writer().write_vectored(parts)?
+        };
+        match self.push(wait) {
+            Err(e) if !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => Err(e),
+            _ if n == 0 && parts.iter().any(|p| !p.is_empty()) => Err(ErrorKind::WouldBlock.into()),
+            _ => Ok(n),
+        }
+    }
+
+    /// Writes what `send` left with rustls; with `wait` false, a full
+    /// socket is a `WouldBlock` error.
+    pub fn flush(&mut self, wait: bool) -> io::Result<()> {
+        self.push(wait)
+    }
+
+    /// As [`Socket::recv`]: 0 at the end of the stream.
+    pub fn recv(&mut self, buf: &mut [u8], wait: bool) -> io::Result<usize> {
+        if buf.is_empty() || !self.plaintext(wait)? {
+            return Ok(0);
+        }
+        self.tls.reader().read(buf)
+    }
+
+    /// As [`Socket::recv_two`]: into `first`, then `then`.
+    pub fn recv_two(
+        &mut self,
+        first: &mut [MaybeUninit<u8>],
+        then: &mut [u8],
+    ) -> io::Result<usize> {
+        if !self.plaintext(true)? {
+            return Ok(0);
+        }
+        let mut reader = self.tls.reader();
+        let buffered = reader.fill_buf()?;
+        let n = buffered.len().min(first.len());
+        first[..n].write_copy_of_slice(&buffered[..n]);
+        reader.consume(n);
+        if n < first.len() {
+            return Ok(n);
+        }
+        match reader.read(then) {
+            Ok(more) => Ok(n + more),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(n),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// As [`Socket::is_quiet`]: nothing to read (records that carry no
+    /// data, a session ticket say, are taken), and the stream not ended.
+    pub fn is_quiet(&mut self) -> bool {
+        loop {
+            match self.tls.reader().fill_buf() {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                _ => return false,
+            }
+            if self.start == self.end && self.socket.is_quiet() {
+                return true;
+            }
+            match self.read_records(false) {
+                Ok(0) => return false,
+                Ok(_) => {}
+                Err(e) => return e.kind() == ErrorKind::WouldBlock,
+            }
+        }
+    }
+}
