@@ -200,3 +200,13 @@ fn api_under_valgrind() {
         ],
     );
 }
+
+/// `tls.c`: a TLS server requiring client certificates, and a plain one.
+#[test]
+fn tls() {
+    let pki = support::Pki::new();
+    let secure = Memcached::tls(&pki, "server", true, &[]);
+    let plain = Memcached::tcp();
+    let dir = pki.path("ca.pem").parent().unwrap().display().to_string();
+    run_c("tls", &[secure.spec(), plain.spec(), dir], &[]);
+}

@@ -105,6 +105,9 @@ fn run_suite(tclsh: &str, version: &str) {
     let auth_file = auth_dir.path().join("auth.txt");
     std::fs::write(&auth_file, "alice:secret\n").unwrap();
     let locked = Memcached::tcp_with(&["-Y", auth_file.to_str().unwrap()]);
+    // A TLS server that requires client certificates, for tls.test.
+    let pki = support::Pki::new();
+    let secure = Memcached::tls(&pki, "server", true, &[]);
     let library = library_path();
 
     let mut command = Command::new(tclsh);
@@ -123,6 +126,8 @@ fn run_suite(tclsh: &str, version: &str) {
         .env("MEMCACHE_TCP3", tcp3.spec())
         .env("MEMCACHE_NOCONNECT", noconnect.spec())
         .env("MEMCACHE_AUTH", locked.spec())
+        .env("MEMCACHE_TLS", secure.spec())
+        .env("MEMCACHE_PKI", pki.path(""))
         .env("MEMCACHE_LIBRARY", &library)
         .env("MEMCACHE_TCLSH", tclsh)
         .env(

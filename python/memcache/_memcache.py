@@ -79,7 +79,7 @@ def _text(value):
 
 
 _NUMERIC = {"ttl", "timeout", "connecttimeout", "memory", "compress"}
-_BOOLEAN = {"failover", "autostart", "persist"}
+_BOOLEAN = {"failover", "autostart", "persist", "tls", "tlsverify"}
 
 
 def _option(name, text):
@@ -422,7 +422,9 @@ class Memcache(_native.Handle):
         ``connecttimeout``, ``prefix``, ``memcached``, ``memory``,
         ``socketmode``, ``daemonargs``, ``distribution``, ``retry``,
         ``failover``, ``autostart``, ``persist``, ``username``, ``password``,
-        ``compress``). The password is never read back."""
+        ``compress``, ``tls``, ``tlsca``, ``tlscert``, ``tlskey``, ``tlsname``,
+        ``tlsverify``). The password is never read back; file names may be
+        ``str`` or ``pathlib.Path``."""
         if options:
             if names:
                 raise TypeError("configure() takes option names or keyword settings, not both")
@@ -504,4 +506,5 @@ class _Locked:
 #: The option names of :meth:`Memcache.configure`, in Tcl's order.
 OPTIONS = ("ttl", "timeout", "connecttimeout", "prefix", "memcached", "memory",
            "socketmode", "daemonargs", "distribution", "retry", "failover",
-           "autostart", "persist", "username", "password", "compress")
+           "autostart", "persist", "username", "password", "compress",
+           "tls", "tlsca", "tlscert", "tlskey", "tlsname", "tlsverify")

@@ -48,10 +48,14 @@ class Server:
             time.sleep(0.01)
         raise RuntimeError(f"memcached on port {self.port} did not start")
 
+    def connect(self):
+        """A socket to the server, for the readiness check."""
+        return socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+
     def answering_pid(self):
         """The pid the server on the port reports, or None."""
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+            with self.connect() as s:
                 s.sendall(b"stats\r\n")
                 reply = b""
                 while not reply.endswith(b"END\r\n"):

@@ -7,12 +7,7 @@
  *
  * Usage: fork SPEC
  */
-#define _POSIX_C_SOURCE 200809L
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "check.h"
+#include "forked.h"
 
 enum { CHILDREN = 4, ROUNDS = 1000 };
 
@@ -55,24 +50,7 @@ int main(int argc, char **argv) {
     CHECK_RC(mc_get_multi(mc, keys, 2, &hits, &count), MC_OK);
     mc_free(hits);
 
-    pid_t pids[CHILDREN];
-    for (int c = 0; c < CHILDREN; c++) {
-        pids[c] = fork();
-        if (pids[c] == 0) {
-            char who[16];
-            snprintf(who, sizeof who, "child%d", c);
-            work(mc, who);
-            /* The child's result is its own checks. */
-            exit(atomic_load(&checks_failed) == 0 ? 0 : 1);
-        }
-        CHECK(pids[c] > 0);
-    }
-    work(mc, "parent");
-    for (int c = 0; c < CHILDREN; c++) {
-        int status = 0;
-        CHECK(waitpid(pids[c], &status, 0) == pids[c]);
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    }
+    run_forked(CHILDREN, work, mc);
     /* Every increment of every process landed exactly once. */
     void *got = NULL;
     size_t len = 0;
