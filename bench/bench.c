@@ -25,6 +25,10 @@
  *             shared by the 4 threads. Each trial opens its connections
  *             anew (see trial()).
  *
+ * With --tls HOST:PORT (a memcached started with -Z) and --tls-ca FILE (the
+ * CA that signed its certificate), "memcache" also runs every workload over
+ * TLS (transport "tls"); the other clients speak no TLS.
+ *
  * Multi-set with libmemcached: it has no multi-set call. The best it
  * offers is MEMCACHED_BEHAVIOR_BUFFER_REQUESTS with NO_BLOCK: sets are
  * queued, written by memcached_flush_buffers, and their replies are read
@@ -483,15 +487,21 @@ typedef struct {
     int owner;
 } mc_conn;
 
+/* The CA file of --tls-ca. */
+static const char *tls_ca;
+
 static void *ours_open(const target *t) {
     char spec[300];
     if (strcmp(t->name, "tcp") == 0)
         snprintf(spec, sizeof spec, "%s:%d", t->host, t->port);
+    else if (strcmp(t->name, "tls") == 0)
+        snprintf(spec, sizeof spec, "tls://%s:%d", t->host, t->port);
     else
         snprintf(spec, sizeof spec, "%s", t->path);
     const char *servers[] = {spec};
+    const char *settings[] = {"tlsca", tls_ca ? tls_ca : ""};
     mc_conn *c = calloc(1, sizeof *c);
-    if (mc_create(servers, 1, &c->h) != MC_OK)
+    if (mc_create_configured(servers, 1, settings, 1, &c->h) != MC_OK)
         die("mc_create %s: %s", spec, mc_last_error());
     c->owner = 1;
     return c;
@@ -681,12 +691,13 @@ static void usage(void) {
     fprintf(stderr,
             "usage: bench [--tcp HOST:PORT] [--unix PATH] [--reps N] [--time SECONDS]\n"
             "             [--out FILE] [--pass N] [--clients LIST] [--workloads LIST]\n"
-            "             [--transports LIST] [--libmc-mset buffered|plain] [--ops N]\n");
+            "             [--transports LIST] [--libmc-mset buffered|plain] [--ops N]\n"
+            "             [--tls HOST:PORT --tls-ca FILE]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
-    target targets[2];
+    target targets[3];
     int ntargets = 0;
     int reps = 3, pass = 1;
     double secs = 0.15;
@@ -698,15 +709,20 @@ int main(int argc, char **argv) {
         if (!v)
             usage();
         i++;
-        if ((strcmp(a, "--tcp") == 0 || strcmp(a, "--unix") == 0) && ntargets == 2)
+        if ((strcmp(a, "--tcp") == 0 || strcmp(a, "--unix") == 0 || strcmp(a, "--tls") == 0) &&
+            ntargets == 3)
             usage();
-        if (strcmp(a, "--tcp") == 0) {
-            static char host[256];
+        if (strcmp(a, "--tcp") == 0 || strcmp(a, "--tls") == 0) {
+            static char hosts[2][256];
+            int is_tls = strcmp(a, "--tls") == 0;
+            char *host = hosts[is_tls];
             const char *colon = strrchr(v, ':');
             if (!colon)
                 usage();
-            snprintf(host, sizeof host, "%.*s", (int)(colon - v), v);
-            targets[ntargets++] = (target){"tcp", host, atoi(colon + 1), NULL};
+            snprintf(host, sizeof hosts[0], "%.*s", (int)(colon - v), v);
+            targets[ntargets++] = (target){is_tls ? "tls" : "tcp", host, atoi(colon + 1), NULL};
+        } else if (strcmp(a, "--tls-ca") == 0) {
+            tls_ca = v;
         } else if (strcmp(a, "--unix") == 0) {
             targets[ntargets++] = (target){"unix", NULL, 0, v};
         } else if (strcmp(a, "--reps") == 0) {
@@ -751,8 +767,12 @@ int main(int argc, char **argv) {
         if (!selected(only_transports, t->name))
             continue;
         void *ctx[NCLIENTS];
+        /* Over TLS, only this library. */
+        int tls = strcmp(t->name, "tls") == 0;
         for (int ci = 0; ci < NCLIENTS; ci++)
-            ctx[ci] = selected(only_clients, CLIENTS[ci]->name) ? CLIENTS[ci]->open(t) : NULL;
+            ctx[ci] = selected(only_clients, CLIENTS[ci]->name) && (!tls || CLIENTS[ci] == &OURS)
+                          ? CLIENTS[ci]->open(t)
+                          : NULL;
         /* The items every get reads, stored by this library (and checked
          * by each client's first operation). */
         {

@@ -425,6 +425,36 @@ proc bench::report {raw syscallsFile resultsFile} {
         }
     }
     puts ""
+    puts "TLS: this library over TLS (memcached -Z, TLS 1.3) and over plain TCP, same run;"
+    puts "CPU×TCP = median of per-round ratios of CPU per op."
+    puts [format "%-8s %11s %-6s %10s %10s %8s" workload "rate TLS" unit "CPU/op TLS" "CPU/op TCP" CPU×TCP]
+    foreach workload {get set mget100 mset100 get512k set512k get4t} {
+        lassign [unit $workload] per unitName
+        set s [series c memcache $workload tls]
+        if {![dict size $s]} continue
+        set plain [series c memcache $workload tcp]
+        set x [ratio $s $plain 1]
+        puts [format "%-8s %11s %-6s %10.1f %10.1f %8s" $workload [rate_fmt [median [rates $s]]] \
+            $unitName [median [cpus $s]] [median [cpus $plain]] [fmt $x]]
+        puts $csv [join [list c memcache $workload tls $unitName \
+            [format %.1f [median [rates $s]]] [format %.1f [spread [rates $s]]] \
+            [format %.2f [median [cpus $s]]] [format %.1f [spread [cpus $s]]] \
+            - - - - - - - - [ins c memcache-tls $workload tcp] [dict size $s]] ,]
+    }
+    set handshakesFile [file join [file dirname $syscallsFile] handshakes.txt]
+    if {[file readable $handshakesFile]} {
+        set f [open $handshakesFile]
+        set handshakes [string trim [read $f]]
+        close $f
+        set trialsRun 0
+        foreach key [array names trials [list c memcache * tls]] {
+            incr trialsRun [dict size $trials($key)]
+        }
+        puts "TLS handshakes during the runs: $handshakes, one per connection opened (each\
+            bench run's handles, get4t's four threads per trial), for $trialsRun timed trials\
+            of thousands of operations each."
+    }
+    puts ""
     puts "Tcl: the memcache ensemble and a pure-Tcl socket client (TCP only in Tcl 8.6),"
     puts "in Tcl 8.6 and in Tcl 9 (Tcl column); ×C API = the ensemble over this library's"
     puts "C API (C rows above); ×pure-Tcl = rate over the pure-Tcl client's; pure-Tcl CPU÷ ="
@@ -475,16 +505,17 @@ proc bench::report {raw syscallsFile resultsFile} {
         puts ""
         puts "User-space instructions per operation (callgrind, TCP; deterministic, unlike"
         puts "CPU time; a memcpy done with rep movsb counts one per byte); Tcl in 8.6 and 9:"
-        set cols {c,floor c,libmemcached c,memcache tcl,memcache tcl,puretcl tcl9,memcache tcl9,puretcl}
-        puts [format "%-8s %9s %12s %10s %10s %10s %10s %10s" workload floor libmemcached \
-            "memcache C" "Tcl 8.6" "pure 8.6" "Tcl 9" "pure 9"]
+        set cols {c,floor c,libmemcached c,memcache c,memcache-tls tcl,memcache tcl,puretcl
+            tcl9,memcache tcl9,puretcl}
+        puts [format "%-8s %9s %12s %10s %10s %10s %10s %10s %10s" workload floor libmemcached \
+            "memcache C" "C over TLS" "Tcl 8.6" "pure 8.6" "Tcl 9" "pure 9"]
         foreach workload {get set mget100 text512k} {
             set row [list $workload]
             foreach key $cols {
                 lappend row [expr {[info exists instructions($key,$workload)] ?
                     $instructions($key,$workload) : "-"}]
             }
-            puts [format "%-8s %9s %12s %10s %10s %10s %10s %10s" {*}$row]
+            puts [format "%-8s %9s %12s %10s %10s %10s %10s %10s %10s" {*}$row]
         }
     }
 
@@ -557,6 +588,10 @@ proc bench::report {raw syscallsFile resultsFile} {
                 [ratio [series c memcache $workload $transport] \
                     [series c floor $workload $transport]] >= 0.9
         }
+    }
+    foreach workload {get set} {
+        target "C $workload over TLS: CPU/op ÷ plain TCP's (≤ 1.50)" \
+            [ratio [series c memcache $workload tls] [series c memcache $workload tcp] 1] <= 1.5
     }
     foreach transport {tcp unix} {
         target "C get4t $transport: 4 threads, one handle, ops/s ÷ libmemcached's (≥ 1.00)" \

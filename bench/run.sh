@@ -2,7 +2,8 @@
 # bench/run.sh: what `make bench` runs. See the README's "Benchmarks".
 #
 # Starts its own memcached (TCP on a free loopback port, and a Unix socket
-# in a temporary directory), builds the library (cargo build --release) and
+# in a temporary directory, and a TLS one (-Z) on another port with a
+# certificate made by openssl for the run), builds the library (cargo build --release) and
 # bench/bench.c, then runs the C bench (floor, libmemcached, this library)
 # and the Tcl bench (the memcache ensemble, a pure-Tcl client) in
 # alternation, counts system calls per operation under strace, prints one
@@ -103,21 +104,46 @@ user=()
 [ "$(id -u)" -ne 0 ] || user=(-u root)
 common=(-U 0 -m 256 -t "$threads" -c 1024 "${user[@]}")
 
-port=
-for _ in $(seq 1 20); do
-    try=$((20000 + RANDOM % 40000))
-    "$memcached" -l 127.0.0.1 -p "$try" "${common[@]}" 2>"$tmp/tcp.log" &
-    pid=$!
-    for _ in $(seq 1 50); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; then port=$try; break; fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.02
+# start_tcp NAME ARGS...: memcached with ARGS on a free loopback port,
+# which it leaves in $started.
+start_tcp() {
+    local name=$1 try pid
+    shift
+    for _ in $(seq 1 20); do
+        try=$((20000 + RANDOM % 40000))
+        "$memcached" -l 127.0.0.1 -p "$try" "${common[@]}" "$@" 2>"$tmp/$name.log" &
+        pid=$!
+        for _ in $(seq 1 50); do
+            if (exec 3<>"/dev/tcp/127.0.0.1/$try") 2>/dev/null; then
+                pids+=("$pid")
+                started=$try
+                return
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.02
+        done
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
-    if [ -n "$port" ]; then pids+=("$pid"); break; fi
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-done
-[ -n "$port" ] || { say "could not start memcached on a free port"; cat "$tmp/tcp.log" >&2; exit 1; }
+    say "could not start memcached ($name) on a free port"
+    cat "$tmp/$name.log" >&2
+    exit 1
+}
+start_tcp tcp
+port=$started
+
+# TLS: a CA and a certificate for 127.0.0.1, made for this run.
+ca=$tmp/ca.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+    -subj /CN=bench-ca -keyout "$tmp/ca.key" -out "$ca" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$tmp/server.key" -out "$tmp/server.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$tmp/server.ext"
+openssl x509 -req -in "$tmp/server.csr" -CA "$ca" -CAkey "$tmp/ca.key" -CAcreateserial \
+    -days 1 -extfile "$tmp/server.ext" -out "$tmp/server.pem" 2>/dev/null
+start_tcp tls -Z -o "ssl_chain_cert=$tmp/server.pem,ssl_key=$tmp/server.key"
+tls_port=$started
 
 sock=$tmp/mc.sock
 "$memcached" -s "$sock" -a 0700 "${common[@]}" 2>"$tmp/unix.log" &
@@ -126,6 +152,14 @@ for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.02; done
 [ -S "$sock" ] || { say "could not start memcached on $sock"; cat "$tmp/unix.log" >&2; exit 1; }
 
 # ----- run -----
+
+# The TLS server's total_connections: each TLS connection is one handshake.
+tls_connections() {
+    echo "load {$MEMCACHE_LIB} Memcache
+        set h [memcache create -tlsca {$ca} tls://127.0.0.1:$tls_port]
+        puts [dict get [lindex [memcache stats \$h] 1] total_connections]" | tclsh
+}
+tls_before=$(tls_connections)
 
 raw=$out/raw.csv
 sys=$out/syscalls.csv
@@ -138,6 +172,7 @@ say "$passes passes x $reps rounds x ${secs}s per trial, C and Tcl in alternatio
 for pass in $(seq 1 "$passes"); do
     for workload in get set mget100 mset100 get512k set512k get4t text512k; do
         [ "$workload" = text512k ] || "$out/bench" --tcp "127.0.0.1:$port" --unix "$sock" \
+            --tls "127.0.0.1:$tls_port" --tls-ca "$ca" \
             --reps "$reps" --time "$secs" --pass "$pass" --workloads "$workload" --out "$raw"
         if [ -n "$py" ] && [ "$workload" != text512k ] && [ "$workload" != set512k ]; then
             "$py" "$root/bench/bench.py" run --tcp "127.0.0.1:$port" --reps "$reps" --time "$secs" \
@@ -153,6 +188,9 @@ for pass in $(seq 1 "$passes"); do
         done
     done
 done
+
+# Handshakes during the runs (less the reading's own connection).
+echo $(( $(tls_connections) - tls_before - 1 )) >"$out/handshakes.txt"
 
 # System calls per operation: strace -c of N operations, less those of a run
 # with none (start-up, connections, the seeding of the items).
@@ -220,6 +258,12 @@ if [ "${BENCH_INSTRUCTIONS:-0}" = 1 ]; then
                     --workloads "$workload" --ops 1000 >/dev/null 2>&1
                 echo "c,$client,$workload,$(( $(irs "$tmp/cg") / 1000 ))" >>"$ins"
             done
+            [ "$workload" = text512k ] || {
+                valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" --toggle-collect=run_ops \
+                    "$out/bench" --tls "127.0.0.1:$tls_port" --tls-ca "$ca" --clients memcache \
+                    --workloads "$workload" --ops 1000 >/dev/null 2>&1
+                echo "c,memcache-tls,$workload,$(( $(irs "$tmp/cg") / 1000 ))" >>"$ins"
+            }
             for client in memcache puretcl; do
                 tcl_irs tcl tclsh -- "$client" "$workload"
                 [ ${#tclsh9direct[@]} -eq 0 ] || tcl_irs tcl9 "${tclsh9direct[@]}" -- "$client" "$workload"
