@@ -216,6 +216,16 @@ enum mc_value_format
    * `mc_set_compress`, long values are stored compressed.
    */
   MC_VALUES_PYTHON = 1,
+  /**
+   * PHP Memcached's convention: a value with flag 16 is compressed (32:
+   * zlib, read and written; 64: fastlz, `MC_PROTOCOL` on read), its data
+   * after a 4-byte length; it is decompressed on every read and returned
+   * with its flags without 16, 32 and 64; with `mc_set_compress`, long
+   * values are stored compressed with flags 16 and 32. The low 4 bits
+   * (PHP's type: 0 string, 1 integer, 2 float, 3 boolean, 4 serialized)
+   * and the bits above 16 (PHP's own flags) are the caller's.
+   */
+  MC_VALUES_PHP = 2,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -630,11 +640,13 @@ mc_result mc_set_failure_policy(uint64_t handle, uint32_t retry_ms, int32_t fail
 
 /**
  * Sets what the handle's flags mean: `MC_VALUES_RAW` (the default: the
- * caller's, returned exactly) or `MC_VALUES_PYTHON` (python-memcached's:
+ * caller's, returned exactly), `MC_VALUES_PYTHON` (python-memcached's:
  * a value stored with flag 8, by any client, is zlib data, decompressed on
  * every read and returned with its flags without the 8; one that expands
  * past 128 MiB is `MC_TOOLARGE`, one that is not zlib data
- * `MC_PROTOCOL`). Any other number is `MC_INVALID`.
+ * `MC_PROTOCOL`) or `MC_VALUES_PHP` (PHP Memcached's: flag 16 is
+ * compressed, see `mc_value_format`). Any other number is `MC_INVALID`.
+ * The same as the setting `valueformat` (`raw`, `python`, `php`).
  */
 mc_result mc_set_value_format(uint64_t handle, uint32_t format);
 
@@ -707,11 +719,12 @@ mc_result mc_create_configured(const char *const *servers,
  * file of the CAs to trust; default the system's), `tlscert` and `tlskey`
  * (the client certificate and its key, PEM), `tlsname` (the name the
  * server's certificate must carry; default the host of each server),
- * `tlsverify` (`0` accepts any certificate: tests only). An empty value
- * clears a file or name. All are applied together (a username and its
- * password, a certificate and its key): a bad name or value, or with TLS
- * on a file that cannot be read, is `MC_INVALID` with Tcl's message, and
- * changes nothing.
+ * `tlsverify` (`0` accepts any certificate: tests only), and
+ * `valueformat` (`raw`, `python`, `php`: as `mc_set_value_format`). An
+ * empty value clears a file or name. All are applied together (a
+ * username and its password, a certificate and its key): a bad name or
+ * value, or with TLS on a file that cannot be read, is `MC_INVALID` with
+ * Tcl's message, and changes nothing.
  *
  * # Safety
  * `settings` points to `2 * count` NUL-terminated strings (or is null

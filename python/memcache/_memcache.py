@@ -97,7 +97,16 @@ def _option(name, text):
 
 
 def _settings(options):
-    return [(name.lstrip("-"), _text(value)) for name, value in options.items()]
+    """The (name, text) pairs of keyword settings. The value format is the
+    python one: str is text by flag 16, the rule this module reads and
+    writes (the php and raw formats are Tcl's and C's)."""
+    settings = [(name.lstrip("-"), _text(value)) for name, value in options.items()]
+    for name, value in settings:
+        if name == "valueformat" and value != "python":
+            raise InvalidArgument(
+                f'bad value format "{value}": the Python module reads and writes the python '
+                "format only (php and raw are for Tcl and C)")
+    return settings
 
 
 class Memcache(_native.Handle):
@@ -423,8 +432,8 @@ class Memcache(_native.Handle):
         ``socketmode``, ``daemonargs``, ``distribution``, ``retry``,
         ``failover``, ``autostart``, ``persist``, ``username``, ``password``,
         ``compress``, ``tls``, ``tlsca``, ``tlscert``, ``tlskey``, ``tlsname``,
-        ``tlsverify``). The password is never read back; file names may be
-        ``str`` or ``pathlib.Path``."""
+        ``tlsverify``, ``valueformat``: ``python`` only). The password is
+        never read back; file names may be ``str`` or ``pathlib.Path``."""
         if options:
             if names:
                 raise TypeError("configure() takes option names or keyword settings, not both")
@@ -507,4 +516,4 @@ class _Locked:
 OPTIONS = ("ttl", "timeout", "connecttimeout", "prefix", "memcached", "memory",
            "socketmode", "daemonargs", "distribution", "retry", "failover",
            "autostart", "persist", "username", "password", "compress",
-           "tls", "tlsca", "tlscert", "tlskey", "tlsname", "tlsverify")
+           "tls", "tlsca", "tlscert", "tlskey", "tlsname", "tlsverify", "valueformat")

@@ -346,3 +346,15 @@ def test_mget_takes_any_iterable_once(m):
     assert m.mget(k for k in ["g1", "g2"]) == {"g1": "a"}
     with pytest.raises(memcache.BadKey, match='^key "bad key" contains a space'):
         m.mget(k for k in ["g1", "bad key"])
+
+
+def test_the_value_format_is_python_and_others_are_refused(server, m):
+    assert m.configure("valueformat") == "python"
+    m.configure(valueformat="python")
+    with pytest.raises(memcache.InvalidArgument) as e:
+        m.configure(valueformat="php")
+    assert e.value.message == ('bad value format "php": the Python module reads and writes the '
+                               "python format only (php and raw are for Tcl and C)")
+    with pytest.raises(memcache.InvalidArgument):
+        memcache.create(server.spec, valueformat="raw")
+    assert m.configure("valueformat") == "python"

@@ -382,19 +382,21 @@ pub extern "C" fn mc_set_failure_policy(handle: u64, retry_ms: u32, failover: i3
 }
 
 /// Sets what the handle's flags mean: `MC_VALUES_RAW` (the default: the
-/// caller's, returned exactly) or `MC_VALUES_PYTHON` (python-memcached's:
+/// caller's, returned exactly), `MC_VALUES_PYTHON` (python-memcached's:
 /// a value stored with flag 8, by any client, is zlib data, decompressed on
 /// every read and returned with its flags without the 8; one that expands
 /// past 128 MiB is `MC_TOOLARGE`, one that is not zlib data
-/// `MC_PROTOCOL`). Any other number is `MC_INVALID`.
+/// `MC_PROTOCOL`) or `MC_VALUES_PHP` (PHP Memcached's: flag 16 is
+/// compressed, see `mc_value_format`). Any other number is `MC_INVALID`.
+/// The same as the setting `valueformat` (`raw`, `python`, `php`).
 #[no_mangle]
 pub extern "C" fn mc_set_value_format(handle: u64, format: u32) -> mc_result {
     guard(|| {
         let format = choice(
             format,
-            &[ValueFormat::Raw, ValueFormat::Python],
+            &[ValueFormat::Raw, ValueFormat::Python, ValueFormat::Php],
             "value format",
-            "MC_VALUES_RAW (0) or MC_VALUES_PYTHON (1)",
+            "MC_VALUES_RAW (0), MC_VALUES_PYTHON (1) or MC_VALUES_PHP (2)",
         )?;
         configure(handle, |options| options.value_format = format)
     })

@@ -63,11 +63,12 @@ pub unsafe extern "C" fn mc_create_configured(
 /// file of the CAs to trust; default the system's), `tlscert` and `tlskey`
 /// (the client certificate and its key, PEM), `tlsname` (the name the
 /// server's certificate must carry; default the host of each server),
-/// `tlsverify` (`0` accepts any certificate: tests only). An empty value
-/// clears a file or name. All are applied together (a username and its
-/// password, a certificate and its key): a bad name or value, or with TLS
-/// on a file that cannot be read, is `MC_INVALID` with Tcl's message, and
-/// changes nothing.
+/// `tlsverify` (`0` accepts any certificate: tests only), and
+/// `valueformat` (`raw`, `python`, `php`: as `mc_set_value_format`). An
+/// empty value clears a file or name. All are applied together (a
+/// username and its password, a certificate and its key): a bad name or
+/// value, or with TLS on a file that cannot be read, is `MC_INVALID` with
+/// Tcl's message, and changes nothing.
 ///
 /// # Safety
 /// `settings` points to `2 * count` NUL-terminated strings (or is null

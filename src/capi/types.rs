@@ -202,6 +202,14 @@ pub enum mc_value_format {
     /// every read and returned with its flags without the 8; with
     /// `mc_set_compress`, long values are stored compressed.
     MC_VALUES_PYTHON = 1,
+    /// PHP Memcached's convention: a value with flag 16 is compressed (32:
+    /// zlib, read and written; 64: fastlz, `MC_PROTOCOL` on read), its data
+    /// after a 4-byte length; it is decompressed on every read and returned
+    /// with its flags without 16, 32 and 64; with `mc_set_compress`, long
+    /// values are stored compressed with flags 16 and 32. The low 4 bits
+    /// (PHP's type: 0 string, 1 integer, 2 float, 3 boolean, 4 serialized)
+    /// and the bits above 16 (PHP's own flags) are the caller's.
+    MC_VALUES_PHP = 2,
 }
 
 /// Every result with its name, in number order: the one list besides the

@@ -18,7 +18,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::codec::{inflate, pack, ZLIB_FLAG};
+use super::codec::pack;
 use super::ops::Placed;
 use super::replies::{parse_meta, unexpected};
 use super::route::Resend;
@@ -193,7 +193,7 @@ impl Placed<'_> {
     pub fn lease_get(&self, key: &[u8], lease: u32, recache: u32) -> Result<Lease> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
-        let decode = snap.options.decodes();
+        let packing = snap.options.packing();
         let mut request = Vec::with_capacity(full.len() + 32);
         protocol::lease_get(&mut request, &full, lease, recache);
         let answer = |reply: Reply<'_>| -> Result<Lease> {
@@ -206,13 +206,13 @@ impl Placed<'_> {
                 return Err(unexpected(reply));
             };
             let flag = |f: u8| protocol::meta_flag(tokens, f);
-            let mut flags: u32 = parse_meta(flag(b'f').unwrap_or(b"0"), "flags")?;
+            let flags: u32 = parse_meta(flag(b'f').unwrap_or(b"0"), "flags")?;
             let cas: u64 = parse_meta(flag(b'c').unwrap_or(b"0"), "cas value")?;
-            let mut data = data.to_vec();
-            if decode && flags & ZLIB_FLAG != 0 {
-                data = inflate(&data)?;
-                flags &= !ZLIB_FLAG;
-            }
+            let (data, flags) = if packing.packed(flags) {
+                packing.unpack(data, flags)?
+            } else {
+                (data.to_vec(), flags)
+            };
             Ok(Lease {
                 data,
                 flags,

@@ -45,6 +45,7 @@ pub use fetch::{FetchOptions, Lease, LeaseState};
 pub use ops::Placed;
 pub use options::{
     DaemonOptions, Options, ValueFormat, MAX_COMPRESS_MIN, MAX_RETRY_SECONDS, MAX_SOCKET_MODE,
+    TEXT_FLAG,
 };
 pub use settings::SETTINGS;
 pub use update::{Change, UPDATE_TRIES};
@@ -310,6 +311,11 @@ impl Client {
     /// [`Options::default_ttl`], without copying the options.
     pub fn default_ttl(&self) -> u32 {
         read(&self.state).options.default_ttl
+    }
+
+    /// [`Options::value_format`], without copying the options.
+    pub fn value_format(&self) -> ValueFormat {
+        read(&self.state).options.value_format
     }
 
     /// Replaces the settings; connections already open keep their timeouts

@@ -2,7 +2,7 @@
 //! the keys grouped by server, one pipelined write per server, then every
 //! server's replies read (see [`Snapshot::per_server`]).
 
-use super::codec::{encode, inflate, ZLIB_FLAG};
+use super::codec::encode;
 use super::replies::{deleted, store_status, unexpected};
 use super::route::{first, Resend};
 use super::{Snapshot, Status};
@@ -24,7 +24,15 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     let packed: Option<Vec<_>> = snap.options.compression().map(|min| {
         items
             .iter()
-            .map(|(_, value, flags)| encode(StoreVerb::Set, value.as_ref(), *flags, min))
+            .map(|(_, value, flags)| {
+                encode(
+                    snap.options.packing(),
+                    StoreVerb::Set,
+                    value.as_ref(),
+                    *flags,
+                    min,
+                )
+            })
             .collect()
     });
     let mut outcomes: Vec<Result<Status>> = vec![Ok(Status::NotStored); items.len()];
@@ -81,7 +89,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
     mut each: impl FnMut(&[u8], u32, u64, &[u8]),
 ) -> Result<Vec<Error>> {
     let full = snap.full_keys(keys)?;
-    let decode = snap.options.decodes();
+    let packing = snap.options.packing();
     Ok(snap.per_server(
         place,
         &full,
@@ -103,9 +111,8 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                         data,
                     } => {
                         let i = asked.take(key, |i| &full[i])?;
-                        if decode && flags & ZLIB_FLAG != 0 {
-                            let value = inflate(data)?;
-                            let flags = flags & !ZLIB_FLAG;
+                        if packing.packed(flags) {
+                            let (value, flags) = packing.unpack(data, flags)?;
                             each(keys[i].as_ref(), flags, cas.unwrap_or(0), &value);
                         } else {
                             each(keys[i].as_ref(), flags, cas.unwrap_or(0), data);

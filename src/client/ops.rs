@@ -182,7 +182,7 @@ impl<'a> Placed<'a> {
     ) -> Result<Option<(B, u32, u64)>> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
-        let decode = snap.options.decodes();
+        let packing = snap.options.packing();
         let mut request = Vec::with_capacity(full.len() + 8);
         protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&full]);
         snap.keyed(
@@ -190,7 +190,7 @@ impl<'a> Placed<'a> {
             &full,
             &[&request],
             Resend::Safe,
-            |conn, deadline| read_single(conn, deadline, &full, decode, &mut make),
+            |conn, deadline| read_single(conn, deadline, &full, packing, &mut make),
         )
     }
 
@@ -210,7 +210,7 @@ impl<'a> Placed<'a> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let exptime = snap.key_exptime(self.place, &full, ttl)?;
-        let decode = snap.options.decodes();
+        let packing = snap.options.packing();
         let mut request = Vec::with_capacity(full.len() + 24);
         protocol::get_and_touch(&mut request, true, exptime, &[&full]);
         snap.keyed(
@@ -218,7 +218,7 @@ impl<'a> Placed<'a> {
             &full,
             &[&request],
             Resend::Safe,
-            |conn, deadline| read_single(conn, deadline, &full, decode, &mut make),
+            |conn, deadline| read_single(conn, deadline, &full, packing, &mut make),
         )
     }
 

@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::time::Duration;
 
+use super::codec::Packing;
 use crate::cluster::Distribution;
 use crate::net::{Credentials, TlsOptions};
 
@@ -56,12 +57,14 @@ pub struct Options {
     /// What the flags mean: [`ValueFormat::Raw`] (the default for Rust
     /// and C) leaves them to the caller; [`ValueFormat::Python`] (Tcl's)
     /// reads flag 8 as zlib compression, as python-memcached, pylibmc and
-    /// pymemcache write it.
+    /// pymemcache write it; [`ValueFormat::Php`] reads and writes PHP
+    /// Memcached's flags.
     pub value_format: ValueFormat,
-    /// With [`ValueFormat::Python`]: store values of at least this many
-    /// bytes zlib-compressed with flag 8 added, as python-memcached's
-    /// `min_compress_len` does, when that makes them smaller (not appended
-    /// or prepended data). Default `None`: never.
+    /// With [`ValueFormat::Python`] or [`ValueFormat::Php`]: store values
+    /// of at least this many bytes zlib-compressed, as python-memcached's
+    /// `min_compress_len` does (flag 8) or PHP's compression does (flags
+    /// 16 and 32, the length first), when that makes them smaller (not
+    /// appended or prepended data). Default `None`: never.
     pub compress_min: Option<usize>,
 }
 
@@ -75,21 +78,76 @@ pub enum ValueFormat {
     /// python-memcached's: a value with flag 8 is zlib data, decompressed
     /// on every read (its flags returned without the 8; one that expands
     /// past 128 MiB is an error), and values over the compression
-    /// threshold are stored compressed. Flag 16 (text) is the Tcl
-    /// binding's business.
+    /// threshold are stored compressed. Text is flagged 16.
     Python,
+    /// PHP Memcached's: the low 4 bits are the PHP type (0 string, 1
+    /// integer, 2 float, 3 boolean, 4 serialized, 5 igbinary, 6 JSON, 7
+    /// msgpack); 16 is compressed, with 32 zlib (read and written) or 64
+    /// fastlz (refused on read: no well-kept crate), the data after a
+    /// 4-byte length; PHP's own flags are above bit 16. Text is a PHP
+    /// string (type 0), and strings, numbers and booleans read as text.
+    Php,
 }
 
-impl Options {
-    /// Whether values flagged 8 are decompressed on read.
-    pub(crate) fn decodes(&self) -> bool {
-        self.value_format == ValueFormat::Python
+impl ValueFormat {
+    /// The format called `name` (`raw`, `python`, `php`).
+    pub fn from_name(name: &str) -> Option<ValueFormat> {
+        match name {
+            "raw" => Some(ValueFormat::Raw),
+            "python" => Some(ValueFormat::Python),
+            "php" => Some(ValueFormat::Php),
+            _ => None,
+        }
     }
 
-    /// The compression threshold in force: none unless the format is
-    /// [`ValueFormat::Python`].
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueFormat::Raw => "raw",
+            ValueFormat::Python => "python",
+            ValueFormat::Php => "php",
+        }
+    }
+
+    /// The flag bits a binding that tells text from bytes (Tcl, Python)
+    /// adds to a text value's flags: 16 (python), none (php: a PHP string
+    /// is type 0; raw).
+    pub fn text_flag(self) -> u32 {
+        match self {
+            ValueFormat::Python => TEXT_FLAG,
+            ValueFormat::Raw | ValueFormat::Php => 0,
+        }
+    }
+
+    /// Whether data stored with `flags` (compression bits removed) is text
+    /// to such a binding, when it is valid UTF-8: flagged 16 (python);
+    /// a PHP string, integer, float or boolean (php); never (raw).
+    pub fn is_text(self, flags: u32) -> bool {
+        match self {
+            ValueFormat::Python => flags & TEXT_FLAG != 0,
+            ValueFormat::Php => flags & 0xf <= 3,
+            ValueFormat::Raw => false,
+        }
+    }
+}
+
+/// The text flag of python-memcached, pymemcache and this library's Tcl
+/// and Python bindings.
+pub const TEXT_FLAG: u32 = 16;
+
+impl Options {
+    /// How values are compressed, by the value format.
+    pub(crate) fn packing(&self) -> Packing {
+        match self.value_format {
+            ValueFormat::Raw => Packing::None,
+            ValueFormat::Python => Packing::Python,
+            ValueFormat::Php => Packing::Php,
+        }
+    }
+
+    /// The compression threshold in force: none in the raw format.
     pub(crate) fn compression(&self) -> Option<usize> {
-        self.compress_min.filter(|_| self.decodes())
+        self.compress_min
+            .filter(|_| self.packing() != Packing::None)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::codec::Landing;
+use super::codec::{Landing, Packing};
 use super::{Item, Status, ValueBuf, VecBuf};
 use crate::error::{Error, Kind, Result};
 use crate::key;
@@ -35,14 +35,14 @@ pub(super) fn read_single<B: ValueBuf>(
     conn: &mut Connection,
     deadline: Instant,
     key: &[u8],
-    decode: bool,
+    packing: Packing,
     make: &mut impl FnMut(usize, u32) -> Result<B>,
 ) -> Result<Option<(B, u32, u64)>> {
-    if !decode {
+    if packing == Packing::None {
         return read_item(conn, deadline, key, make);
     }
     let landed = read_item(conn, deadline, key, &mut |size, flags| {
-        Landing::new(size, flags, make)
+        Landing::new(packing, size, flags, make)
     })?;
     // The reply has been read to its end before a compressed value is
     // decompressed: a bad one leaves the connection in step.

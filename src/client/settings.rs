@@ -7,13 +7,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::options::{Options, MAX_COMPRESS_MIN, MAX_RETRY_SECONDS, MAX_SOCKET_MODE};
+use super::options::{Options, ValueFormat, MAX_COMPRESS_MIN, MAX_RETRY_SECONDS, MAX_SOCKET_MODE};
 use crate::cluster::Distribution;
 use crate::error::{Error, Kind, Result};
 use crate::net::Credentials;
 
 /// Every setting, in the order Tcl's `configure` lists its options.
-pub const SETTINGS: [&str; 22] = [
+pub const SETTINGS: [&str; 23] = [
     "ttl",
     "timeout",
     "connecttimeout",
@@ -36,6 +36,7 @@ pub const SETTINGS: [&str; 22] = [
     "tlskey",
     "tlsname",
     "tlsverify",
+    "valueformat",
 ];
 
 fn bad(what: &str, value: &str, must: &str) -> Error {
@@ -153,6 +154,10 @@ impl Options {
             "tlskey" => self.tls.key_file = path(value),
             "tlsname" => self.tls.server_name = (!value.is_empty()).then(|| value.to_string()),
             "tlsverify" => self.tls.verify = boolean(value, "tlsverify")?,
+            "valueformat" => {
+                self.value_format = ValueFormat::from_name(value.trim())
+                    .ok_or_else(|| bad("value format", value, "raw, python or php"))?;
+            }
             _ => return Err(unknown(name)),
         }
         Ok(())
@@ -195,6 +200,7 @@ impl Options {
             "tlskey" => shown(&self.tls.key_file),
             "tlsname" => self.tls.server_name.clone().unwrap_or_default(),
             "tlsverify" => u8::from(self.tls.verify).to_string(),
+            "valueformat" => self.value_format.name().to_string(),
             _ => return Err(unknown(name)),
         })
     }
@@ -246,6 +252,7 @@ mod tests {
             ("tlskey", "client.key"),
             ("tlsname", "cache.example"),
             ("tlsverify", "0"),
+            ("valueformat", "php"),
         ];
         for (name, value) in cases {
             options.set_text(name, value).unwrap();

@@ -12,12 +12,9 @@ use std::ffi::CString;
 use super::interp::{CmdError, Interp};
 use super::obj::{IndexTable, Obj, ObjRef, Value};
 use super::stubs as s;
+use crate::client::ValueFormat;
 use crate::error::{Error, Kind};
 use crate::key;
-
-/// Flag bit 16: the data is UTF-8 text (python-memcached's and
-/// pymemcache's text flag).
-pub const TEXT_FLAG: u32 = 16;
 
 /// An `INVALID` error with `message`.
 pub fn invalid(message: impl Into<String>) -> CmdError {
@@ -90,20 +87,22 @@ pub fn value_bytes(value: Value<'_>) -> Cow<'_, [u8]> {
     }
 }
 
-/// Data to store and the flags to store it with: text gets [`TEXT_FLAG`].
-pub fn data_and_flags(value: &Value<'_>, flags: u32) -> u32 {
+/// The flags to store data with in the handle's value `format`: text gets
+/// its text flag (16 in the python format, none in php's).
+pub fn data_and_flags(value: &Value<'_>, flags: u32, format: ValueFormat) -> u32 {
     if value.is_text() {
-        flags | TEXT_FLAG
+        flags | format.text_flag()
     } else {
         flags
     }
 }
 
-/// Stored data as a Tcl value: text if flagged as text and valid UTF-8
-/// (or the three-byte form this library writes for an unpaired surrogate,
-/// which a Tcl string may hold), else a bytearray.
-pub fn data_obj(bytes: &[u8], flags: u32) -> Obj {
-    Obj::new_value(bytes, flags & TEXT_FLAG != 0)
+/// Stored data as a Tcl value: text if the handle's value `format` reads
+/// `flags` as text and it is valid UTF-8 (or the three-byte form this
+/// library writes for an unpaired surrogate, which a Tcl string may hold),
+/// else a bytearray.
+pub fn data_obj(bytes: &[u8], flags: u32, format: ValueFormat) -> Obj {
+    Obj::new_value(bytes, format.is_text(flags))
 }
 
 /// An unsigned 64-bit number as a Tcl integer (beyond a wide int, Tcl reads

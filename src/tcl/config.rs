@@ -36,6 +36,7 @@ static NAMES: IndexTable = IndexTable::new(&[
     c"-tlskey".as_ptr(),
     c"-tlsname".as_ptr(),
     c"-tlsverify".as_ptr(),
+    c"-valueformat".as_ptr(),
     ptr::null(),
 ]);
 
@@ -68,10 +69,11 @@ pub enum Opt {
     TlsKey,
     TlsName,
     TlsVerify,
+    ValueFormat,
 }
 
 /// Every option, in [`NAMES`] order.
-pub const ALL: [Opt; 22] = [
+pub const ALL: [Opt; 23] = [
     Opt::Ttl,
     Opt::Timeout,
     Opt::ConnectTimeout,
@@ -94,6 +96,7 @@ pub const ALL: [Opt; 22] = [
     Opt::TlsKey,
     Opt::TlsName,
     Opt::TlsVerify,
+    Opt::ValueFormat,
 ];
 
 impl Opt {
@@ -145,9 +148,9 @@ impl Opt {
             Opt::Compress => Obj::new_int(options.compress_min.map_or(0, |n| n as i64)),
             Opt::Tls => Obj::new_bool(options.tls.enabled),
             Opt::TlsVerify => Obj::new_bool(options.tls.verify),
-            // The file names and the server name, as the text settings
-            // show them.
-            Opt::TlsCa | Opt::TlsCert | Opt::TlsKey | Opt::TlsName => {
+            // The file names, the server name and the value format, as the
+            // text settings show them.
+            Opt::TlsCa | Opt::TlsCert | Opt::TlsKey | Opt::TlsName | Opt::ValueFormat => {
                 Obj::new_text(&options.text(self.setting()).unwrap_or_default())
             }
         }
@@ -275,7 +278,7 @@ impl Opt {
             }
             // Files are read, and the name checked, when the options are
             // applied.
-            Opt::TlsCa | Opt::TlsCert | Opt::TlsKey | Opt::TlsName => options
+            Opt::TlsCa | Opt::TlsCert | Opt::TlsKey | Opt::TlsName | Opt::ValueFormat => options
                 .set_text(self.setting(), &value.to_string_lossy())
                 .map_err(CmdError::from)?,
         }

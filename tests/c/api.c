@@ -1274,8 +1274,9 @@ static void test_compress(void) {
     }
     CHECK_RC(mc_set_value_format(packing, MC_VALUES_PYTHON), MC_OK);
     CHECK_RC(mc_set_value_format(plain, MC_VALUES_PYTHON), MC_OK);
-    CHECK_RC(mc_set_value_format(raw, 2), MC_INVALID);
-    CHECK_ERROR("bad value format 2: must be MC_VALUES_RAW (0) or MC_VALUES_PYTHON (1)");
+    CHECK_RC(mc_set_value_format(raw, 3), MC_INVALID);
+    CHECK_ERROR("bad value format 3: must be MC_VALUES_RAW (0), MC_VALUES_PYTHON (1) or "
+                "MC_VALUES_PHP (2)");
     CHECK_RC(mc_set_compress(packing, 1000), MC_OK);
     CHECK_RC(mc_set(packing, "c-long", text, sizeof text, 16, 0), MC_OK);
     CHECK_RC(mc_set(packing, "c-short", "short", 5, 16, 0), MC_OK);
@@ -1302,6 +1303,25 @@ static void test_compress(void) {
     CHECK_RC(mc_set(packing, "c-long", text, sizeof text, 0, 0), MC_OK);
     raw_line(spec_tcp, "mg c-long f\r\n", line, sizeof line);
     CHECK_STR(line, "HD f0");
+    /* PHP's format: compressed with flags 16 + 32 and the length first,
+     * PHP's own flags (above bit 16) and type (a string: 0) kept. */
+    CHECK_RC(mc_set_value_format(packing, MC_VALUES_PHP), MC_OK);
+    CHECK_RC(mc_set_compress(packing, 1000), MC_OK);
+    CHECK_RC(mc_set(packing, "c-php", text, sizeof text, 7u << 16, 0), MC_OK);
+    raw_line(spec_tcp, "mg c-php f\r\n", line, sizeof line);
+    CHECK_STR(line, "HD f458800");
+    if (CHECK_RC(mc_get(raw, "c-php", &value, &len, &flags, NULL), MC_OK)) {
+        uint32_t announced = 0;
+        memcpy(&announced, value, 4);
+        CHECK_U64(announced, sizeof text);
+        CHECK(len < sizeof text && ((unsigned char *)value)[4] == 0x78);
+        mc_free(value);
+    }
+    if (CHECK_RC(mc_get(packing, "c-php", &value, &len, &flags, NULL), MC_OK)) {
+        CHECK_MEM(value, len, text, sizeof text);
+        CHECK_U64(flags, 7u << 16);
+        mc_free(value);
+    }
     CHECK_RC(mc_delete(packing), MC_OK);
     CHECK_RC(mc_delete(plain), MC_OK);
     CHECK_RC(mc_delete(raw), MC_OK);

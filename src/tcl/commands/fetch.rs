@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::client::Client;
-use crate::tcl::args::{arity, data_obj, index, key_bytes, list_of, not_found, u64_obj, TEXT_FLAG};
+use crate::tcl::args::{arity, data_obj, index, key_bytes, list_of, not_found, u64_obj};
 use crate::tcl::interp::{CmdResult, Interp};
 use crate::tcl::obj::{Obj, ObjBuf, ObjRef};
 use std::borrow::Cow;
@@ -50,9 +50,10 @@ pub(super) fn fetch(
     place: Option<&[u8]>,
     key: &[u8],
 ) -> Result<(Obj, u64), crate::tcl::CmdError> {
+    let format = client.value_format();
     let (buf, _flags, cas) = client
         .at(place)
-        .get_with(key, |len, flags| ObjBuf::new(len, flags & TEXT_FLAG != 0))?
+        .get_with(key, |len, flags| ObjBuf::new(len, format.is_text(flags)))?
         .ok_or_else(|| not_found(key))?;
     Ok((buf.into_obj(), cas))
 }
@@ -69,6 +70,7 @@ pub(super) fn mget(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let words = list_of(interp, objv[2])?;
     let keys: Vec<Cow<'_, [u8]>> = words.iter().map(|w| key_bytes(w.as_obj())).collect();
     let at = client.at(lead.place.as_deref());
+    let format = client.value_format();
     // Each hit's value goes at its key's place in the keylist. A server
     // answers in the order asked, so the place is usually further on: a
     // cursor finds it, and a map is built only for a hit out of that order
@@ -88,7 +90,7 @@ pub(super) fn mget(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
                 None => return,
             },
         };
-        values[at] = Some(data_obj(data, flags));
+        values[at] = Some(data_obj(data, flags, format));
     };
     match lead.partial {
         None => at.get_many_with(&keys, each)?,

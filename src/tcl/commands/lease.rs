@@ -51,6 +51,7 @@ pub(super) fn fetch(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let key = key_bytes(rest[2]);
     let ttl = seconds(rest[3], "ttl")?;
     let script = rest[4];
+    let format = client.value_format();
     let (data, flags) =
         client
             .at(place.as_deref())
@@ -58,7 +59,7 @@ pub(super) fn fetch(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
                 TCL_OK => {
                     let result = interp.result();
                     let value = result.as_obj().value();
-                    let flags = data_and_flags(&value, 0);
+                    let flags = data_and_flags(&value, 0, format);
                     Ok((value.bytes().to_vec(), flags))
                 }
                 TCL_ERROR => Err(CmdError::Reported),
@@ -66,7 +67,7 @@ pub(super) fn fetch(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
                 "fetch script ended with code {code} (break, continue or return): nothing stored"
             ))),
             })?;
-    interp.set_result(data_obj(&data, flags));
+    interp.set_result(data_obj(&data, flags, format));
     Ok(())
 }
 

@@ -40,13 +40,14 @@ pub(super) fn update(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let (var, script) = (objv[3], objv[4]);
     let ttl = ttl_or_default(objv, 5, &client)?;
     let mut stored = None;
+    let format = client.value_format();
     at.update(&key, ttl, |item| {
         // The user's flags of the item read are kept (its text bit follows
         // the new value).
         let user_flags = match item {
             Some(item) => {
-                interp.set_var(var, data_obj(&item.value, item.flags))?;
-                item.flags & !crate::tcl::args::TEXT_FLAG
+                interp.set_var(var, data_obj(&item.value, item.flags, format))?;
+                item.flags & !format.text_flag()
             }
             None => {
                 interp.unset_var(var);
@@ -67,7 +68,7 @@ pub(super) fn update(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
             return Ok(Change::Remove);
         };
         let value = new.as_obj().value();
-        let flags = data_and_flags(&value, user_flags);
+        let flags = data_and_flags(&value, user_flags, format);
         let change = Change::Store {
             value: value.bytes().to_vec(),
             flags,

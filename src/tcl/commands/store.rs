@@ -37,7 +37,7 @@ pub(super) fn store_any(interp: Interp, objv: &[ObjRef<'_>], verb: StoreVerb) ->
     let given = key_word.map(key_bytes).filter(|k| !k.is_empty());
     let value = data_word.value();
     let ttl = ttl_or_default(objv, 4, &client)?;
-    let flags = data_and_flags(&value, flags_or_zero(objv, 5)?);
+    let flags = data_and_flags(&value, flags_or_zero(objv, 5)?, client.value_format());
     let made = if given.is_none() {
         Some(key::unique()?)
     } else {
@@ -87,7 +87,7 @@ pub(super) fn store_if(interp: Interp, objv: &[ObjRef<'_>], verb: StoreVerb) -> 
     let key = key_bytes(objv[2]);
     let value = objv[3].value();
     let ttl = ttl_or_default(objv, 4, &client)?;
-    let flags = data_and_flags(&value, flags_or_zero(objv, 5)?);
+    let flags = data_and_flags(&value, flags_or_zero(objv, 5)?, client.value_format());
     if at.store(verb, &key, value.bytes(), flags, ttl)? != Status::Stored {
         let why = match verb {
             StoreVerb::Add => "not stored: key KEY already has data",
@@ -132,7 +132,7 @@ pub(super) fn cas(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let value = objv[3].value();
     let casid = u64_arg(objv[4], "casid")?;
     let ttl = ttl_or_default(objv, 5, &client)?;
-    let flags = data_and_flags(&value, flags_or_zero(objv, 6)?);
+    let flags = data_and_flags(&value, flags_or_zero(objv, 6)?, client.value_format());
     match client
         .at(lead.place.as_deref())
         .cas(&key, value.bytes(), flags, ttl, casid)?
@@ -170,11 +170,12 @@ pub(super) fn mput(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     }
     let ttl = ttl_or_default(objv, 3, &client)?;
     let flags = flags_or_zero(objv, 4)?;
+    let format = client.value_format();
     let items: Vec<_> = words
         .chunks(2)
         .map(|pair| {
             let value = pair[1].as_obj().value();
-            let flags = data_and_flags(&value, flags);
+            let flags = data_and_flags(&value, flags, format);
             (key_bytes(pair[0].as_obj()), value_bytes(value), flags)
         })
         .collect();
