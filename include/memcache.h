@@ -1071,6 +1071,17 @@ mc_result mc_exists(uint64_t handle, const char *key);
 mc_result mc_ttl(uint64_t handle, const char *key, int64_t *ttl);
 
 /**
+ * The flags stored with the item under `key`, as the server holds them
+ * (compression bits included, whatever the value format); `MC_NOTFOUND`
+ * if none. The value is not transferred (meta get; classic `gets` where
+ * the server has no meta commands).
+ *
+ * # Safety
+ * `key` is a NUL-terminated string; `flags` is valid for a write.
+ */
+mc_result mc_flags(uint64_t handle, const char *key, uint32_t *flags);
+
+/**
  * Deletes the item under `key`; `MC_NOTFOUND` if there was none.
  *
  * # Safety

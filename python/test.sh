@@ -11,7 +11,8 @@ python=${PYTHON:-python3}
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv" || { echo "python/test.sh: cannot make a virtual environment (Debian: apt-get install python3-venv)" >&2; exit 1; }
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check pytest setuptools setuptools-rust wheel
+"$venv/bin/pip" install --quiet --disable-pip-version-check pytest setuptools setuptools-rust wheel \
+  pylibmc pymemcache
 CARGO_TARGET_DIR="$PWD/target/python-build" \
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .
 # python-memcached's own test suite, run against this module by

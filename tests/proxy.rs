@@ -166,3 +166,22 @@ fn key_commands_work_through_twemproxy_and_questions_fall_back_to_classic() {
     assert_eq!(c.delete(b"k"), Ok(true));
     assert_eq!(c.exists(b"k"), Ok(false));
 }
+
+/// Every subcommand of the Tcl ensemble through twemproxy
+/// (`tests/proxy/subcommands.tcl`): it works, or fails with the
+/// documented error, and the next command is answered right.
+#[test]
+fn every_tcl_subcommand_through_twemproxy() {
+    let (a, b) = (Memcached::tcp_checked(&[]), Memcached::tcp_checked(&[]));
+    let Some(p) = proxy(&[&a, &b]) else { return };
+    let spec = format!("127.0.0.1:{}", p.port);
+    let mut tcl = Command::new(std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".into()));
+    tcl.arg(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/proxy/subcommands.tcl"
+    ))
+    .arg(&spec)
+    .env("MEMCACHE_LIBRARY", support::library_path());
+    let run = support::run_with_limit(tcl, Duration::from_secs(60));
+    assert!(support::expect_ok("tclsh subcommands.tcl", &run) >= 50);
+}

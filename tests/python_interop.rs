@@ -5,7 +5,9 @@
 //! crc32 hash rule, `-distribution modula`). A second test does the same
 //! with server weights, `(hashvalue, key)` tuples (placement values) and a
 //! server down (python-memcached's rehash against this client's failover),
-//! with `tests/python/distribution.py` as the Python side.
+//! with `tests/python/distribution.py` as the Python side. A third does
+//! the same with pylibmc and pymemcache (`tests/python/peers.py`), read
+//! back in Tcl (`peers.tcl`) and C (`tests/c/peers.c`).
 //!
 //! The Python side is `tests/python/interop.py`, the Tcl side
 //! `tests/python/interop.tcl`; they run in turn against the same servers:
@@ -41,7 +43,7 @@ fn python() -> String {
             Ok(given) => match has_python_memcached(&given)? {
                 true => Ok(given),
                 false => Err(format!(
-                    "PYTHON={given} cannot import python-memcached: install it there, or \
+                    "PYTHON={given} cannot import python-memcached, pylibmc and pymemcache: install them there, or \
                      unset PYTHON to let this test make a virtual environment"
                 )),
             },
@@ -52,9 +54,9 @@ fn python() -> String {
 }
 
 /// Does `python` import python-memcached (the module `memcache` with its
-/// `Client` and `cmemcache_hash`)?
+/// `Client` and `cmemcache_hash`), pylibmc and pymemcache?
 fn has_python_memcached(python: &str) -> Result<bool, String> {
-    let probe = "import memcache, sys; \
+    let probe = "import memcache, pylibmc, pymemcache, sys; \
                  sys.exit(0 if hasattr(memcache, 'Client') and hasattr(memcache, 'cmemcache_hash') else 3)";
     let out = Command::new(python)
         .args(["-c", probe])
@@ -102,6 +104,8 @@ fn venv_with_python_memcached() -> Result<String, String> {
             "--quiet",
             "--disable-pip-version-check",
             "python-memcached",
+            "pylibmc",
+            "pymemcache",
         ],
         "the package registry must be reachable",
     )?;
@@ -153,6 +157,41 @@ fn python_memcached_interop() {
     expect_ok(
         "python-memcached reads Tcl's data",
         &run_python("check", &args),
+    );
+}
+
+/// pylibmc's and pymemcache's values, compressed (flag 8) and not, text
+/// and bytes, read back exactly in Tcl and in C (the python value format);
+/// Tcl's and C's compressed values read back exactly by both.
+#[test]
+fn pylibmc_and_pymemcache_values_both_ways() {
+    let m = Memcached::tcp_checked(&[]);
+    let spec = m.spec();
+    let peers = |phase: &str| {
+        let mut command = Command::new(python());
+        command
+            .arg(Path::new(CRATE).join("tests/python/peers.py"))
+            .args([phase, &spec]);
+        run_with_limit(command, TIME_LIMIT)
+    };
+    assert_eq!(
+        expect_ok("pylibmc and pymemcache store", &peers("store")),
+        8
+    );
+    let tclsh = std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".to_string());
+    let mut tcl = Command::new(tclsh);
+    tcl.arg(Path::new(CRATE).join("tests/python/peers.tcl"))
+        .arg(&spec)
+        .env("MEMCACHE_LIBRARY", library_path());
+    let run = run_with_limit(tcl, TIME_LIMIT);
+    assert_eq!(expect_ok("Tcl reads them, stores its own", &run), 20);
+    assert_eq!(
+        support::run_c("peers", std::slice::from_ref(&spec), &[]),
+        30
+    );
+    assert_eq!(
+        expect_ok("pylibmc and pymemcache read Tcl's and C's", &peers("check")),
+        8
     );
 }
 

@@ -17,6 +17,9 @@ from ._errors import Exists, InvalidArgument, NotFound, NotStored
 #: The text flag: values stored from ``str`` (python-memcached, pymemcache
 #: and the Tcl binding use the same).
 TEXT_FLAG = 16
+# python-memcached's flags of int and long values (their digits).
+_INTEGER = 2
+_LONG = 4
 
 _VERBS = {"set": 0, "add": 1, "replace": 2, "append": 3, "prepend": 4, "cas": 5, "append_or_add": 6}
 _STORED, _NOTFOUND, _NOTSTORED, _EXISTS = 0, 1, 2, 3
@@ -46,8 +49,9 @@ def _data(data, flags):
 
 
 def _value(data, flags):
-    """What was stored: str for text-flagged UTF-8, else bytes."""
-    if flags & TEXT_FLAG:
+    """What was stored: str for UTF-8 flagged as text (or as
+    python-memcached's int or long: its digits), else bytes."""
+    if flags & (TEXT_FLAG | _INTEGER | _LONG):
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
@@ -269,12 +273,13 @@ class Memcache(_native.Handle):
         return left
 
     def flags(self, key):
-        """The flags stored with the key's data (text flag included)."""
+        """The flags stored with the key's data, as the server holds them
+        (the text flag and a compression flag included), as Tcl's."""
         raw = _key(key)
-        hit = _native.get(self._h, raw)
-        if hit is None:
+        flags = _native.flags(self._h, raw)
+        if flags is None:
             raise NotFound(f'no data for key "{_show(raw)}"')
-        return hit[1]
+        return flags
 
     # ----- other changes -----
 

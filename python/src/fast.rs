@@ -119,9 +119,10 @@ pub fn store(
 }
 
 /// A value as seed 000's interface returns it when it is text: the str of
-/// a value with the text flag that is UTF-8; None for bytes.
+/// a value with the text flag (or python-memcached's int or long flag: its
+/// digits) that is UTF-8; None for bytes.
 pub fn text<'py>(py: Python<'py>, data: &[u8], flags: u32) -> Option<Bound<'py, PyString>> {
-    if flags & TEXT == 0 {
+    if flags & (TEXT | INTEGER | LONG) == 0 {
         return None;
     }
     Some(PyString::new(py, std::str::from_utf8(data).ok()?))

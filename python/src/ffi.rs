@@ -153,6 +153,7 @@ extern "C" {
     ) -> McResult;
     pub fn mc_exists(handle: u64, key: *const c_char) -> McResult;
     pub fn mc_ttl(handle: u64, key: *const c_char, ttl: *mut i64) -> McResult;
+    pub fn mc_flags(handle: u64, key: *const c_char, flags: *mut u32) -> McResult;
     pub fn mc_remove_by_key(handle: u64, place: *const c_char, key: *const c_char) -> McResult;
     pub fn mc_remove_multi(
         handle: u64,

@@ -302,12 +302,29 @@ pub fn exists(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<bool> {
 /// Seconds a key's item has left (-1: no expiry), or None.
 #[pyfunction]
 pub fn ttl(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<Option<i64>> {
+    ask(py, handle, key, ffi::mc_ttl)
+}
+
+/// The flags of a key's item as the server holds them, or None.
+#[pyfunction]
+pub fn flags(py: Python<'_>, handle: u64, key: &[u8]) -> PyResult<Option<u32>> {
+    ask(py, handle, key, ffi::mc_flags)
+}
+
+/// The answer of a C question about a key's item (`mc_ttl`, `mc_flags`),
+/// or None if it has none.
+fn ask<T: Default + Send>(
+    py: Python<'_>,
+    handle: u64,
+    key: &[u8],
+    question: unsafe extern "C" fn(u64, *const std::ffi::c_char, *mut T) -> ffi::McResult,
+) -> PyResult<Option<T>> {
     let key = check_key(key)?;
-    let mut left = 0i64;
-    // SAFETY: every pointer passed is into this call's live arguments (C
-    // strings, buffers, out-parameters), valid for the whole C call.
+    let mut answer = T::default();
+    // SAFETY: every pointer passed is into this call's live arguments (a
+    // C string, an out-parameter), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
-        ffi::mc_ttl(handle, key.as_ptr(), &mut left)
+        question(handle, key.as_ptr(), &mut answer)
     })?;
-    Ok((rc == ffi::OK).then_some(left))
+    Ok((rc == ffi::OK).then_some(answer))
 }

@@ -82,6 +82,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(items::count, m)?)?;
     m.add_function(wrap_pyfunction!(items::exists, m)?)?;
     m.add_function(wrap_pyfunction!(items::ttl, m)?)?;
+    m.add_function(wrap_pyfunction!(items::flags, m)?)?;
     m.add_function(wrap_pyfunction!(handles::flush, m)?)?;
     m.add_function(wrap_pyfunction!(handles::stats, m)?)?;
     m.add_function(wrap_pyfunction!(handles::stats_of, m)?)?;

@@ -358,3 +358,11 @@ def test_the_value_format_is_python_and_others_are_refused(server, m):
     with pytest.raises(memcache.InvalidArgument):
         memcache.create(server.spec, valueformat="raw")
     assert m.configure("valueformat") == "python"
+
+
+def test_python_memcached_ints_read_as_their_digits(m, mc):
+    assert mc.set("i", 42)
+    assert mc.get("i") == 42
+    assert m.get("i") == "42"
+    assert m.mget(["i"]) == {"i": "42"}
+    assert m.flags("i") == 2

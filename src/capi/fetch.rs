@@ -542,19 +542,48 @@ pub unsafe extern "C" fn mc_exists(handle: u64, key: *const c_char) -> mc_result
 /// `key` is a NUL-terminated string; `ttl` is valid for a write.
 #[no_mangle]
 pub unsafe extern "C" fn mc_ttl(handle: u64, key: *const c_char, ttl: *mut i64) -> mc_result {
-    guard(|| {
-        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
-        let key = unsafe { text(key, "key") }?;
-        if ttl.is_null() {
-            return Err(null("ttl"));
+    // SAFETY: as this function's contract.
+    guard(|| unsafe { asked(handle, key, ttl, "ttl", |c, key| c.ttl(key)) })
+}
+
+/// The flags stored with the item under `key`, as the server holds them
+/// (compression bits included, whatever the value format); `MC_NOTFOUND`
+/// if none. The value is not transferred (meta get; classic `gets` where
+/// the server has no meta commands).
+///
+/// # Safety
+/// `key` is a NUL-terminated string; `flags` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn mc_flags(handle: u64, key: *const c_char, flags: *mut u32) -> mc_result {
+    // SAFETY: as this function's contract.
+    guard(|| unsafe { asked(handle, key, flags, "flags", |c, key| c.flags(key)) })
+}
+
+/// A question about the item under `key` (`ask`): its answer written to
+/// `out` and `MC_OK`, or `MC_NOTFOUND`.
+///
+/// # Safety
+/// `key` is null or a NUL-terminated string; `out` is null or valid for a
+/// write.
+unsafe fn asked<T>(
+    handle: u64,
+    key: *const c_char,
+    out: *mut T,
+    what: &str,
+    ask: impl FnOnce(&crate::Client, &[u8]) -> crate::Result<Option<T>>,
+) -> crate::Result<mc_result> {
+    // SAFETY: `key` is null or a NUL-terminated string (the caller's contract).
+    let key = unsafe { text(key, "key") }?;
+    if out.is_null() {
+        return Err(null(what));
+    }
+    match ask(&*client(handle)?, key)? {
+        Some(answer) => {
+            // SAFETY: `out` was checked to be non-null and is valid for a
+            // write (the caller's contract).
+            unsafe { out.write(answer) };
+            Ok(mc_result::MC_OK)
         }
-        match client(handle)?.ttl(key)? {
-            Some(t) => {
-                // SAFETY: `ttl` was checked to be non-null and is valid for writes (this function's contract).
-                unsafe { ttl.write(t) };
-                Ok(mc_result::MC_OK)
-            }
-            None => Ok(mc_result::MC_NOTFOUND),
-        }
-    })
+        None => Ok(mc_result::MC_NOTFOUND),
+    }
 }

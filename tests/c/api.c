@@ -1322,6 +1322,12 @@ static void test_compress(void) {
         CHECK_U64(flags, 7u << 16);
         mc_free(value);
     }
+    /* mc_flags: what the server holds, whatever the format. */
+    flags = 0;
+    CHECK_RC(mc_flags(packing, "c-php", &flags), MC_OK);
+    CHECK_U64(flags, (7u << 16) | 48);
+    CHECK_RC(mc_flags(packing, "c-none", &flags), MC_NOTFOUND);
+    CHECK_RC(mc_flags(packing, "c-php", NULL), MC_INVALID);
     CHECK_RC(mc_delete(packing), MC_OK);
     CHECK_RC(mc_delete(plain), MC_OK);
     CHECK_RC(mc_delete(raw), MC_OK);

@@ -5,6 +5,9 @@
 #![allow(dead_code)] // each test file uses its own part of this module
 
 mod certs;
+mod cprog;
+#[allow(unused_imports)] // the C and peer tests use it
+pub use cprog::{library_dir, run_c};
 mod checks;
 #[allow(unused_imports)] // the TLS tests use it
 pub use certs::Pki;
