@@ -639,18 +639,6 @@ mc_result mc_set_distribution(uint64_t handle, uint32_t distribution);
 mc_result mc_set_failure_policy(uint64_t handle, uint32_t retry_ms, int32_t failover);
 
 /**
- * Sets what the handle's flags mean: `MC_VALUES_RAW` (the default: the
- * caller's, returned exactly), `MC_VALUES_PYTHON` (python-memcached's:
- * a value stored with flag 8, by any client, is zlib data, decompressed on
- * every read and returned with its flags without the 8; one that expands
- * past 128 MiB is `MC_TOOLARGE`, one that is not zlib data
- * `MC_PROTOCOL`) or `MC_VALUES_PHP` (PHP Memcached's: flag 16 is
- * compressed, see `mc_value_format`). Any other number is `MC_INVALID`.
- * The same as the setting `valueformat` (`raw`, `python`, `php`).
- */
-mc_result mc_set_value_format(uint64_t handle, uint32_t format);
-
-/**
  * With `MC_VALUES_PYTHON` (`mc_set_value_format`): stores values of at
  * least `min_bytes` bytes compressed with zlib and flag 8 added (as
  * python-memcached's `min_compress_len`), when that makes them smaller;
@@ -684,6 +672,44 @@ mc_result mc_mark_dead(uint64_t handle, size_t index, const char *reason);
  * `disconnect_all`); operations reconnect by themselves.
  */
 mc_result mc_disconnect(uint64_t handle);
+
+/**
+ * Sets what the handle's flags mean: `MC_VALUES_RAW` (the default: the
+ * caller's, returned exactly), `MC_VALUES_PYTHON` (python-memcached's:
+ * a value stored with flag 8, by any client, is zlib data, decompressed on
+ * every read and returned with its flags without the 8; one that expands
+ * past 128 MiB is `MC_TOOLARGE`, one that is not zlib data
+ * `MC_PROTOCOL`) or `MC_VALUES_PHP` (PHP Memcached's: flag 16 is
+ * compressed, see `mc_value_format`). Any other number is `MC_INVALID`.
+ * The same as the setting `valueformat` (`raw`, `python`, `php`).
+ */
+mc_result mc_set_value_format(uint64_t handle, uint32_t format);
+
+/**
+ * The handle's value format (`MC_VALUES_RAW`, `MC_VALUES_PYTHON`,
+ * `MC_VALUES_PHP`) into `*format`.
+ *
+ * # Safety
+ * `format` is valid for a write.
+ */
+mc_result mc_get_value_format(uint64_t handle, uint32_t *format);
+
+/**
+ * The flag bits a binding that tells text from bytes adds to a text
+ * value's flags in `format`: 16 in `MC_VALUES_PYTHON` (python-memcached's
+ * text flag), 0 in `MC_VALUES_PHP` (a PHP string) and `MC_VALUES_RAW`.
+ * Not an `mc_result`: a pure function of its argument (0 for a number
+ * that is no format).
+ */
+uint32_t mc_text_flag(uint32_t format);
+
+/**
+ * 1 if data stored with `flags` is text in `format` (when it is valid
+ * UTF-8), else 0: flagged 16 in `MC_VALUES_PYTHON`; a PHP string,
+ * integer, float or boolean (type 0 to 3) in `MC_VALUES_PHP`; never in
+ * `MC_VALUES_RAW`. Not an `mc_result`: a pure function of its arguments.
+ */
+int mc_is_text(uint32_t format, uint32_t flags);
 
 /**
  * As `mc_create`, with settings: `settings` holds `count_settings`

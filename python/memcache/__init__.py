@@ -90,9 +90,12 @@ def create(*servers, **options):
     answers. Options as :meth:`Memcache.configure`, applied first."""
     if not servers:
         raise TypeError("create() needs at least one server")
-    handle = _native.create([str(s) for s in servers], _settings(options))
-    # python-memcached's flags, as Tcl's handles: flag 8 is zlib.
-    _native.set_value_format(handle, 1)
+    settings = _settings(options)
+    handle = _native.create([str(s) for s in servers], settings)
+    # python-memcached's flags unless told otherwise, as Tcl's handles:
+    # 16 is text, 8 zlib.
+    if not any(name == "valueformat" for name, _ in settings):
+        _native.set_value_format(handle, 1)
     return Memcache(handle)
 
 

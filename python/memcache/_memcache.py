@@ -17,9 +17,6 @@ from ._errors import Exists, InvalidArgument, NotFound, NotStored
 #: The text flag: values stored from ``str`` (python-memcached, pymemcache
 #: and the Tcl binding use the same).
 TEXT_FLAG = 16
-# python-memcached's flags of int and long values (their digits).
-_INTEGER = 2
-_LONG = 4
 
 _VERBS = {"set": 0, "add": 1, "replace": 2, "append": 3, "prepend": 4, "cas": 5, "append_or_add": 6}
 _STORED, _NOTFOUND, _NOTSTORED, _EXISTS = 0, 1, 2, 3
@@ -39,19 +36,21 @@ def _show(key):
     return key.decode("utf-8", "backslashreplace")
 
 
-def _data(data, flags):
-    """``(bytes, flags)`` to store: str as UTF-8 with the text flag."""
+def _data(data, flags, text_flag):
+    """``(bytes, flags)`` to store: str as UTF-8 with ``text_flag`` (the
+    handle's format's: 16 in python, none in php)."""
     if isinstance(data, str):
-        return data.encode("utf-8"), flags | TEXT_FLAG
+        return data.encode("utf-8"), flags | text_flag
     if isinstance(data, (bytes, bytearray, memoryview)):
         return bytes(data), flags
     raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
 
 
-def _value(data, flags):
-    """What was stored: str for UTF-8 flagged as text (or as
-    python-memcached's int or long: its digits), else bytes."""
-    if flags & (TEXT_FLAG | _INTEGER | _LONG):
+def _value(data, flags, fmt):
+    """What was stored: str for UTF-8 that the handle's format ``fmt``
+    reads as text (python: flagged 16, or python-memcached's int or long:
+    its digits; php: a PHP string, number or boolean), else bytes."""
+    if _native.is_text(fmt, flags):
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
@@ -101,16 +100,8 @@ def _option(name, text):
 
 
 def _settings(options):
-    """The (name, text) pairs of keyword settings. The value format is the
-    python one: str is text by flag 16, the rule this module reads and
-    writes (the php and raw formats are Tcl's and C's)."""
-    settings = [(name.lstrip("-"), _text(value)) for name, value in options.items()]
-    for name, value in settings:
-        if name == "valueformat" and value != "python":
-            raise InvalidArgument(
-                f'bad value format "{value}": the Python module reads and writes the python '
-                "format only (php and raw are for Tcl and C)")
-    return settings
+    """The (name, text) pairs of keyword settings."""
+    return [(name.lstrip("-"), _text(value)) for name, value in options.items()]
 
 
 class Memcache(_native.Handle):
@@ -169,7 +160,7 @@ class Memcache(_native.Handle):
         else:
             raise TypeError(f"{verb if verb == 'set' else 'append'}() takes (data) or (key, data, ttl=None, flags=0)")
         given = _key(key)
-        value, flags = _data(data, _flags(flags))
+        value, flags = _data(data, _flags(flags), _native.text_flag(self._format))
         made = given or _native.unique_key().encode()
         code = _native.store(self._h, _VERBS[verb], made, value, flags, self._ttl(ttl))
         if code != _STORED:
@@ -185,7 +176,7 @@ class Memcache(_native.Handle):
 
     def _store_if(self, verb, key, data, ttl, flags, cas=0):
         raw = _key(key)
-        value, flags = _data(data, _flags(flags))
+        value, flags = _data(data, _flags(flags), _native.text_flag(self._format))
         code = _native.store(self._h, _VERBS[verb], raw, value, flags, self._ttl(ttl), cas)
         if code == _STORED:
             return key
@@ -220,7 +211,8 @@ class Memcache(_native.Handle):
         server); returns the list of keys not stored."""
         ttl, flags = self._ttl(ttl), _flags(flags)
         keys = [*items]
-        entries = [(_key(k),) + _data(items[k], flags) for k in keys]
+        text_flag = _native.text_flag(self._format)
+        entries = [(_key(k),) + _data(items[k], flags, text_flag) for k in keys]
         codes = _native.set_multi(self._h, entries, ttl)
         return [k for k, code in zip(keys, codes) if code != _STORED]
 
@@ -235,7 +227,7 @@ class Memcache(_native.Handle):
         hit = _native.get(self._h, raw)
         if hit is None:
             raise NotFound(f'no data for key "{_show(raw)}"')
-        data = _value(hit[0], hit[1])
+        data = _value(hit[0], hit[1], self._format)
         if listindex is None:
             return data
         from ._tcllist import element
@@ -250,14 +242,14 @@ class Memcache(_native.Handle):
         hit = _native.get(self._h, raw)
         if hit is None:
             raise NotFound(f'no data for key "{_show(raw)}"')
-        return _value(hit[0], hit[1]), hit[2]
+        return _value(hit[0], hit[1], self._format), hit[2]
 
     def _mget(self, keys):
         """``mget`` in full (see the base class's ``mget``)."""
         raws = [_key(k) for k in keys]
         found = {}
         for key, data, flags, _cas in _native.get_multi(self._h, raws):
-            found[key] = _value(data, flags)
+            found[key] = _value(data, flags, self._format)
         return {k: found[r] for k, r in zip(keys, raws) if r in found}
 
     def valid(self, key):
@@ -357,7 +349,7 @@ class Memcache(_native.Handle):
             raise InvalidArgument("a fetch needs a lease of at least 1 second, so that a caller that dies cannot keep it")
         data, flags = _native.fetch(self._h, raw, ttl, _seconds(lease, "lease"),
                                     _seconds(wait, "wait"), _seconds(recache, "recache"), compute)
-        return _value(data, flags)
+        return _value(data, flags, self._format)
 
     def invalidate(self, key, ttl=None):
         """Marks the key's data stale instead of removing it: the next
@@ -437,12 +429,14 @@ class Memcache(_native.Handle):
         ``socketmode``, ``daemonargs``, ``distribution``, ``retry``,
         ``failover``, ``autostart``, ``persist``, ``username``, ``password``,
         ``compress``, ``tls``, ``tlsca``, ``tlscert``, ``tlskey``, ``tlsname``,
-        ``tlsverify``, ``valueformat``: ``python`` only). The password is
-        never read back; file names may be ``str`` or ``pathlib.Path``."""
+        ``tlsverify``, ``valueformat``: ``python``, ``php`` or ``raw``). The
+        password is never read back; file names may be ``str`` or
+        ``pathlib.Path``."""
         if options:
             if names:
                 raise TypeError("configure() takes option names or keyword settings, not both")
             _native.configure(self._h, _settings(options))
+            self._refresh_format()
             return None
         if len(names) == 1:
             name = names[0].lstrip("-")
@@ -463,7 +457,7 @@ class Memcache(_native.Handle):
         hit = _native.get(self._h, _key(name))
         if hit is None:
             raise AttributeError(f"no data for key {name!r}")
-        return _value(hit[0], hit[1])
+        return _value(hit[0], hit[1], self._format)
 
     def __setattr__(self, name, data):
         if hasattr(type(self), name):

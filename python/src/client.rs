@@ -303,9 +303,11 @@ impl ClientBase {
         };
         let plain =
             compress.is_exact_instance_of::<PyInt>() && compress.extract::<u64>().ok() == Some(0);
-        let (true, Some(ttl), Some((value, flags))) =
-            (plain, plain_ttl(Some(&time), 0), value_bytes(val, true)?)
-        else {
+        let (true, Some(ttl), Some((value, flags))) = (
+            plain,
+            plain_ttl(Some(&time), 0),
+            value_bytes(val, true, TEXT)?,
+        ) else {
             return slow();
         };
         let limit = this.max_value.load(Relaxed);

@@ -11,6 +11,7 @@
 
 use std::ffi::c_void;
 use std::ptr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -44,17 +45,19 @@ pub fn c_key<'py>(key: &Bound<'py, PyAny>) -> Option<Utf8<'py>> {
     Some(key)
 }
 
-/// A value to store as bytes, and the flags python-memcached and the Tcl
-/// binding give it (str 16; int 2 for the Client); None for another type.
+/// A value to store as bytes, and the flags it gets: a str the format's
+/// `text_flag` (16 for python-memcached and the Tcl binding, 0 in PHP's),
+/// an int 2 for the Client; None for another type.
 pub fn value_bytes<'py>(
     value: &Bound<'py, PyAny>,
     ints: bool,
+    text_flag: u32,
 ) -> PyResult<Option<(Utf8<'py>, u32)>> {
     if let Ok(bytes) = value.cast_exact::<PyBytes>() {
         return Ok(Some((Utf8::of_bytes(bytes), 0)));
     }
     if let Ok(text) = value.cast_exact::<PyString>() {
-        return Ok(Some((Utf8::of_str(text)?, TEXT)));
+        return Ok(Some((Utf8::of_str(text)?, text_flag)));
     }
     if ints && value.is_exact_instance_of::<PyInt>() {
         return Ok(Some((Utf8::of_str(&value.str()?)?, INTEGER)));
@@ -119,10 +122,16 @@ pub fn store(
 }
 
 /// A value as seed 000's interface returns it when it is text: the str of
-/// a value with the text flag (or python-memcached's int or long flag: its
-/// digits) that is UTF-8; None for bytes.
-pub fn text<'py>(py: Python<'py>, data: &[u8], flags: u32) -> Option<Bound<'py, PyString>> {
-    if flags & (TEXT | INTEGER | LONG) == 0 {
+/// UTF-8 data that the handle's value `format` reads as text (the core's
+/// rule, `mc_is_text`); None for bytes.
+pub fn text<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    flags: u32,
+    format: u32,
+) -> Option<Bound<'py, PyString>> {
+    // SAFETY: a pure function of two numbers.
+    if unsafe { ffi::mc_is_text(format, flags) } == 0 {
         return None;
     }
     Some(PyString::new(py, std::str::from_utf8(data).ok()?))
@@ -146,13 +155,48 @@ pub fn plain_ttl(ttl: Option<&Bound<'_, PyAny>>, default: u32) -> Option<u32> {
 #[pyclass(subclass, frozen, module = "memcache._native")]
 pub struct Handle {
     handle: u64,
+    /// The handle's value format (`MC_VALUES_*`), read when the object is
+    /// made and when it configures one: what is text is decided by it
+    /// without a call per value. (A change made from Tcl or C is seen by
+    /// a new object, `memcache.ref(name)`.)
+    format: AtomicU32,
+}
+
+/// A handle's value format, python's if it cannot be read (the handle is
+/// gone: the call made with it then says so).
+pub fn format_of(handle: u64) -> u32 {
+    let mut format = ffi::VALUES_PYTHON;
+    // SAFETY: `format` is this call's own, valid for the write.
+    unsafe { ffi::mc_get_value_format(handle, &mut format) };
+    format
+}
+
+impl Handle {
+    /// The value format in force.
+    pub fn format(&self) -> u32 {
+        self.format.load(Ordering::Relaxed)
+    }
 }
 
 #[pymethods]
 impl Handle {
     #[new]
     fn new(handle: u64) -> Handle {
-        Handle { handle }
+        Handle {
+            handle,
+            format: AtomicU32::new(format_of(handle)),
+        }
+    }
+
+    /// The value format (`MC_VALUES_*`: 0 raw, 1 python, 2 php).
+    #[getter(_format)]
+    fn format_number(&self) -> u32 {
+        self.format()
+    }
+
+    /// Reads the handle's value format again (after a configure).
+    fn _refresh_format(&self) {
+        self.format.store(format_of(self.handle), Ordering::Relaxed);
     }
 
     /// The handle's number (`memcache3` is 3).
@@ -179,7 +223,7 @@ impl Handle {
         if !found {
             return slf.call_method1(intern!(py, "_miss"), (key,));
         }
-        match text(py, value.bytes(py), flags) {
+        match text(py, value.bytes(py), flags, slf.get().format()) {
             Some(text) => Ok(text.into_any()),
             None => Ok(value.into_bytes(py).into_any()),
         }
@@ -188,7 +232,7 @@ impl Handle {
     /// A dict of the keys that have data (one pipelined request per
     /// server), in the order given.
     fn mget<'py>(slf: &Bound<'py, Self>, keys: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        many::mget(slf.as_any(), slf.get().handle, keys)
+        many::mget(slf.as_any(), slf.get().handle, slf.get().format(), keys)
     }
 
     /// ``put(data)`` or ``put(key, data, ttl=None, flags=0)``: stores the
@@ -218,9 +262,12 @@ impl Handle {
         let Some(ckey) = c_key(&key) else {
             return slow();
         };
-        let (Some((value, flags)), Some(ttl)) =
-            (value_bytes(&data, false)?, plain_ttl(ttl, ffi::TTL_DEFAULT))
-        else {
+        // SAFETY: a pure function of a number.
+        let text_flag = unsafe { ffi::mc_text_flag(slf.get().format()) };
+        let (Some((value, flags)), Some(ttl)) = (
+            value_bytes(&data, false, text_flag)?,
+            plain_ttl(ttl, ffi::TTL_DEFAULT),
+        ) else {
             return slow();
         };
         let rc = store(py, slf.get().handle, 0, &ckey, value.as_bytes(), flags, ttl)?;

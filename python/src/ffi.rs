@@ -15,6 +15,8 @@ pub const EXISTS: McResult = 3;
 
 /// `MC_TTL_DEFAULT`: the handle's default TTL.
 pub const TTL_DEFAULT: u32 = u32::MAX;
+/// `MC_VALUES_PYTHON`: python-memcached's flags.
+pub const VALUES_PYTHON: u32 = 1;
 
 #[repr(C)]
 pub struct Hit {
@@ -103,6 +105,9 @@ extern "C" {
     pub fn mc_stop(handle: u64, outcome: *mut i32) -> McResult;
     pub fn mc_forget_dead(handle: u64) -> McResult;
     pub fn mc_set_value_format(handle: u64, format: u32) -> McResult;
+    pub fn mc_get_value_format(handle: u64, format: *mut u32) -> McResult;
+    pub fn mc_text_flag(format: u32) -> u32;
+    pub fn mc_is_text(format: u32, flags: u32) -> std::ffi::c_int;
     pub fn mc_disconnect(handle: u64) -> McResult;
     pub fn mc_mark_dead(handle: u64, index: usize, reason: *const c_char) -> McResult;
     pub fn mc_set_servers(handle: u64, servers: *const *const c_char, count: usize) -> McResult;

@@ -187,8 +187,23 @@ pub fn forget_dead(py: Python<'_>, handle: u64) -> PyResult<()> {
     run(py, &[], || unsafe { ffi::mc_forget_dead(handle) }).map(drop)
 }
 
+/// The flag bits text gets in the value `format` (`mc_text_flag`).
+#[pyfunction]
+pub fn text_flag(format: u32) -> u32 {
+    // SAFETY: a pure function of a number.
+    unsafe { ffi::mc_text_flag(format) }
+}
+
+/// Whether data stored with `flags` is text in the value `format`
+/// (`mc_is_text`).
+#[pyfunction]
+pub fn is_text(format: u32, flags: u32) -> bool {
+    // SAFETY: a pure function of two numbers.
+    unsafe { ffi::mc_is_text(format, flags) != 0 }
+}
+
 /// Chooses what the flags mean: 0 raw, 1 python-memcached's (flag 8 is
-/// zlib, decompressed on read).
+/// zlib, decompressed on read), 2 PHP's.
 #[pyfunction]
 pub fn set_value_format(py: Python<'_>, handle: u64, format: u32) -> PyResult<()> {
     // SAFETY: no pointer is passed.

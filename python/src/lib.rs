@@ -55,6 +55,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(state::fetch, m)?)?;
     m.add_function(wrap_pyfunction!(state::invalidate, m)?)?;
     m.add_function(wrap_pyfunction!(handles::set_value_format, m)?)?;
+    m.add_function(wrap_pyfunction!(handles::text_flag, m)?)?;
+    m.add_function(wrap_pyfunction!(handles::is_text, m)?)?;
     m.add_function(wrap_pyfunction!(library_path, m)?)?;
     m.add_function(wrap_pyfunction!(handles::create, m)?)?;
     m.add_function(wrap_pyfunction!(handles::delete, m)?)?;

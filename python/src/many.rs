@@ -183,6 +183,7 @@ fn collect<'py>(
 pub fn mget<'py>(
     slf: &Bound<'py, PyAny>,
     handle: u64,
+    format: u32,
     keys: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = slf.py();
@@ -198,7 +199,7 @@ pub fn mget<'py>(
         let Some(at) = at else { continue };
         let hit = &hits[at];
         let data = value_of(hit);
-        match crate::fast::text(py, data, hit.flags) {
+        match crate::fast::text(py, data, hit.flags, format) {
             Some(text) => out.set_item(key, text)?,
             None => out.set_item(key, PyBytes::new(py, data))?,
         }

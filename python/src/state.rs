@@ -12,14 +12,13 @@ use pyo3::types::{PyBytes, PyString};
 use crate::call::{check_key, cstring, lossy, run, Malloced, Shared};
 use crate::ffi;
 
-/// The text flag.
-const TEXT: u32 = 16;
-
 /// What `update`'s C callback needs: the Python function, the sentinels,
 /// and what it gave last (kept alive for the library to read).
 struct Updating {
     change: Py<PyAny>,
     keep: Py<PyAny>,
+    /// The handle's value format (what is text).
+    format: u32,
     stored: Option<Vec<u8>>,
     /// What the function returned last, when it asked to store it.
     returned: Option<Py<PyAny>>,
@@ -50,6 +49,7 @@ unsafe extern "C" fn call_change(
     let Updating {
         change,
         keep,
+        format,
         stored,
         returned,
         error,
@@ -60,7 +60,7 @@ unsafe extern "C" fn call_change(
         } else {
             // SAFETY: `old` has `old_len` bytes during this call.
             let data = unsafe { std::slice::from_raw_parts(old.cast::<u8>(), old_len) };
-            match crate::fast::text(py, data, old_flags) {
+            match crate::fast::text(py, data, old_flags, *format) {
                 Some(text) => text.into_any(),
                 None => PyBytes::new(py, data).into_any(),
             }
@@ -73,10 +73,11 @@ unsafe extern "C" fn call_change(
             return Ok(ffi::CHANGE_REMOVE);
         }
         let must = "update function must return str, bytes, None (remove) or memcache.KEEP";
-        let (bytes, text) = result_bytes(&new, must)?;
+        let text_flag = text_flag(*format);
+        let (bytes, text) = result_bytes(&new, must, text_flag)?;
         *returned = Some(new.unbind());
         // SAFETY: `store` is the library's, writable (the contract).
-        unsafe { offer(store, stored.insert(bytes), (old_flags & !TEXT) | text) };
+        unsafe { offer(store, stored.insert(bytes), (old_flags & !text_flag) | text) };
         Ok(ffi::CHANGE_STORE)
     });
     asked.unwrap_or(ffi::CHANGE_ABORT)
@@ -104,11 +105,18 @@ fn in_python<T>(
     }
 }
 
-/// A function's str or bytes result as bytes and the text flag (16 for
-/// str); for any other type a TypeError, `must` saying what it must be.
-fn result_bytes(new: &Bound<'_, PyAny>, must: &str) -> PyResult<(Vec<u8>, u32)> {
+/// The flag bits text gets in the value `format`.
+fn text_flag(format: u32) -> u32 {
+    // SAFETY: a pure function of a number.
+    unsafe { ffi::mc_text_flag(format) }
+}
+
+/// A function's str or bytes result as bytes and its text flag
+/// (`text_flag` for str); for any other type a TypeError, `must` saying
+/// what it must be.
+fn result_bytes(new: &Bound<'_, PyAny>, must: &str, text_flag: u32) -> PyResult<(Vec<u8>, u32)> {
     if let Ok(s) = new.cast::<PyString>() {
-        return Ok((s.to_cow()?.as_bytes().to_vec(), TEXT));
+        return Ok((s.to_cow()?.as_bytes().to_vec(), text_flag));
     }
     if let Ok(b) = new.cast::<PyBytes>() {
         return Ok((b.as_bytes().to_vec(), 0));
@@ -152,6 +160,7 @@ pub fn update(
     let mut state = Updating {
         change,
         keep,
+        format: crate::fast::format_of(handle),
         stored: None,
         returned: None,
         error: None,
@@ -174,6 +183,8 @@ pub fn update(
 /// last (kept alive for the library to read), its exception.
 struct Computing {
     compute: Py<PyAny>,
+    /// The flag bits a str result gets.
+    text_flag: u32,
     value: Option<Vec<u8>>,
     error: Option<PyErr>,
 }
@@ -189,6 +200,7 @@ unsafe extern "C" fn call_compute(user: *mut c_void, out: *mut ffi::UpdateValue)
     let state = unsafe { &mut *user.cast::<Computing>() };
     let Computing {
         compute,
+        text_flag,
         value,
         error,
     } = state;
@@ -196,6 +208,7 @@ unsafe extern "C" fn call_compute(user: *mut c_void, out: *mut ffi::UpdateValue)
         result_bytes(
             &compute.bind(py).call0()?,
             "fetch function must return str or bytes",
+            *text_flag,
         )
     });
     match computed {
@@ -226,6 +239,7 @@ pub fn fetch<'py>(
     let key = check_key(key)?;
     let mut state = Computing {
         compute,
+        text_flag: text_flag(crate::fast::format_of(handle)),
         value: None,
         error: None,
     };

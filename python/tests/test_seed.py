@@ -1,6 +1,8 @@
 """Seed 000's interface: memcache.create/list/delete/ref and Memcache."""
 
+import json
 import re
+import subprocess
 
 import pytest
 
@@ -348,21 +350,44 @@ def test_mget_takes_any_iterable_once(m):
         m.mget(k for k in ["g1", "bad key"])
 
 
-def test_the_value_format_is_python_and_others_are_refused(server, m):
-    assert m.configure("valueformat") == "python"
+def test_the_php_value_format(server, m):
+    p = memcache.create(server.spec, valueformat="php", compress=100)
+    raw = memcache.create(server.spec, valueformat="raw")
+    text = "Gr\u00fc\u00dfe \u2713"
+    long = "caf\u00e9 " * 100
+    assert (p.configure("valueformat"), m.configure("valueformat")) == ("php", "python")
+    # A str is a PHP string (flags 0); long ones zlib-compressed as PHP does.
+    p.put("t", text, 0)
+    p.put("z", long, 0)
+    p.put("b", b"\x00\xff", 0)
+    assert [p.flags(k) for k in "tzb"] == [0, 48, 0]
+    assert (p.get("t"), p.get("z"), p.get("b")) == (text, long, b"\x00\xff")
+    assert raw.get("t") == text.encode()
+    packed = raw.get("z")
+    assert int.from_bytes(packed[:4], "little") == len(long.encode()) and packed[4] == 0x78
+    # PHP's integer, float and boolean read as text; its serialized data as bytes.
+    raw.put("n", b"42", 0, 1)
+    raw.put("f", b"1.5", 0, 2)
+    raw.put("a", b"a:0:{}", 0, 4)
+    assert p.mget(["t", "n", "f", "a"]) == {"t": text, "n": "42", "f": "1.5", "a": b"a:0:{}"}
+    # update and fetch store str the format's way.
+    p.update("t", lambda old: old + "!")
+    assert (p.get("t"), p.flags("t")) == (text + "!", 0)
+    assert p.fetch("computed", lambda: "made", 60) == "made" and p.flags("computed") == 0
+    # The format follows configure.
+    m.configure(valueformat="php")
+    m.put("x", "y", 0)
+    assert m.flags("x") == 0
     m.configure(valueformat="python")
+    m.put("x", "y", 0)
+    assert m.flags("x") == 16
     with pytest.raises(memcache.InvalidArgument) as e:
-        m.configure(valueformat="php")
-    assert e.value.message == ('bad value format "php": the Python module reads and writes the '
-                               "python format only (php and raw are for Tcl and C)")
-    with pytest.raises(memcache.InvalidArgument):
-        memcache.create(server.spec, valueformat="raw")
-    assert m.configure("valueformat") == "python"
+        m.configure(valueformat="json")
+    assert e.value.message == 'bad value format "json": must be raw, python or php'
+    # PHP's Memcached extension reads the str as a PHP string.
+    host, port = server.spec.rsplit(":", 1)
+    script = (f'$m = new Memcached(); $m->addServer("{host}", {port}); '
+              'echo json_encode([$m->get("t"), $m->get("z") === str_repeat("caf\\u{e9} ", 100)]);')
+    out = subprocess.run(["php", "-r", script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [text + "!", True]
 
-
-def test_python_memcached_ints_read_as_their_digits(m, mc):
-    assert mc.set("i", 42)
-    assert mc.get("i") == 42
-    assert m.get("i") == "42"
-    assert m.mget(["i"]) == {"i": "42"}
-    assert m.flags("i") == 2

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::ptr;
 use std::time::Duration;
 
-use crate::client::{Credentials, Options, ValueFormat, MAX_COMPRESS_MIN};
+use crate::client::{Credentials, Options, MAX_COMPRESS_MIN};
 use crate::cluster::Distribution;
 use crate::error::{Error, Kind, Result};
 use crate::key;
@@ -381,27 +381,6 @@ pub extern "C" fn mc_set_failure_policy(handle: u64, retry_ms: u32, failover: i3
     })
 }
 
-/// Sets what the handle's flags mean: `MC_VALUES_RAW` (the default: the
-/// caller's, returned exactly), `MC_VALUES_PYTHON` (python-memcached's:
-/// a value stored with flag 8, by any client, is zlib data, decompressed on
-/// every read and returned with its flags without the 8; one that expands
-/// past 128 MiB is `MC_TOOLARGE`, one that is not zlib data
-/// `MC_PROTOCOL`) or `MC_VALUES_PHP` (PHP Memcached's: flag 16 is
-/// compressed, see `mc_value_format`). Any other number is `MC_INVALID`.
-/// The same as the setting `valueformat` (`raw`, `python`, `php`).
-#[no_mangle]
-pub extern "C" fn mc_set_value_format(handle: u64, format: u32) -> mc_result {
-    guard(|| {
-        let format = choice(
-            format,
-            &[ValueFormat::Raw, ValueFormat::Python, ValueFormat::Php],
-            "value format",
-            "MC_VALUES_RAW (0), MC_VALUES_PYTHON (1) or MC_VALUES_PHP (2)",
-        )?;
-        configure(handle, |options| options.value_format = format)
-    })
-}
-
 /// With `MC_VALUES_PYTHON` (`mc_set_value_format`): stores values of at
 /// least `min_bytes` bytes compressed with zlib and flag 8 added (as
 /// python-memcached's `min_compress_len`), when that makes them smaller;
@@ -468,7 +447,7 @@ pub extern "C" fn mc_disconnect(handle: u64) -> mc_result {
 
 /// The value a C enum's number `n` stands for, `choices` being its values
 /// in number order; else INVALID: "bad `what` n: must be `names`".
-fn choice<T: Copy>(n: u32, choices: &[T], what: &str, names: &str) -> Result<T> {
+pub(super) fn choice<T: Copy>(n: u32, choices: &[T], what: &str, names: &str) -> Result<T> {
     usize::try_from(n)
         .ok()
         .and_then(|i| choices.get(i).copied())

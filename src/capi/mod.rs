@@ -19,7 +19,8 @@
 //! - No Rust panic crosses this boundary: one becomes `MC_PANIC`.
 //!
 //! Where things are: `types` (result codes and structs), `boundary`
-//! (the panic boundary, arguments and results), `handles`, `settings`, `servers`,
+//! (the panic boundary, arguments and results), `handles`, `formats` (value
+//! formats), `settings`, `servers`,
 //! `store`, `fetch`, `keys`, `update` and `lease` (CGI state). Each C function is written out with its
 //! own doc comment, even where several differ in one argument (the
 //! `_by_key` twins): cbindgen reads the source, not macro expansions, and
@@ -27,6 +28,7 @@
 
 mod boundary;
 mod fetch;
+mod formats;
 mod handles;
 mod keys;
 mod lease;
@@ -38,6 +40,7 @@ mod update;
 
 pub use boundary::{mc_free, mc_last_error};
 pub use fetch::*;
+pub use formats::*;
 pub use handles::*;
 pub use keys::*;
 pub use lease::*;

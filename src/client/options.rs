@@ -119,12 +119,13 @@ impl ValueFormat {
     }
 
     /// Whether data stored with `flags` (compression bits removed) is text
-    /// to such a binding, when it is valid UTF-8: flagged 16, or
-    /// python-memcached's integer (2) or long (4), read as their digits
-    /// (python); a PHP string, integer, float or boolean (php); never (raw).
+    /// to such a binding, when it is valid UTF-8: flagged 16 (python: other
+    /// flags are the caller's, python-memcached's int (2) and long (4)
+    /// among them, whose data reads as the bytes of its digits); a PHP
+    /// string, integer, float or boolean (php); never (raw).
     pub fn is_text(self, flags: u32) -> bool {
         match self {
-            ValueFormat::Python => flags & (TEXT_FLAG | PY_INTEGER | PY_LONG) != 0,
+            ValueFormat::Python => flags & TEXT_FLAG != 0,
             ValueFormat::Php => flags & 0xf <= 3,
             ValueFormat::Raw => false,
         }
@@ -134,11 +135,6 @@ impl ValueFormat {
 /// The text flag of python-memcached, pymemcache and this library's Tcl
 /// and Python bindings.
 pub const TEXT_FLAG: u32 = 16;
-
-/// python-memcached's flags of an `int` and of a Python 2 `long`: the
-/// number's decimal digits.
-const PY_INTEGER: u32 = 2;
-const PY_LONG: u32 = 4;
 
 impl Options {
     /// How values are compressed, by the value format.

@@ -1322,6 +1322,17 @@ static void test_compress(void) {
         CHECK_U64(flags, 7u << 16);
         mc_free(value);
     }
+    /* The format and its text rule, for bindings that tell text from
+     * bytes. */
+    uint32_t format = 9;
+    CHECK_RC(mc_get_value_format(packing, &format), MC_OK);
+    CHECK_U64(format, MC_VALUES_PHP);
+    CHECK_U64(mc_text_flag(MC_VALUES_PYTHON), 16);
+    CHECK_U64(mc_text_flag(MC_VALUES_PHP), 0);
+    CHECK_U64(mc_text_flag(7), 0);
+    CHECK(mc_is_text(MC_VALUES_PYTHON, 16 | 8) && !mc_is_text(MC_VALUES_PYTHON, 2));
+    CHECK(mc_is_text(MC_VALUES_PHP, 3) && !mc_is_text(MC_VALUES_PHP, 4));
+    CHECK(!mc_is_text(MC_VALUES_RAW, 16) && !mc_is_text(7, 16));
     /* mc_flags: what the server holds, whatever the format. */
     flags = 0;
     CHECK_RC(mc_flags(packing, "c-php", &flags), MC_OK);

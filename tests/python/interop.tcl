@@ -45,7 +45,7 @@ check "flags of b" [memcache flags $one b] 0
 
 set i [memcache get $one i]
 check "i" $i 42
-check "type of i" [type $i] text
+check "type of i" [type $i] bytes
 check "flags of i" [memcache flags $one i] 2
 check "incr of i" [memcache incr $one i] 43
 
