@@ -17,7 +17,9 @@ def peers(server):
     host, port = server.spec.rsplit(":", 1)
     return [
         ("pylibmc", pylibmc.Client([server.spec]), {"min_compress_len": 100}),
-        ("pymemcache", PymemcacheClient((host, int(port)),
+        # default_noreply: its sets wait for the server's reply (else the
+        # read after them can come first).
+        ("pymemcache", PymemcacheClient((host, int(port)), default_noreply=False,
                                         serde=CompressedSerde(min_compress_len=100)), {}),
     ]
 

@@ -34,16 +34,17 @@ def main():
     phase, server = sys.argv[1:]
     host, port = server.rsplit(":", 1)
     lm = pylibmc.Client([server])
-    pm = PymemcacheClient((host, int(port)), serde=CompressedSerde(min_compress_len=100))
+    pm = PymemcacheClient((host, int(port)), default_noreply=False,
+                          serde=CompressedSerde(min_compress_len=100))
     if phase == "store":
         check("pylibmc text", lm.set("lm:text", "short \u00e9"), True)
         check("pylibmc bytes", lm.set("lm:bytes", b"\x00\xff short"), True)
         check("pylibmc ztext", lm.set("lm:ztext", TEXT, min_compress_len=100), True)
         check("pylibmc zbytes", lm.set("lm:zbytes", BYTES, min_compress_len=100), True)
-        check("pymemcache text", pm.set("pm:text", "short \u00e9", noreply=False), True)
-        check("pymemcache bytes", pm.set("pm:bytes", b"\x00\xff short", noreply=False), True)
-        check("pymemcache ztext", pm.set("pm:ztext", TEXT, noreply=False), True)
-        check("pymemcache zbytes", pm.set("pm:zbytes", BYTES, noreply=False), True)
+        check("pymemcache text", pm.set("pm:text", "short \u00e9"), True)
+        check("pymemcache bytes", pm.set("pm:bytes", b"\x00\xff short"), True)
+        check("pymemcache ztext", pm.set("pm:ztext", TEXT), True)
+        check("pymemcache zbytes", pm.set("pm:zbytes", BYTES), True)
     else:
         for who in ("tcl", "c"):
             for name, client in (("pylibmc", lm), ("pymemcache", pm)):
