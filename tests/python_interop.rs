@@ -5,9 +5,10 @@
 //! crc32 hash rule, `-distribution modula`). A second test does the same
 //! with server weights, `(hashvalue, key)` tuples (placement values) and a
 //! server down (python-memcached's rehash against this client's failover),
-//! with `tests/python/distribution.py` as the Python side. A third does
-//! the same with pylibmc and pymemcache (`tests/python/peers.py`), read
-//! back in Tcl (`peers.tcl`) and C (`tests/c/peers.c`).
+//! with `tests/python/distribution.py` as the Python side. A third has
+//! pylibmc, pymemcache and python-memcached store text and bytes, short
+//! and compressed (`tests/python/peers.py`), read back in Tcl
+//! (`peers.tcl`) and C (`tests/c/peers.c`), and the reverse.
 //!
 //! The Python side is `tests/python/interop.py`, the Tcl side
 //! `tests/python/interop.tcl`; they run in turn against the same servers:
@@ -160,11 +161,12 @@ fn python_memcached_interop() {
     );
 }
 
-/// pylibmc's and pymemcache's values, compressed (flag 8) and not, text
-/// and bytes, read back exactly in Tcl and in C (the python value format);
-/// Tcl's and C's compressed values read back exactly by both.
+/// pylibmc's, pymemcache's and python-memcached's values, compressed
+/// (flag 8) and not, text and bytes, read back exactly in Tcl and in C (the
+/// python value format); Tcl's and C's compressed values read back exactly
+/// by all three.
 #[test]
-fn pylibmc_and_pymemcache_values_both_ways() {
+fn python_clients_values_both_ways() {
     let m = Memcached::tcp_checked(&[]);
     let spec = m.spec();
     let peers = |phase: &str| {
@@ -174,25 +176,21 @@ fn pylibmc_and_pymemcache_values_both_ways() {
             .args([phase, &spec]);
         run_with_limit(command, TIME_LIMIT)
     };
-    assert_eq!(
-        expect_ok("pylibmc and pymemcache store", &peers("store")),
-        8
-    );
+    let stored = expect_ok("the Python clients store", &peers("store"));
+    assert_eq!(stored, 12);
     let tclsh = std::env::var("TCLSH").unwrap_or_else(|_| "tclsh".to_string());
     let mut tcl = Command::new(tclsh);
     tcl.arg(Path::new(CRATE).join("tests/python/peers.tcl"))
         .arg(&spec)
         .env("MEMCACHE_LIBRARY", library_path());
     let run = run_with_limit(tcl, TIME_LIMIT);
-    assert_eq!(expect_ok("Tcl reads them, stores its own", &run), 20);
+    assert_eq!(expect_ok("Tcl reads them, stores its own", &run), 29);
     assert_eq!(
         support::run_c("peers", std::slice::from_ref(&spec), &[]),
-        30
+        42
     );
-    assert_eq!(
-        expect_ok("pylibmc and pymemcache read Tcl's and C's", &peers("check")),
-        8
-    );
+    let read = expect_ok("the Python clients read Tcl's and C's", &peers("check"));
+    assert_eq!(read, 12);
 }
 
 fn run_distribution_py(phase: &str, specs: &[String]) -> Output {

@@ -1,6 +1,6 @@
 /*
  * peers.c: the C side of tests/python_interop.rs's peer test. Reads, in the
- * python value format, what pylibmc and pymemcache stored (tests/python/
+ * python value format, what pylibmc, pymemcache and python-memcached stored (tests/python/
  * peers.py store), compressed (flag 8) and not, byte for byte; then stores
  * compressed text and bytes for them to read.
  *
@@ -42,8 +42,8 @@ int main(int argc, char **argv) {
         return check_done();
     }
     CHECK_RC(mc_set_value_format(h, MC_VALUES_PYTHON), MC_OK);
-    const char *who[] = {"lm", "pm"};
-    for (int i = 0; i < 2; i++) {
+    const char *who[] = {"lm", "pm", "py"};
+    for (int i = 0; i < 3; i++) {
         char key[32];
         snprintf(key, sizeof key, "%s:text", who[i]);
         expect(h, key, "short \xc3\xa9", 8, 16);

@@ -1,4 +1,5 @@
-"""The pylibmc and pymemcache side of tests/python_interop.rs's peer test.
+"""The pylibmc, pymemcache and python-memcached side of
+tests/python_interop.rs's peer test.
 
     python3 peers.py store|check SERVER
 
@@ -11,6 +12,7 @@ line per failed check, then "ok N checks"; exits 1 on a failure.
 
 import sys
 
+import memcache as python_memcached  # python-memcached
 import pylibmc
 from pymemcache.client.base import Client as PymemcacheClient
 from pymemcache.serde import CompressedSerde
@@ -36,6 +38,7 @@ def main():
     lm = pylibmc.Client([server])
     pm = PymemcacheClient((host, int(port)), default_noreply=False,
                           serde=CompressedSerde(min_compress_len=100))
+    py = python_memcached.Client([server])
     if phase == "store":
         check("pylibmc text", lm.set("lm:text", "short \u00e9"), True)
         check("pylibmc bytes", lm.set("lm:bytes", b"\x00\xff short"), True)
@@ -45,9 +48,13 @@ def main():
         check("pymemcache bytes", pm.set("pm:bytes", b"\x00\xff short"), True)
         check("pymemcache ztext", pm.set("pm:ztext", TEXT), True)
         check("pymemcache zbytes", pm.set("pm:zbytes", BYTES), True)
+        check("python-memcached text", py.set("py:text", "short \u00e9"), True)
+        check("python-memcached bytes", py.set("py:bytes", b"\x00\xff short"), True)
+        check("python-memcached ztext", py.set("py:ztext", TEXT, min_compress_len=100), True)
+        check("python-memcached zbytes", py.set("py:zbytes", BYTES, min_compress_len=100), True)
     else:
         for who in ("tcl", "c"):
-            for name, client in (("pylibmc", lm), ("pymemcache", pm)):
+            for name, client in (("pylibmc", lm), ("pymemcache", pm), ("python-memcached", py)):
                 check(f"{name} reads {who}:ztext", client.get(f"{who}:ztext"), TEXT)
                 check(f"{name} reads {who}:zbytes", client.get(f"{who}:zbytes"), BYTES)
     for line in failures:

@@ -1,5 +1,5 @@
-# The Tcl side of tests/python_interop.rs's peer test: reads what pylibmc
-# and pymemcache stored (tests/python/peers.py store), compressed and not,
+# The Tcl side of tests/python_interop.rs's peer test: reads what pylibmc,
+# pymemcache and python-memcached stored (tests/python/peers.py store), compressed and not,
 # then stores compressed text and bytes for them to read.
 #
 #   tclsh peers.tcl SERVER
@@ -18,7 +18,7 @@ set numbers {}
 for {set i 0} {$i < 256 * 20} {incr i} {lappend numbers [expr {$i % 256}]}
 set bytes [binary format c* $numbers]
 
-foreach who {lm pm} {
+foreach who {lm pm py} {
     check "$who:text" [memcache get $h $who:text] "short \u00e9"
     check "type of $who:text" [type [memcache get $h $who:text]] text
     check "$who:bytes" [memcache get $h $who:bytes] [binary format H* 00ff]\x20short
