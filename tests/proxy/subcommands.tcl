@@ -48,6 +48,8 @@ check "put n" [memcache put $h n 41 0] n
 check incr [memcache incr $h n] 42
 check decr [memcache decr $h n 2] 40
 check touch [memcache touch $h pk 100] {}
+check "remove later" [memcache remove $h pk 100] {}
+next_is_right "remove later"
 # Questions: answered with classic commands.
 check valid [memcache valid $h pk] 1
 check "valid none" [memcache valid $h none] 0
