@@ -8,9 +8,12 @@
 
 mod support;
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use memcache::{Client, Credentials, Kind, Status, TlsOptions};
 use support::{fail, stat_u64, Memcached, Pki, TempDir};
@@ -432,4 +435,82 @@ fn a_hung_tls_server_times_out_and_the_handle_recovers() {
     support::resume(&m);
     // A new connection (a new handshake) carries the next command.
     assert_eq!(c.get(b"k").unwrap().unwrap().value, b"v");
+}
+
+/// A TCP relay in front of `target` that forwards the client's bytes at
+/// once and the server's at once until `trickle` is set, then one byte
+/// every 20 ms: a server that stretches a reply out. (A relay, not a fake
+/// server: the TLS is the real memcached's.)
+fn trickling_relay(target: String, trickle: Arc<AtomicBool>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let spec = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let Ok(mut server) = TcpStream::connect(&target) else {
+                continue;
+            };
+            let (mut client_in, mut server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_in, &mut server_out);
+            });
+            let trickle = Arc::clone(&trickle);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                loop {
+                    let n = match server.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    for chunk in buf[..n].chunks(if trickle.load(Ordering::SeqCst) { 1 } else { n })
+                    {
+                        if trickle.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        if client.write_all(chunk).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    spec
+}
+
+/// One deadline for a command, however the server doles its reply out:
+/// a TLS record that arrives a byte at a time is not waited for beyond
+/// the I/O timeout (each system call is bounded, and the deadline checked
+/// between them).
+#[test]
+fn a_reply_trickled_a_byte_at_a_time_still_times_out_on_time() {
+    let pki = Pki::new();
+    let m = Memcached::tls(&pki, "server", false, &[]);
+    let trickle = Arc::new(AtomicBool::new(false));
+    let spec = trickling_relay(m.spec(), Arc::clone(&trickle));
+    let mut tls = settings(&pki, false);
+    tls.server_name = Some("127.0.0.1".into());
+    let c = client_with(std::slice::from_ref(&spec), tls);
+    c.update_options(|o| {
+        o.io_timeout = Duration::from_millis(300);
+        Ok::<(), memcache::Error>(())
+    })
+    .unwrap();
+    let value = vec![b'v'; 20_000];
+    assert_eq!(c.set(b"k", &value, 0, 0), Ok(Status::Stored));
+    assert_eq!(c.get(b"k").unwrap().unwrap().value, value);
+    trickle.store(true, Ordering::SeqCst);
+    let start = Instant::now();
+    assert_eq!(
+        fail(c.get(b"k")),
+        (Kind::Timeout, format!("{spec}: no reply within 300 ms"))
+    );
+    // 20,000 bytes at 20 ms each would be 400 s; the deadline is 300 ms
+    // (one system call may end up to 20 ms past it).
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
 }

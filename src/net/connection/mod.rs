@@ -372,23 +372,25 @@ impl Connection {
     /// when `value` is given, one `readv` into `value` and then that part,
     /// under the deadline; the caller accounts for the bytes (the first
     /// `value.len()` went to `value`). A closed connection, a timeout, any
-    /// error is an `Err`.
+    /// error is an `Err`. A call interrupted (a signal, or a TLS stream
+    /// that read records but no data yet) is made again only if time is
+    /// left, so a server that sends a byte at a time cannot stretch it.
     fn recv(
         &mut self,
         deadline: Instant,
         mut value: Option<&mut [MaybeUninit<u8>]>,
     ) -> Result<usize> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(self.timeout());
-        }
-        if remaining + TIMEOUT_SLACK < self.armed || remaining > self.armed + TIMEOUT_SLACK {
-            self.stream
-                .set_read_timeout(remaining)
-                .map_err(|e| io_error(&e))?;
-            self.armed = remaining;
-        }
         loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(self.timeout());
+            }
+            if remaining + TIMEOUT_SLACK < self.armed || remaining > self.armed + TIMEOUT_SLACK {
+                self.stream
+                    .set_read_timeout(remaining)
+                    .map_err(|e| io_error(&e))?;
+                self.armed = remaining;
+            }
             let spare = &mut self.buf[self.end..];
             let result = match value.as_deref_mut() {
                 // One buffer: `recv`, cheaper for the kernel than `recvmsg`.

@@ -15,22 +15,13 @@ impl Connection {
     /// bounds one call, and a call that times out after taking part of the
     /// data returns that part, so a request that needs more calls has the
     /// timeout re-armed to what is left (only then: a request sent by one
-    /// call costs no extra system call).
+    /// call costs no extra system call). A call interrupted (a signal, or
+    /// a TLS stream after one system call) is made again only if time is
+    /// left.
     pub fn send(&mut self, parts: &[&[u8]], deadline: Instant) -> Result<()> {
         self.received = 0;
         self.closed_by_peer = false;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(self.send_timeout());
-        }
-        if remaining + TIMEOUT_SLACK < self.write_armed
-            || remaining > self.write_armed + TIMEOUT_SLACK
-        {
-            self.stream
-                .set_write_timeout(remaining)
-                .map_err(|e| io_error(&e))?;
-            self.write_armed = remaining;
-        }
+        self.arm_write(deadline)?;
         // The slices live on the stack for the usual requests (a header,
         // a value, its "\r\n"); only a longer list allocates.
         let mut inline = [IoSlice::new(&[]); 4];
@@ -55,18 +46,9 @@ impl Connection {
                     if slices.is_empty() {
                         break;
                     }
-                    let remaining = deadline.saturating_duration_since(Instant::now());
-                    if remaining.is_zero() {
-                        return Err(self.send_timeout());
-                    }
-                    if remaining + TIMEOUT_SLACK < self.write_armed {
-                        self.stream
-                            .set_write_timeout(remaining)
-                            .map_err(|e| io_error(&e))?;
-                        self.write_armed = remaining;
-                    }
+                    self.arm_write(deadline)?;
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => self.arm_write(deadline)?,
                 Err(e) if is_timeout(&e) => return Err(self.send_timeout()),
                 Err(e) => {
                     self.closed_by_peer = is_closed(&e);
@@ -121,6 +103,7 @@ impl Connection {
         loop {
             match self.stream.flush(wait) {
                 Ok(()) => return Ok(()),
+                Err(e) if wait && e.kind() == ErrorKind::Interrupted => self.arm_write(deadline)?,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if !wait && e.kind() == ErrorKind::WouldBlock => {
                     self.await_room(deadline)?
@@ -180,6 +163,25 @@ impl Connection {
                 Err(io_error(&e))
             }
         }
+    }
+
+    /// Arms the socket's send timeout for what is left until `deadline`
+    /// (when it differs from the armed one by more than the slack); a
+    /// timeout error if nothing is left.
+    fn arm_write(&mut self, deadline: Instant) -> Result<()> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(self.send_timeout());
+        }
+        if remaining + TIMEOUT_SLACK < self.write_armed
+            || remaining > self.write_armed + TIMEOUT_SLACK
+        {
+            self.stream
+                .set_write_timeout(remaining)
+                .map_err(|e| io_error(&e))?;
+            self.write_armed = remaining;
+        }
+        Ok(())
     }
 
     fn send_timeout(&self) -> Error {

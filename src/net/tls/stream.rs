@@ -116,13 +116,22 @@ impl TlsStream {
             }
             stream.socket.set_read_timeout(remaining).map_err(failed)?;
             stream.socket.set_write_timeout(remaining).map_err(failed)?;
-            if stream.tls.wants_write() {
-                stream.push(true).map_err(failed)?;
-            } else if stream.read_records(true).map_err(failed)? == 0 {
-                return Err(Error::new(
-                    Kind::Io,
-                    "TLS handshake failed: the server closed the connection",
-                ));
+            // One step: write records, or read some (0: the end).
+            let step = if stream.tls.wants_write() {
+                stream.push(true).map(|()| 1)
+            } else {
+                stream.read_records(true)
+            };
+            match step {
+                Ok(0) => {
+                    return Err(Error::new(
+                        Kind::Io,
+                        "TLS handshake failed: the server closed the connection",
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(failed(e)),
             }
         }
         Ok(stream)
@@ -133,7 +142,9 @@ impl TlsStream {
     }
 
     /// Writes the records rustls holds; with `wait` false, a full socket
-    /// is a `WouldBlock` error.
+    /// is a `WouldBlock` error. With `wait`, at most one system call that
+    /// waits: if records remain after it, `Interrupted` (the caller checks
+    /// its deadline and calls again).
     fn push(&mut self, wait: bool) -> io::Result<()> {
         while self.tls.wants_write() {
             let mut io = Io {
@@ -142,8 +153,11 @@ impl TlsStream {
             };
             match self.tls.write_tls(&mut io) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(_) if wait && self.tls.wants_write() => {
+                    return Err(ErrorKind::Interrupted.into())
+                }
                 Ok(_) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if !wait && e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
@@ -183,8 +197,11 @@ impl TlsStream {
     }
 
     /// Waits (or not) until plaintext is buffered: true, or the stream
-    /// ended: false.
+    /// ended: false. With `wait`, at most one system call that waits: if
+    /// the records it read hold no data yet, `Interrupted` (the caller
+    /// checks its deadline and calls again).
     fn plaintext(&mut self, wait: bool) -> io::Result<bool> {
+        let mut waited = false;
         loop {
             match self.tls.reader().fill_buf() {
                 Ok(buffered) => return Ok(!buffered.is_empty()),
@@ -192,6 +209,11 @@ impl TlsStream {
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(false),
                 Err(e) => return Err(e),
             }
+            let from_socket = self.start == self.end;
+            if wait && waited && from_socket {
+                return Err(ErrorKind::Interrupted.into());
+            }
+            waited |= from_socket;
             if self.read_records(wait)? == 0 {
                 return Ok(false);
             }
