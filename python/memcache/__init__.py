@@ -90,13 +90,10 @@ def create(*servers, **options):
     answers. Options as :meth:`Memcache.configure`, applied first."""
     if not servers:
         raise TypeError("create() needs at least one server")
-    settings = _settings(options)
-    handle = _native.create([str(s) for s in servers], settings)
     # python-memcached's flags unless told otherwise, as Tcl's handles:
     # 16 is text, 8 zlib.
-    if not any(name == "valueformat" for name, _ in settings):
-        _native.set_value_format(handle, 1)
-    return Memcache(handle)
+    settings = _settings({"valueformat": "python", **options})
+    return Memcache(_native.create([str(s) for s in servers], settings))
 
 
 def ref(name):

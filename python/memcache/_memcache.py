@@ -48,8 +48,8 @@ def _data(data, flags, text_flag):
 
 def _value(data, flags, fmt):
     """What was stored: str for UTF-8 that the handle's format ``fmt``
-    reads as text (python: flagged 16, or python-memcached's int or long:
-    its digits; php: a PHP string, number or boolean), else bytes."""
+    reads as text (python: flagged 16; php: a PHP string, number or
+    boolean), else bytes."""
     if _native.is_text(fmt, flags):
         try:
             return data.decode("utf-8")

@@ -130,8 +130,7 @@ pub fn text<'py>(
     flags: u32,
     format: u32,
 ) -> Option<Bound<'py, PyString>> {
-    // SAFETY: a pure function of two numbers.
-    if unsafe { ffi::mc_is_text(format, flags) } == 0 {
+    if !crate::handles::is_text(format, flags) {
         return None;
     }
     Some(PyString::new(py, std::str::from_utf8(data).ok()?))
@@ -262,8 +261,7 @@ impl Handle {
         let Some(ckey) = c_key(&key) else {
             return slow();
         };
-        // SAFETY: a pure function of a number.
-        let text_flag = unsafe { ffi::mc_text_flag(slf.get().format()) };
+        let text_flag = crate::handles::text_flag(slf.get().format());
         let (Some((value, flags)), Some(ttl)) = (
             value_bytes(&data, false, text_flag)?,
             plain_ttl(ttl, ffi::TTL_DEFAULT),

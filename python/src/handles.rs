@@ -187,7 +187,8 @@ pub fn forget_dead(py: Python<'_>, handle: u64) -> PyResult<()> {
     run(py, &[], || unsafe { ffi::mc_forget_dead(handle) }).map(drop)
 }
 
-/// The flag bits text gets in the value `format` (`mc_text_flag`).
+/// The flag bits text gets in the value `format` (`mc_text_flag`); also
+/// the binding's own safe call of it.
 #[pyfunction]
 pub fn text_flag(format: u32) -> u32 {
     // SAFETY: a pure function of a number.
@@ -195,7 +196,7 @@ pub fn text_flag(format: u32) -> u32 {
 }
 
 /// Whether data stored with `flags` is text in the value `format`
-/// (`mc_is_text`).
+/// (`mc_is_text`); also the binding's own safe call of it.
 #[pyfunction]
 pub fn is_text(format: u32, flags: u32) -> bool {
     // SAFETY: a pure function of two numbers.

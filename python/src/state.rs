@@ -73,7 +73,7 @@ unsafe extern "C" fn call_change(
             return Ok(ffi::CHANGE_REMOVE);
         }
         let must = "update function must return str, bytes, None (remove) or memcache.KEEP";
-        let text_flag = text_flag(*format);
+        let text_flag = crate::handles::text_flag(*format);
         let (bytes, text) = result_bytes(&new, must, text_flag)?;
         *returned = Some(new.unbind());
         // SAFETY: `store` is the library's, writable (the contract).
@@ -103,12 +103,6 @@ fn in_python<T>(
             None
         }
     }
-}
-
-/// The flag bits text gets in the value `format`.
-fn text_flag(format: u32) -> u32 {
-    // SAFETY: a pure function of a number.
-    unsafe { ffi::mc_text_flag(format) }
 }
 
 /// A function's str or bytes result as bytes and its text flag
@@ -239,7 +233,7 @@ pub fn fetch<'py>(
     let key = check_key(key)?;
     let mut state = Computing {
         compute,
-        text_flag: text_flag(crate::fast::format_of(handle)),
+        text_flag: crate::handles::text_flag(crate::fast::format_of(handle)),
         value: None,
         error: None,
     };

@@ -21,18 +21,11 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     let full = snap.full_keys(&keys)?;
     let exptimes = snap.exptimes(ttl)?;
     // The compressed data, only where a threshold is in force.
+    let packing = snap.options.packing();
     let packed: Option<Vec<_>> = snap.options.compression().map(|min| {
         items
             .iter()
-            .map(|(_, value, flags)| {
-                encode(
-                    snap.options.packing(),
-                    StoreVerb::Set,
-                    value.as_ref(),
-                    *flags,
-                    min,
-                )
-            })
+            .map(|(_, value, flags)| encode(packing, StoreVerb::Set, value.as_ref(), *flags, min))
             .collect()
     });
     let mut outcomes: Vec<Result<Status>> = vec![Ok(Status::NotStored); items.len()];

@@ -1,6 +1,7 @@
 //! One connection to one server, plain or TLS: connect with a timeout,
-//! write requests, read replies against a deadline. It only moves bytes; what they mean is the
-//! protocol layer's business and what to send is the client's.
+//! write requests, read replies against a deadline. It only moves bytes;
+//! what they mean is the protocol layer's business and what to send is the
+//! client's.
 //!
 //! A connection that fails in any way is dropped by its owner, never used
 //! again: after a timeout or a parse error the stream's position is unknown,

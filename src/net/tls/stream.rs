@@ -12,6 +12,7 @@
 //! from there; the next record is read from the socket only when that
 //! buffer is empty, which also bounds it.
 
+use std::fmt;
 use std::io::{self, BufRead, ErrorKind, IoSlice, Read, Write};
 use std::mem::MaybeUninit;
 use std::time::{Duration, Instant};
@@ -58,21 +59,34 @@ impl Write for Io<'_> {
     }
 }
 
-/// A TLS error as an I/O error, in words that say what to do about the
-/// common ones.
+/// Why TLS failed, in words that say what to do about the common cases;
+/// shown as `TLS: <why>`, and by a handshake as `TLS handshake failed:
+/// <why>`.
+#[derive(Debug)]
+struct TlsFailure(String);
+
+impl fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TLS: {}", self.0)
+    }
+}
+
+impl std::error::Error for TlsFailure {}
+
+/// A TLS error as an I/O error carrying its [`TlsFailure`].
 fn tls_error(e: rustls::Error) -> io::Error {
-    let message = match &e {
+    let why = match &e {
         rustls::Error::AlertReceived(AlertDescription::CertificateRequired)
         | rustls::Error::AlertReceived(AlertDescription::HandshakeFailure) => format!(
-            "TLS: the server refused the connection ({e}): does it require a client \
+            "the server refused the connection ({e}): does it require a client \
              certificate (-tlscert, -tlskey)?"
         ),
         rustls::Error::InvalidMessage(_) => {
-            format!("TLS: {e} (does the server speak TLS? memcached needs -Z)")
+            format!("{e} (does the server speak TLS? memcached needs -Z)")
         }
-        _ => format!("TLS: {e}"),
+        _ => e.to_string(),
     };
-    io::Error::new(ErrorKind::InvalidData, message)
+    io::Error::new(ErrorKind::InvalidData, TlsFailure(why))
 }
 
 impl TlsStream {
@@ -104,9 +118,14 @@ impl TlsStream {
                     format!("TLS handshake not done within {} ms", timeout.as_millis()),
                 )
             } else {
-                let text = e.to_string();
-                let reason = text.strip_prefix("TLS: ").unwrap_or(&text);
-                Error::new(Kind::Io, format!("TLS handshake failed: {reason}"))
+                let why = match e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<TlsFailure>())
+                {
+                    Some(TlsFailure(why)) => why.clone(),
+                    None => e.to_string(),
+                };
+                Error::new(Kind::Io, format!("TLS handshake failed: {why}"))
             }
         };
         while stream.tls.is_handshaking() || stream.tls.wants_write() {
