@@ -401,7 +401,7 @@ proc bench::report {raw syscallsFile resultsFile} {
         foreach transport {tcp unix} {
             set floor [series c floor $workload $transport]
             set libmc [series c libmemcached $workload $transport]
-            foreach client {floor libmemcached memcache libmc-async} {
+            foreach client {floor floor-meta libmemcached memcache libmc-async} {
                 set s [series c $client $workload $transport]
                 if {![dict size $s]} continue
                 set rate [median [rates $s]]

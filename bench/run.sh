@@ -253,7 +253,7 @@ if [ "${BENCH_INSTRUCTIONS:-1}" = 1 ]; then
             echo "$lang,$1,$2,$(( ($(irs "$tmp/cg300") - $(irs "$tmp/cg0")) / 300 ))" >>"$ins"
         }
         for workload in get set mget100 text512k; do
-            [ "$workload" = text512k ] || for client in floor libmemcached memcache; do
+            [ "$workload" = text512k ] || for client in floor floor-meta libmemcached memcache; do
                 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg" --toggle-collect=run_ops \
                     "$out/bench" --tcp "127.0.0.1:$port" --clients "$client" \
                     --workloads "$workload" --ops 1000 >/dev/null 2>&1

@@ -746,7 +746,10 @@ mc_result mc_create_configured(const char *const *servers,
  * (the client certificate and its key, PEM), `tlsname` (the name the
  * server's certificate must carry; default the host of each server),
  * `tlsverify` (`0` accepts any certificate: tests only), and
- * `valueformat` (`raw`, `python`, `php`: as `mc_set_value_format`). An
+ * `valueformat` (`raw`, `python`, `php`: as `mc_set_value_format`), and
+ * `binarykeys` (`1`: a key the classic commands cannot carry, any bytes
+ * up to 186, goes base64 over the meta commands of memcached 1.6; pass
+ * one holding NUL to the `_n` calls). An
  * empty value clears a file or name. All are applied together (a
  * username and its password, a certificate and its key): a bad name or
  * value, or with TLS on a file that cannot be read, is `MC_INVALID` with
@@ -1219,6 +1222,88 @@ mc_result mc_decr_by_key(uint64_t handle,
  * `key` has `len` readable bytes.
  */
 mc_result mc_check_key(const char *key, size_t len);
+
+/**
+ * As `mc_store`, with a key of `keylen` bytes.
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; `key` has `keylen`
+ * readable bytes; `value` has `len` readable bytes.
+ */
+mc_result mc_store_n(uint64_t handle,
+                     uint32_t verb,
+                     const char *place,
+                     const void *key,
+                     size_t keylen,
+                     const void *value,
+                     size_t len,
+                     uint32_t flags,
+                     uint32_t ttl,
+                     uint64_t cas);
+
+/**
+ * As `mc_get` (on the server `place` picks, if not null), with a key of
+ * `keylen` bytes.
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; `key` has `keylen`
+ * readable bytes; otherwise as `mc_get`.
+ */
+mc_result mc_get_n(uint64_t handle,
+                   const char *place,
+                   const void *key,
+                   size_t keylen,
+                   void **value,
+                   size_t *len,
+                   uint32_t *flags,
+                   uint64_t *cas);
+
+/**
+ * As `mc_remove_by_key`, with a key of `keylen` bytes.
+ *
+ * # Safety
+ * `place` is null or a NUL-terminated string; `key` has `keylen`
+ * readable bytes.
+ */
+mc_result mc_remove_n(uint64_t handle, const char *place, const void *key, size_t keylen);
+
+/**
+ * As `mc_touch_by_key`, with a key of `keylen` bytes.
+ *
+ * # Safety
+ * As `mc_remove_n`.
+ */
+mc_result mc_touch_n(uint64_t handle,
+                     const char *place,
+                     const void *key,
+                     size_t keylen,
+                     uint32_t ttl);
+
+/**
+ * As `mc_incr_by_key`, with a key of `keylen` bytes.
+ *
+ * # Safety
+ * As `mc_remove_n`; `value` is null or valid for a write.
+ */
+mc_result mc_incr_n(uint64_t handle,
+                    const char *place,
+                    const void *key,
+                    size_t keylen,
+                    uint64_t delta,
+                    uint64_t *value);
+
+/**
+ * As `mc_decr_by_key`, with a key of `keylen` bytes.
+ *
+ * # Safety
+ * As `mc_incr_n`.
+ */
+mc_result mc_decr_n(uint64_t handle,
+                    const char *place,
+                    const void *key,
+                    size_t keylen,
+                    uint64_t delta,
+                    uint64_t *value);
 
 /**
  * Replaces the handle's servers with `count` new ones (written as for

@@ -11,6 +11,10 @@ use crate::error::{Error, Kind, Result};
 /// The longest key memcached accepts, in bytes.
 pub const MAX_LEN: usize = 250;
 
+/// The longest binary key: memcached checks its 250-byte limit on the
+/// key as sent, and 186 bytes are 248 in base64.
+pub const MAX_BINARY_LEN: usize = 186;
+
 /// Length in characters of a key made by [`unique`].
 pub const UNIQUE_LEN: usize = 32;
 
@@ -46,6 +50,26 @@ pub fn check(key: &[u8]) -> Result<()> {
             format!(
                 "key \"{}\" contains {what} at byte {pos}: keys may not contain whitespace or control characters",
                 show(key)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that `key` can be sent as a binary key (base64, meta commands
+/// only): 1 to [`MAX_BINARY_LEN`] bytes of any value.
+pub fn check_binary(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::new(Kind::BadKey, "key is empty"));
+    }
+    if key.len() > MAX_BINARY_LEN {
+        return Err(Error::new(
+            Kind::BadKey,
+            format!(
+                "binary key \"{}...\" is {} bytes long; in base64 that is {} bytes, over memcached's 250: a key that is not a classic key may be at most {MAX_BINARY_LEN} bytes",
+                show(&key[..40]),
+                key.len(),
+                crate::protocol::base64_len(key.len())
             ),
         ));
     }
@@ -145,6 +169,22 @@ mod tests {
         for bad in [0u8, b'\t', b'\n', 0x1f, 0x7f] {
             assert_eq!(check(&[b'a', bad]).unwrap_err().kind(), Kind::BadKey);
         }
+    }
+
+    #[test]
+    fn binary_keys() {
+        assert_eq!(check_binary(b"a b\n\0"), Ok(()));
+        assert_eq!(check_binary(&[0xff; 186]), Ok(()));
+        assert_eq!(check_binary(b"").unwrap_err().message(), "key is empty");
+        let e = check_binary(&[b' '; 187]).unwrap_err();
+        assert_eq!(e.kind(), Kind::BadKey);
+        assert_eq!(
+            e.message(),
+            format!(
+                "binary key \"{}...\" is 187 bytes long; in base64 that is 252 bytes, over memcached's 250: a key that is not a classic key may be at most 186 bytes",
+                " ".repeat(40)
+            )
+        );
     }
 
     #[test]

@@ -153,3 +153,10 @@ fn tls() {
     let dir = pki.path("ca.pem").parent().unwrap().display().to_string();
     run_c("tls", &[secure.spec(), plain.spec(), dir], &[]);
 }
+
+/// `binary.c`: binary keys through the `_n` calls, every byte value.
+#[test]
+fn binary_keys() {
+    let tcp = Memcached::tcp();
+    run_c("binary", &[tcp.spec()], &[]);
+}

@@ -185,3 +185,47 @@ fn every_tcl_subcommand_through_twemproxy() {
     let run = support::run_with_limit(tcl, Duration::from_secs(60));
     assert!(support::expect_ok("tclsh subcommands.tcl", &run) >= 50);
 }
+
+/// Binary keys through twemproxy: it closes the connection on the meta
+/// commands; the client then finds that it answers a classic `version`,
+/// and says that binary keys need meta commands. No binary key's data
+/// block ever reaches it, and classic keys keep working.
+#[test]
+fn binary_keys_through_twemproxy_fail_clearly() {
+    let (a, b) = (Memcached::tcp_checked(&[]), Memcached::tcp_checked(&[]));
+    let Some(p) = proxy(&[&a, &b]) else { return };
+    let spec = format!("127.0.0.1:{}", p.port);
+    let c = Client::new(&[&spec]).unwrap();
+    c.update_options(|o| {
+        o.binary_keys = true;
+        Ok::<(), memcache::Error>(())
+    })
+    .unwrap();
+    let no_meta = format!(
+        "{spec}: the server has no meta commands (memcached before 1.6, or a proxy such as twemproxy): binary keys need them"
+    );
+    let err = c.set(b"a key", b"flush_all", 0, 0).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.message()),
+        (Kind::Client, no_meta.as_str())
+    );
+    assert_eq!(c.set(b"plain", b"v", 0, 0), Ok(Status::Stored));
+    let err = c.get_many(&[b"plain".as_slice(), b"a key"]).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.message()),
+        (Kind::Client, no_meta.as_str())
+    );
+    assert_eq!(c.get(b"plain").unwrap().unwrap().value, b"v");
+    // Nothing of the binary key's value reached the servers behind it.
+    for m in [&a, &b] {
+        let flushed = Client::new(&[m.spec()])
+            .unwrap()
+            .server_stats(0, None)
+            .unwrap();
+        let cmd_flush = flushed
+            .iter()
+            .find(|(k, _)| k == "cmd_flush")
+            .map(|(_, v)| v.clone());
+        assert_eq!(cmd_flush.as_deref(), Some("0"));
+    }
+}

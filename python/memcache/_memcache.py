@@ -82,7 +82,7 @@ def _text(value):
 
 
 _NUMERIC = {"ttl", "timeout", "connecttimeout", "memory", "compress"}
-_BOOLEAN = {"failover", "autostart", "persist", "tls", "tlsverify"}
+_BOOLEAN = {"failover", "autostart", "persist", "tls", "tlsverify", "binarykeys"}
 
 
 def _option(name, text):
@@ -429,7 +429,8 @@ class Memcache(_native.Handle):
         ``socketmode``, ``daemonargs``, ``distribution``, ``retry``,
         ``failover``, ``autostart``, ``persist``, ``username``, ``password``,
         ``compress``, ``tls``, ``tlsca``, ``tlscert``, ``tlskey``, ``tlsname``,
-        ``tlsverify``, ``valueformat``: ``python``, ``php`` or ``raw``). The
+        ``tlsverify``, ``valueformat``: ``python``, ``php`` or ``raw``,
+        ``binarykeys``: keys of any bytes, see :doc:`python`). The
         password is never read back; file names may be ``str`` or
         ``pathlib.Path``."""
         if options:
@@ -515,4 +516,5 @@ class _Locked:
 OPTIONS = ("ttl", "timeout", "connecttimeout", "prefix", "memcached", "memory",
            "socketmode", "daemonargs", "distribution", "retry", "failover",
            "autostart", "persist", "username", "password", "compress",
-           "tls", "tlsca", "tlscert", "tlskey", "tlsname", "tlsverify", "valueformat")
+           "tls", "tlsca", "tlscert", "tlskey", "tlsname", "tlsverify", "valueformat",
+           "binarykeys")

@@ -391,3 +391,31 @@ def test_the_php_value_format(server, m):
     out = subprocess.run(["php", "-r", script], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [text + "!", True]
 
+
+
+def test_binary_keys(server):
+    b = memcache.create(server.spec, binarykeys=True)
+    off = memcache.create(server.spec)
+    assert (b.configure("binarykeys"), off.configure("binarykeys")) == (True, False)
+    keys = ["a key with spaces", "two\nlines", "smile \U0001F600", b"\xff\x01 raw"]
+    for i, key in enumerate(keys):
+        b.put(key, f"value {i}", 0)
+        assert b.get(key) == f"value {i}"
+        assert b[key] == f"value {i}"
+    assert b.mget(keys) == {k: f"value {i}" for i, k in enumerate(keys)}
+    # What the server holds, by a raw meta get of the key in base64.
+    import base64
+    import socket
+    host, port = server.spec.rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(b"mg " + base64.b64encode("two\nlines".encode()) + b" b v\r\n")
+        assert s.recv(100) == b"VA 7\r\nvalue 1\r\n"
+    assert b.mremove(keys) == 4
+    with pytest.raises(memcache.BadKey) as e:
+        off.get("a key")
+    assert e.value.message == (
+        'key "a key" contains a space at byte 1: keys may not contain whitespace or control characters')
+    with pytest.raises(memcache.BadKey) as e:
+        b.put(" " * 187, "v")
+    assert "is 187 bytes long; in base64 that is 252 bytes" in e.value.message
+    memcache.delete(b, off)

@@ -70,6 +70,30 @@ pub(super) unsafe fn text<'a>(p: *const c_char, name: &str) -> Result<&'a [u8]> 
     Ok(unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
+/// A key argument: a NUL-terminated string, or (the `_n` calls) a pointer
+/// and a length, so that a binary key may hold NUL bytes.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum KeyArg {
+    Text(*const c_char),
+    Sized(*const c_void, usize),
+}
+
+impl KeyArg {
+    /// The key's bytes (an empty sized key is the client's "key is empty").
+    ///
+    /// # Safety
+    /// `Text`: null or a NUL-terminated string; `Sized`: `len` readable
+    /// bytes, or a length of 0.
+    pub(super) unsafe fn bytes<'a>(self) -> Result<&'a [u8]> {
+        match self {
+            // SAFETY: as this function's contract.
+            KeyArg::Text(p) => unsafe { text(p, "key") },
+            // SAFETY: as this function's contract.
+            KeyArg::Sized(p, len) => unsafe { bytes(p, len, "key") },
+        }
+    }
+}
+
 /// Reads a byte buffer argument; a null pointer is allowed for length 0.
 ///
 /// # Safety

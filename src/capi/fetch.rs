@@ -13,7 +13,7 @@ use super::types::*;
 /// A value's memory for the caller: `malloc`ed (so `mc_free` releases it),
 /// one byte longer than the value for a NUL, filled straight from the
 /// socket by the client. Freed on drop unless handed out.
-struct MallocBuf {
+pub(super) struct MallocBuf {
     ptr: *mut u8,
     len: usize,
 }
@@ -57,19 +57,19 @@ impl Drop for MallocBuf {
 }
 
 /// A `MallocBuf` for a value, for `get_with`.
-fn malloc_buf(size: usize, _flags: u32) -> Result<MallocBuf> {
+pub(super) fn malloc_buf(size: usize, _flags: u32) -> Result<MallocBuf> {
     MallocBuf::new(size)
 }
 
-/// The body of `mc_get` and `mc_get_and_touch`: checks the arguments, reads
+/// The body of `mc_get`, `mc_get_and_touch` and `mc_get_n`: checks the arguments, reads
 /// the item with `read` (straight into the `malloc` block handed out), and
 /// hands it out.
 ///
 /// # Safety
 /// As `mc_get`.
-unsafe fn fetch(
+pub(super) unsafe fn fetch(
     handle: u64,
-    key: *const c_char,
+    key: KeyArg,
     value: *mut *mut c_void,
     len: *mut usize,
     flags: *mut u32,
@@ -77,8 +77,8 @@ unsafe fn fetch(
     read: impl FnOnce(&Client, &[u8]) -> Result<Option<(MallocBuf, u32, u64)>>,
 ) -> mc_result {
     guard(|| {
-        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
-        let key = unsafe { text(key, "key") }?;
+        // SAFETY: as this function's contract.
+        let key = unsafe { key.bytes() }?;
         if value.is_null() || len.is_null() {
             return Err(null(if value.is_null() { "value" } else { "len" }));
         }
@@ -117,6 +117,7 @@ pub unsafe extern "C" fn mc_get(
 ) -> mc_result {
     // SAFETY: this function's contract covers `fetch`'s (see # Safety).
     unsafe {
+        let key = KeyArg::Text(key);
         fetch(handle, key, value, len, flags, cas, |c, key| {
             c.get_with(key, malloc_buf)
         })
@@ -139,6 +140,7 @@ pub unsafe extern "C" fn mc_get_and_touch(
 ) -> mc_result {
     // SAFETY: this function's contract covers `fetch`'s (see # Safety).
     unsafe {
+        let key = KeyArg::Text(key);
         fetch(handle, key, value, len, flags, cas, |c, key| {
             c.at(None).get_and_touch_with(key, ttl, malloc_buf)
         })
@@ -163,9 +165,15 @@ pub unsafe extern "C" fn mc_get_by_key(
     let place = unsafe { place_arg(place) };
     // SAFETY: this function's contract covers `fetch`'s (see # Safety).
     unsafe {
-        fetch(handle, key, value, len, flags, cas, |c, key| {
-            c.at(place).get_with(key, malloc_buf)
-        })
+        fetch(
+            handle,
+            KeyArg::Text(key),
+            value,
+            len,
+            flags,
+            cas,
+            |c, key| c.at(place).get_with(key, malloc_buf),
+        )
     }
 }
 

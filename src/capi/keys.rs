@@ -34,7 +34,7 @@ pub unsafe extern "C" fn mc_remove_by_key(
         // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
         let place = unsafe { place_arg(place) };
         // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
-        let key = unsafe { text(key, "key") }?;
+        let key = unsafe { KeyArg::Text(key).bytes() }?;
         Ok(found(client(handle)?.at(place).delete(key)?))
     })
 }
@@ -156,19 +156,19 @@ pub unsafe extern "C" fn mc_decr(
 /// The body of the incr and decr calls.
 ///
 /// # Safety
-/// As `mc_incr_by_key`.
-unsafe fn arith(
+/// As `mc_incr_by_key`, `key` as [`KeyArg::bytes`].
+pub(super) unsafe fn arith(
     handle: u64,
     place: *const c_char,
-    key: *const c_char,
+    key: KeyArg,
     value: *mut u64,
     op: impl FnOnce(Placed<'_>, &[u8]) -> Result<Option<u64>>,
 ) -> mc_result {
     guard(|| {
         // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
         let place = unsafe { place_arg(place) };
-        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
-        let key = unsafe { text(key, "key") }?;
+        // SAFETY: as this function's contract.
+        let key = unsafe { key.bytes() }?;
         let client = client(handle)?;
         match op(client.at(place), key)? {
             Some(n) => {
@@ -194,7 +194,11 @@ pub unsafe extern "C" fn mc_incr_by_key(
     value: *mut u64,
 ) -> mc_result {
     // SAFETY: this function's contract covers `arith`'s (see # Safety).
-    unsafe { arith(handle, place, key, value, |at, key| at.incr(key, delta)) }
+    unsafe {
+        arith(handle, place, KeyArg::Text(key), value, |at, key| {
+            at.incr(key, delta)
+        })
+    }
 }
 
 /// As `mc_decr`, on the server `place` picks (see `mc_set_by_key`).
@@ -210,7 +214,11 @@ pub unsafe extern "C" fn mc_decr_by_key(
     value: *mut u64,
 ) -> mc_result {
     // SAFETY: this function's contract covers `arith`'s (see # Safety).
-    unsafe { arith(handle, place, key, value, |at, key| at.decr(key, delta)) }
+    unsafe {
+        arith(handle, place, KeyArg::Text(key), value, |at, key| {
+            at.decr(key, delta)
+        })
+    }
 }
 
 /// Checks a key of `len` bytes (any bytes, NUL included) as every call

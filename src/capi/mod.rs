@@ -11,7 +11,9 @@
 //!   `MC_BADHANDLE`, never undefined behaviour. Any thread may use any handle
 //!   at the same time as others.
 //! - Keys are NUL-terminated strings of 1 to 250 bytes without whitespace or
-//!   control characters; values are byte buffers with a length.
+//!   control characters (with the `binarykeys` setting, any key up to 186
+//!   bytes; the `_n` calls take a key and its length, so it may hold NUL);
+//!   values are byte buffers with a length.
 //! - TTLs are relative seconds; 0 means no expiry; more than 30 days works.
 //! - Output parameters are written only when the call returns `MC_OK`.
 //! - Memory the library returns (values, hit and stat arrays, strings) is one
@@ -21,11 +23,12 @@
 //! Where things are: `types` (result codes and structs), `boundary`
 //! (the panic boundary, arguments and results), `handles`, `formats` (value
 //! formats), `settings`, `servers`,
-//! `store`, `fetch`, `keys`, `update` and `lease` (CGI state). Each C function is written out with its
+//! `store`, `fetch`, `keys`, `binary` (the `_n` calls), `update` and `lease` (CGI state). Each C function is written out with its
 //! own doc comment, even where several differ in one argument (the
 //! `_by_key` twins): cbindgen reads the source, not macro expansions, and
 //! the header carries every function's documentation.
 
+mod binary;
 mod boundary;
 mod fetch;
 mod formats;
@@ -38,6 +41,7 @@ mod store;
 mod types;
 mod update;
 
+pub use binary::*;
 pub use boundary::{mc_free, mc_last_error};
 pub use fetch::*;
 pub use formats::*;

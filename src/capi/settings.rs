@@ -64,7 +64,10 @@ pub unsafe extern "C" fn mc_create_configured(
 /// (the client certificate and its key, PEM), `tlsname` (the name the
 /// server's certificate must carry; default the host of each server),
 /// `tlsverify` (`0` accepts any certificate: tests only), and
-/// `valueformat` (`raw`, `python`, `php`: as `mc_set_value_format`). An
+/// `valueformat` (`raw`, `python`, `php`: as `mc_set_value_format`), and
+/// `binarykeys` (`1`: a key the classic commands cannot carry, any bytes
+/// up to 186, goes base64 over the meta commands of memcached 1.6; pass
+/// one holding NUL to the `_n` calls). An
 /// empty value clears a file or name. All are applied together (a
 /// username and its password, a certificate and its key): a bad name or
 /// value, or with TLS on a file that cannot be read, is `MC_INVALID` with

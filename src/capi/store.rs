@@ -29,7 +29,7 @@ unsafe fn store(
         stored(
             handle,
             place,
-            key,
+            KeyArg::Text(key),
             value,
             len,
             ttl,
@@ -47,7 +47,7 @@ unsafe fn store(
 unsafe fn stored(
     handle: u64,
     place: *const c_char,
-    key: *const c_char,
+    key: KeyArg,
     value: *const c_void,
     len: usize,
     ttl: u32,
@@ -56,8 +56,8 @@ unsafe fn stored(
     guard(|| {
         // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
         let place = unsafe { place_arg(place) };
-        // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
-        let key = unsafe { text(key, "key") }?;
+        // SAFETY: as this function's contract.
+        let key = unsafe { key.bytes() }?;
         // SAFETY: `value` has `len` readable bytes, or `len` is 0 (this function's contract).
         let value = unsafe { bytes(value, len, "value") }?;
         let client = client(handle)?;
@@ -95,6 +95,27 @@ pub unsafe extern "C" fn mc_store(
     ttl: u32,
     cas: u64,
 ) -> mc_result {
+    let key = KeyArg::Text(key);
+    // SAFETY: this function's contract covers `store_verb`'s (see # Safety).
+    unsafe { store_verb(handle, verb, place, key, value, len, flags, ttl, cas) }
+}
+
+/// The body of `mc_store` and `mc_store_n`.
+///
+/// # Safety
+/// As `mc_store`, `key` as [`KeyArg::bytes`].
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn store_verb(
+    handle: u64,
+    verb: u32,
+    place: *const c_char,
+    key: KeyArg,
+    value: *const c_void,
+    len: usize,
+    flags: u32,
+    ttl: u32,
+    cas: u64,
+) -> mc_result {
     let verb = match verb {
         0 => StoreVerb::Set,
         1 => StoreVerb::Add,
@@ -125,8 +146,18 @@ pub unsafe extern "C" fn mc_store(
             })
         }
     };
-    // SAFETY: this function's contract covers `store`'s (see # Safety).
-    unsafe { store(handle, place, verb, key, value, len, flags, ttl) }
+    // SAFETY: this function's contract covers `stored`'s.
+    unsafe {
+        stored(
+            handle,
+            place,
+            key,
+            value,
+            len,
+            ttl,
+            |at, key, value, ttl| at.store(verb, key, value, flags, ttl),
+        )
+    }
 }
 
 /// Stores a value under a key, replacing any item.

@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 
 use super::codec::pack;
 use super::ops::Placed;
-use super::replies::{parse_meta, unexpected};
+use super::replies::{unexpected, va_fields};
 use super::route::Resend;
 use super::update::Pause;
+use super::Key;
 use crate::error::{Error, Kind, Result};
-use crate::protocol::{self, MetaCode, Reply, StoreVerb};
+use crate::protocol::{self, MetaCode, MetaDelete, Reply, StoreVerb};
 
 /// How a fetch waits and recomputes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,11 +145,16 @@ impl Placed<'_> {
     /// long the stale item may still be served (None: its lifetime is
     /// kept). False when there is no item.
     pub fn invalidate(&self, key: &[u8], ttl: Option<u32>) -> Result<bool> {
-        let encode = |snap: &super::Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+        let encode = |snap: &super::Snapshot, buf: &mut Vec<u8>, full: &Key<'_>| {
             let exptime = ttl
                 .map(|t| snap.key_exptime(self.place, full, t))
                 .transpose()?;
-            protocol::invalidate(buf, full, exptime, None);
+            let how = MetaDelete {
+                invalidate: true,
+                exptime,
+                ..MetaDelete::default()
+            };
+            protocol::meta_delete(buf, full.meta(), how);
             Ok(())
         };
         self.one_line(key, Resend::Safe, encode, |reply| match reply {
@@ -195,7 +201,7 @@ impl Placed<'_> {
         let full = snap.full_key(key)?;
         let packing = snap.options.packing();
         let mut request = Vec::with_capacity(full.len() + 32);
-        protocol::lease_get(&mut request, &full, lease, recache);
+        protocol::lease_get(&mut request, full.meta(), lease, recache);
         let answer = |reply: Reply<'_>| -> Result<Lease> {
             let Reply::Meta {
                 code: MetaCode::Va,
@@ -206,8 +212,7 @@ impl Placed<'_> {
                 return Err(unexpected(reply));
             };
             let flag = |f: u8| protocol::meta_flag(tokens, f);
-            let flags: u32 = parse_meta(flag(b'f').unwrap_or(b"0"), "flags")?;
-            let cas: u64 = parse_meta(flag(b'c').unwrap_or(b"0"), "cas value")?;
+            let (flags, cas) = va_fields(tokens)?;
             let (data, flags) = if packing.packed(flags) {
                 packing.unpack(data, flags)?
             } else {
@@ -242,7 +247,16 @@ impl Placed<'_> {
         let packed = pack(&snap.options, StoreVerb::Set, value, flags);
         let (value, flags) = (&packed.0[..], packed.1);
         let mut head = Vec::with_capacity(full.len() + 48);
-        protocol::meta_set_head(&mut head, &full, value.len(), exptime, flags, Some(cas));
+        let verb = StoreVerb::Cas(cas);
+        protocol::meta_store_head(
+            &mut head,
+            verb,
+            full.meta(),
+            value.len(),
+            exptime,
+            flags,
+            None,
+        );
         let request: [&[u8]; 3] = [&head, value, b"\r\n"];
         snap.keyed(
             self.place,
@@ -268,11 +282,13 @@ impl Placed<'_> {
         if !found.stale && !found.placeholder() {
             return Ok(());
         }
-        let encode = |_: &super::Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
-            match found.stale {
-                true => protocol::invalidate(buf, full, None, Some(found.cas)),
-                false => protocol::meta_delete_if(buf, full, found.cas),
-            }
+        let encode = |_: &super::Snapshot, buf: &mut Vec<u8>, full: &Key<'_>| {
+            let how = MetaDelete {
+                invalidate: found.stale,
+                cas: Some(found.cas),
+                ..MetaDelete::default()
+            };
+            protocol::meta_delete(buf, full.meta(), how);
             Ok(())
         };
         self.one_line(key, Resend::Never, encode, |reply| match reply {

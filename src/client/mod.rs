@@ -39,6 +39,7 @@ use crate::server::{self, Server};
 
 use crate::net::TlsSetup;
 pub use crate::net::{Credentials, TlsOptions, ValueBuf, VecBuf};
+use crate::protocol::MetaKey;
 pub use crate::protocol::StoreVerb;
 pub use codec::{MAX_INFLATED, ZLIB_FLAG};
 pub use fetch::{FetchOptions, Lease, LeaseState};
@@ -140,15 +141,48 @@ impl Topology {
 
 impl Snapshot {
     /// The key prefix + `key`, checked.
-    fn full_key<'k>(&self, key: &'k [u8]) -> Result<Cow<'k, [u8]>> {
-        with_prefix(&self.options.key_prefix, key)
+    fn full_key<'k>(&self, key: &'k [u8]) -> Result<Key<'k>> {
+        with_prefix(&self.options.key_prefix, key, self.options.binary_keys)
     }
 
     /// Every key prefixed and checked (before anything is sent).
-    fn full_keys<'k, K: AsRef<[u8]>>(&self, keys: &'k [K]) -> Result<Vec<Cow<'k, [u8]>>> {
+    fn full_keys<'k, K: AsRef<[u8]>>(&self, keys: &'k [K]) -> Result<Vec<Key<'k>>> {
+        let (prefix, binary) = (&self.options.key_prefix, self.options.binary_keys);
         keys.iter()
-            .map(|k| with_prefix(&self.options.key_prefix, k.as_ref()))
+            .map(|k| with_prefix(prefix, k.as_ref(), binary))
             .collect()
+    }
+}
+
+/// A key as it is sent: the key prefix and the key, checked, and whether
+/// it is binary (not a classic key: it goes base64 over the meta
+/// commands, see [`Options::binary_keys`]). Its bytes place it.
+#[derive(Debug, Clone)]
+pub(crate) struct Key<'k> {
+    bytes: Cow<'k, [u8]>,
+    binary: bool,
+}
+
+impl Key<'_> {
+    /// Whether only the meta commands can carry it.
+    fn binary(&self) -> bool {
+        self.binary
+    }
+
+    /// The key as a meta command carries it.
+    fn meta(&self) -> MetaKey<'_> {
+        MetaKey {
+            bytes: &self.bytes,
+            binary: self.binary,
+        }
+    }
+}
+
+impl std::ops::Deref for Key<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -401,18 +435,33 @@ fn out_of_range(n: usize) -> Error {
 
 /// `prefix` + `key`, checked: `key` itself when there is no prefix, so the
 /// usual case copies nothing (and is small enough to inline: it runs for
-/// every key of a multi-key operation).
+/// every key of a multi-key operation). With `binary`, a key that is not
+/// a classic key is a binary one if it can be.
 #[inline]
-fn with_prefix<'k>(prefix: &[u8], key: &'k [u8]) -> Result<Cow<'k, [u8]>> {
-    if prefix.is_empty() {
-        key::check(key)?;
-        Ok(Cow::Borrowed(key))
+fn with_prefix<'k>(prefix: &[u8], key: &'k [u8], binary: bool) -> Result<Key<'k>> {
+    let bytes = if prefix.is_empty() {
+        Cow::Borrowed(key)
     } else {
-        prefixed(prefix, key).map(Cow::Owned)
+        Cow::Owned(prefixed(prefix, key)?)
+    };
+    match key::check(&bytes) {
+        Ok(()) => Ok(Key {
+            bytes,
+            binary: false,
+        }),
+        Err(_) if binary => {
+            key::check_binary(&bytes)?;
+            Ok(Key {
+                bytes,
+                binary: true,
+            })
+        }
+        Err(e) => Err(e),
     }
 }
 
-/// `prefix` + `key` in a new buffer, checked.
+/// `prefix` + `key` in a new buffer (an empty `key` is refused: the prefix
+/// alone names no item of the caller's).
 #[cold]
 fn prefixed(prefix: &[u8], key: &[u8]) -> Result<Vec<u8>> {
     if key.is_empty() {
@@ -421,6 +470,5 @@ fn prefixed(prefix: &[u8], key: &[u8]) -> Result<Vec<u8>> {
     let mut full = Vec::with_capacity(prefix.len() + key.len());
     full.extend_from_slice(prefix);
     full.extend_from_slice(key);
-    key::check(&full)?;
     Ok(full)
 }

@@ -4,11 +4,13 @@
 
 use super::codec::pack;
 use super::multi;
-use super::replies::{deleted, item, read_single, store_status, unexpected, vec_buf};
+use super::replies::{
+    deleted, item, meta_code, meta_status, read_single, store_status, unexpected, vec_buf,
+};
 use super::route::Resend;
-use super::{Client, Hit, Item, Snapshot, Status, ValueBuf};
+use super::{Client, Hit, Item, Key, Snapshot, Status, ValueBuf};
 use crate::error::{Error, Result};
-use crate::protocol::{self, Arith, Reply, RetrieveVerb, StoreVerb};
+use crate::protocol::{self, Arith, MetaCode, MetaDelete, Reply, RetrieveVerb, StoreVerb};
 
 /// Values at least this long are written from the caller's memory with
 /// one gathered write instead of being copied into the request buffer.
@@ -58,7 +60,7 @@ impl<'a> Placed<'a> {
         &self,
         key: &[u8],
         resend: Resend,
-        encode: impl FnOnce(&Snapshot, &mut Vec<u8>, &[u8]) -> Result<()>,
+        encode: impl FnOnce(&Snapshot, &mut Vec<u8>, &Key<'_>) -> Result<()>,
         answer: impl Fn(Reply<'_>) -> Result<T>,
     ) -> Result<T> {
         let snap = self.client.snapshot();
@@ -66,10 +68,18 @@ impl<'a> Placed<'a> {
         let mut request = Vec::with_capacity(full.len() + 32);
         encode(&snap, &mut request, &full)?;
         // A request that may be sent again reads its reply again: `answer`
-        // is called once per reply read.
-        snap.keyed(self.place, &full, &[&request], resend, |conn, deadline| {
-            conn.read_reply(deadline, &answer)?
-        })
+        // is called once per reply read. A meta command's reply may carry
+        // data (`ma`'s number).
+        snap.keyed(
+            self.place,
+            &full,
+            &[&request],
+            resend,
+            |conn, deadline| match full.binary() {
+                true => conn.read_unit(deadline, &answer)?,
+                false => conn.read_reply(deadline, &answer)?,
+            },
+        )
     }
 
     /// The index of the server the placement value picks for `key` (the
@@ -146,22 +156,40 @@ impl<'a> Placed<'a> {
         let packed = pack(&snap.options, verb, value, flags);
         let (value, flags) = (&packed.0[..], packed.1);
         let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
+        if full.binary() {
+            protocol::meta_store_head(
+                &mut head,
+                verb,
+                full.meta(),
+                value.len(),
+                exptime,
+                flags,
+                None,
+            );
+        } else {
+            protocol::store_header(&mut head, verb, &full, flags, exptime, value.len(), false);
+        }
         let parts: [&[u8]; 3];
         let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {
-            protocol::store_header(&mut head, verb, &full, flags, exptime, value.len(), false);
             parts = [&head, value, b"\r\n"];
             &parts
         } else {
-            protocol::store(&mut head, verb, &full, flags, exptime, value, false);
+            head.extend_from_slice(value);
+            head.extend_from_slice(b"\r\n");
             parts = [&head, &[], &[]];
             &parts[..1]
+        };
+        let status = if full.binary() {
+            meta_status
+        } else {
+            store_status
         };
         snap.keyed(
             self.place,
             &full,
             request,
             verb.resend(),
-            |conn, deadline| conn.read_reply(deadline, store_status)?,
+            |conn, deadline| conn.read_reply(deadline, status)?,
         )
     }
 
@@ -183,8 +211,12 @@ impl<'a> Placed<'a> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let packing = snap.options.packing();
-        let mut request = Vec::with_capacity(full.len() + 8);
-        protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&full]);
+        let mut request = Vec::with_capacity(full.len() + 16);
+        if full.binary() {
+            protocol::meta_value(&mut request, full.meta(), None, None);
+        } else {
+            protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&*full]);
+        }
         snap.keyed(
             self.place,
             &full,
@@ -212,7 +244,11 @@ impl<'a> Placed<'a> {
         let exptime = snap.key_exptime(self.place, &full, ttl)?;
         let packing = snap.options.packing();
         let mut request = Vec::with_capacity(full.len() + 24);
-        protocol::get_and_touch(&mut request, true, exptime, &[&full]);
+        if full.binary() {
+            protocol::meta_value(&mut request, full.meta(), Some(exptime), None);
+        } else {
+            protocol::get_and_touch(&mut request, true, exptime, &[&*full]);
+        }
         snap.keyed(
             self.place,
             &full,
@@ -226,24 +262,36 @@ impl<'a> Placed<'a> {
 
     /// Deletes `key`; false if it had no item.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
-            protocol::delete(buf, full, false);
+        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &Key<'_>| {
+            match full.binary() {
+                true => protocol::meta_delete(buf, full.meta(), MetaDelete::default()),
+                false => protocol::delete(buf, full, false),
+            }
             Ok(())
         };
-        self.one_line(key, Resend::Never, encode, deleted)
+        self.one_line(key, Resend::Never, encode, |reply| {
+            match meta_code(&reply) {
+                Some(MetaCode::Hd) => Ok(true),
+                Some(MetaCode::Nf) => Ok(false),
+                _ => deleted(reply),
+            }
+        })
     }
 
     /// Gives `key` a new TTL; false if it has no item.
     pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
-        let encode = |snap: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
+        let encode = |snap: &Snapshot, buf: &mut Vec<u8>, full: &Key<'_>| {
             let exptime = snap.key_exptime(self.place, full, ttl)?;
-            protocol::touch(buf, full, exptime, false);
+            match full.binary() {
+                true => protocol::meta_touch(buf, full.meta(), exptime),
+                false => protocol::touch(buf, full, exptime, false),
+            }
             Ok(())
         };
-        let touched = |reply: Reply<'_>| match reply {
-            Reply::Touched => Ok(true),
-            Reply::NotFound => Ok(false),
-            other => Err(unexpected(other)),
+        let touched = |reply: Reply<'_>| match (meta_code(&reply), reply) {
+            (Some(MetaCode::Hd), _) | (_, Reply::Touched) => Ok(true),
+            (Some(MetaCode::En), _) | (_, Reply::NotFound) => Ok(false),
+            (_, other) => Err(unexpected(other)),
         };
         self.one_line(key, Resend::Safe, encode, touched)
     }
@@ -260,13 +308,26 @@ impl<'a> Placed<'a> {
     }
 
     fn arith(&self, verb: Arith, key: &[u8], delta: u64) -> Result<Option<u64>> {
-        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
-            protocol::arith(buf, verb, full, delta, false);
+        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &Key<'_>| {
+            match full.binary() {
+                true => protocol::meta_arith(buf, full.meta(), verb == Arith::Decr, delta),
+                false => protocol::arith(buf, verb, full, delta, false),
+            }
             Ok(())
         };
         let number = |reply: Reply<'_>| match reply {
             Reply::Number(n) => Ok(Some(n)),
             Reply::NotFound => Ok(None),
+            Reply::Meta {
+                code: MetaCode::Va,
+                data: Some(digits),
+                ..
+            } => protocol::parse_u64(digits)
+                .map(Some)
+                .ok_or_else(|| unexpected(reply)),
+            Reply::Meta {
+                code: MetaCode::Nf, ..
+            } => Ok(None),
             other => Err(unexpected(other)),
         };
         self.one_line(key, Resend::Never, encode, number)

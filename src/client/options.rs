@@ -66,6 +66,12 @@ pub struct Options {
     /// 16 and 32, the length first), when that makes them smaller (not
     /// appended or prepended data). Default `None`: never.
     pub compress_min: Option<usize>,
+    /// Keys of any bytes: a key the classic commands cannot carry (a
+    /// space, a control character, up to [`crate::key::MAX_BINARY_LEN`]
+    /// bytes) goes base64 over the meta commands (memcached 1.6), where
+    /// every other key goes as it is. Default off: such a key is a
+    /// `BadKey` error, as clients of the classic protocol cannot name it.
+    pub binary_keys: bool,
 }
 
 /// The convention of a handle's flags.
@@ -168,6 +174,7 @@ impl Default for Options {
             tls: TlsOptions::default(),
             value_format: ValueFormat::Raw,
             compress_min: None,
+            binary_keys: false,
         }
     }
 }

@@ -12,7 +12,7 @@
 use super::ops::Placed;
 use super::replies::{parse_meta, unexpected};
 use super::route::Resend;
-use super::{Item, Snapshot};
+use super::{Item, Key, Snapshot};
 use crate::error::{Error, Kind, Result};
 use crate::key;
 use crate::protocol::{self, MetaCode, Reply};
@@ -63,7 +63,10 @@ impl Placed<'_> {
             return Ok(Probe::Classic(self.get(key)?));
         }
         let first = match self.meta_probe(key, flag) {
-            Ok(found) => return Ok(Probe::Meta(found)),
+            Ok(found) => {
+                node.mark_meta(true);
+                return Ok(Probe::Meta(found));
+            }
             Err(e) if !maybe_no_meta(&e) => return Err(e),
             Err(e) => e,
         };
@@ -73,7 +76,7 @@ impl Placed<'_> {
         match self.meta_probe(key, flag) {
             Ok(found) => Ok(Probe::Meta(found)),
             Err(again) if maybe_no_meta(&again) && again.kind() == first.kind() => {
-                node.mark_lacks_meta();
+                node.mark_meta(false);
                 Ok(Probe::Classic(item))
             }
             Err(again) => Err(again),
@@ -85,8 +88,8 @@ impl Placed<'_> {
     fn meta_probe(&self, key: &[u8], flag: Option<u8>) -> Result<Option<Vec<u8>>> {
         let token = flag.map(|f| [f]);
         let tokens: Vec<&[u8]> = token.iter().map(|t| &t[..]).collect();
-        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
-            protocol::meta_get(buf, full, &tokens);
+        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &Key<'_>| {
+            protocol::meta_get(buf, full.meta(), &tokens);
             Ok(())
         };
         let answer = |reply: Reply<'_>| match reply {

@@ -5,11 +5,11 @@
 use std::time::Instant;
 
 use super::codec::{Landing, Packing};
-use super::{Item, Status, ValueBuf, VecBuf};
+use super::{Item, Key, Status, ValueBuf, VecBuf};
 use crate::error::{Error, Kind, Result};
 use crate::key;
 use crate::net::{Connection, Fetched};
-use crate::protocol::Reply;
+use crate::protocol::{self, MetaCode, Reply};
 
 /// A meta flag's value as a number.
 pub(super) fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Result<T> {
@@ -24,7 +24,8 @@ pub(super) fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Resu
         })
 }
 
-/// Reads the reply to a one-key `gets`/`gats`: a VALUE and END, or END.
+/// Reads the reply to a one-key `gets`/`gats`: a VALUE and END, or END
+/// (for a binary key, the meta get's VA, or EN).
 /// The value goes into the buffer `make(size, flags)` returns.
 /// A VALUE for any other key than `key` is a protocol error. With `decode`
 /// (the python value format), a compressed value (flag 8) is read into a
@@ -34,7 +35,7 @@ pub(super) fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Resu
 pub(super) fn read_single<B: ValueBuf>(
     conn: &mut Connection,
     deadline: Instant,
-    key: &[u8],
+    key: &Key<'_>,
     packing: Packing,
     make: &mut impl FnMut(usize, u32) -> Result<B>,
 ) -> Result<Option<(B, u32, u64)>> {
@@ -55,21 +56,27 @@ pub(super) fn read_single<B: ValueBuf>(
     }
 }
 
-/// A one-key reply: the VALUE (into `make`'s buffer) and END, or END.
+/// A one-key reply: the VALUE (into `make`'s buffer) and END, or END; for
+/// a binary key a VA (without an opaque token), or EN.
 fn read_item<B: ValueBuf>(
     conn: &mut Connection,
     deadline: Instant,
-    key: &[u8],
+    key: &Key<'_>,
     make: &mut impl FnMut(usize, u32) -> Result<B>,
 ) -> Result<Option<(B, u32, u64)>> {
-    let end = |reply: Reply<'_>| match reply {
-        Reply::End => Ok(()),
-        other => Err(unexpected(other)),
+    let meta = key.binary();
+    let end = |reply: Reply<'_>| match (meta, reply) {
+        (false, Reply::End) => Ok(()),
+        (true, reply) if meta_code(&reply) == Some(MetaCode::En) => Ok(()),
+        (_, other) => Err(unexpected(other)),
     };
-    match conn.read_value(deadline, key, make, end)? {
+    let asked: &[u8] = if meta { b"" } else { key };
+    match conn.read_value(deadline, asked, make, end)? {
         Fetched::Other(done) => done.map(|()| None),
         Fetched::Value { value, flags, cas } => {
-            conn.read_reply(deadline, end)??;
+            if !meta {
+                conn.read_reply(deadline, end)??;
+            }
             Ok(Some((value, flags, cas.unwrap_or(0))))
         }
     }
@@ -96,6 +103,34 @@ pub(super) fn store_status(reply: Reply<'_>) -> Result<Status> {
         Reply::Exists => Ok(Status::Exists),
         Reply::NotFound => Ok(Status::NotFound),
         other => Err(unexpected(other)),
+    }
+}
+
+/// The flags (`f`) and CAS value (`c`) of a meta get's VA reply (0 for
+/// one not given).
+pub(super) fn va_fields(tokens: &[u8]) -> Result<(u32, u64)> {
+    let flag = |f: u8| protocol::meta_flag(tokens, f);
+    let flags = parse_meta(flag(b'f').unwrap_or(b"0"), "flags")?;
+    let cas = parse_meta(flag(b'c').unwrap_or(b"0"), "cas value")?;
+    Ok((flags, cas))
+}
+
+/// The code of a meta reply, `None` for a classic one.
+pub(super) fn meta_code(reply: &Reply<'_>) -> Option<MetaCode> {
+    match reply {
+        Reply::Meta { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+/// The outcome of a meta set (`ms`).
+pub(super) fn meta_status(reply: Reply<'_>) -> Result<Status> {
+    match meta_code(&reply) {
+        Some(MetaCode::Hd) => Ok(Status::Stored),
+        Some(MetaCode::Ns) => Ok(Status::NotStored),
+        Some(MetaCode::Ex) => Ok(Status::Exists),
+        Some(MetaCode::Nf) => Ok(Status::NotFound),
+        _ => Err(unexpected(reply)),
     }
 }
 

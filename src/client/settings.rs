@@ -13,7 +13,7 @@ use crate::error::{Error, Kind, Result};
 use crate::net::Credentials;
 
 /// Every setting, in the order Tcl's `configure` lists its options.
-pub const SETTINGS: [&str; 23] = [
+pub const SETTINGS: [&str; 24] = [
     "ttl",
     "timeout",
     "connecttimeout",
@@ -37,6 +37,7 @@ pub const SETTINGS: [&str; 23] = [
     "tlsname",
     "tlsverify",
     "valueformat",
+    "binarykeys",
 ];
 
 fn bad(what: &str, value: &str, must: &str) -> Error {
@@ -158,6 +159,7 @@ impl Options {
                 self.value_format = ValueFormat::from_name(value.trim())
                     .ok_or_else(|| bad("value format", value, "raw, python or php"))?;
             }
+            "binarykeys" => self.binary_keys = boolean(value, "binarykeys")?,
             _ => return Err(unknown(name)),
         }
         Ok(())
@@ -201,6 +203,7 @@ impl Options {
             "tlsname" => self.tls.server_name.clone().unwrap_or_default(),
             "tlsverify" => u8::from(self.tls.verify).to_string(),
             "valueformat" => self.value_format.name().to_string(),
+            "binarykeys" => u8::from(self.binary_keys).to_string(),
             _ => return Err(unknown(name)),
         })
     }
@@ -253,6 +256,7 @@ mod tests {
             ("tlsname", "cache.example"),
             ("tlsverify", "0"),
             ("valueformat", "php"),
+            ("binarykeys", "1"),
         ];
         for (name, value) in cases {
             options.set_text(name, value).unwrap();

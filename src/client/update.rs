@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::replies::unexpected;
 use super::route::Resend;
-use super::{Item, Placed, Snapshot, Status};
+use super::{Item, Key, Placed, Snapshot, Status};
 use crate::error::{Error, Kind, Result};
 use crate::key;
-use crate::protocol::{self, MetaCode, Reply};
+use crate::protocol::{self, MetaCode, MetaDelete, Reply};
 
 /// How often an update reads and tries again after losing to another
 /// writer before it gives up (a CONFLICT error).
@@ -79,8 +79,12 @@ impl Placed<'_> {
     /// Deletes `key` only while its CAS value is still `cas` (meta delete,
     /// memcached 1.6 or later): false when the item changed or is gone.
     fn delete_if(&self, key: &[u8], cas: u64) -> Result<bool> {
-        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &[u8]| {
-            protocol::meta_delete_if(buf, full, cas);
+        let encode = |_: &Snapshot, buf: &mut Vec<u8>, full: &Key<'_>| {
+            let how = MetaDelete {
+                cas: Some(cas),
+                ..MetaDelete::default()
+            };
+            protocol::meta_delete(buf, full.meta(), how);
             Ok(())
         };
         let deleted = |reply: Reply<'_>| match reply {

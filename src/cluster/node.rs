@@ -1,7 +1,7 @@
 //! A server at run time: its idle connections, its dead mark (when and why
 //! it failed, when it is tried again) and its clock.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,14 @@ use crate::error::{Error, Kind, Result};
 use crate::fork::lock;
 use crate::net::{Connection, Dial};
 use crate::server::Server;
+
+/// Not asked yet.
+const META_UNKNOWN: u8 = 0;
+/// Answered a meta command.
+const META_HAS: u8 = 1;
+/// Answered `ERROR` to one, or closed the connection and then answered a
+/// classic command.
+const META_LACKS: u8 = 2;
 
 /// Idle connections kept per server; more are closed when returned. Enough
 /// for as many threads as a machine has cores to share one handle.
@@ -62,9 +70,10 @@ pub struct Node {
     clock_base: AtomicU64,
     /// The [`stamp`] of the moment the clock was read.
     clock_read: AtomicU64,
-    /// Learned that the server has no meta commands (memcached before 1.6,
-    /// or a proxy): questions go to it as classic commands.
-    lacks_meta: AtomicBool,
+    /// What is known of the server's meta commands: [`META_UNKNOWN`],
+    /// [`META_HAS`] or [`META_LACKS`] (memcached before 1.6, or a proxy:
+    /// questions go to it as classic commands, binary keys fail).
+    meta: AtomicU8,
 }
 
 impl Node {
@@ -77,7 +86,7 @@ impl Node {
             dead_reason: Mutex::new(String::new()),
             clock_base: AtomicU64::new(0),
             clock_read: AtomicU64::new(0),
-            lacks_meta: AtomicBool::new(false),
+            meta: AtomicU8::new(META_UNKNOWN),
         }
     }
 
@@ -142,12 +151,18 @@ impl Node {
 
     /// Whether the server was found to have no meta commands.
     pub fn lacks_meta(&self) -> bool {
-        self.lacks_meta.load(Ordering::Relaxed)
+        self.meta.load(Ordering::Relaxed) == META_LACKS
     }
 
-    /// Remembers that the server has no meta commands.
-    pub fn mark_lacks_meta(&self) {
-        self.lacks_meta.store(true, Ordering::Relaxed);
+    /// Whether the server was found to have the meta commands.
+    pub fn has_meta(&self) -> bool {
+        self.meta.load(Ordering::Relaxed) == META_HAS
+    }
+
+    /// Remembers whether the server has the meta commands.
+    pub fn mark_meta(&self, has: bool) {
+        let known = if has { META_HAS } else { META_LACKS };
+        self.meta.store(known, Ordering::Relaxed);
     }
 
     /// The server answered: it is alive.

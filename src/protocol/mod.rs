@@ -11,8 +11,9 @@
 //! encoding, where a bad key can still become a [`crate::Kind::BadKey`] error.
 
 //!
-//! `request` holds the encoders, `meta` those of the lease fetch and
-//! invalidation, `reply` the parser.
+//! `request` holds the classic encoders, `meta` those of the meta
+//! commands (binary keys, leases, invalidation, quiet pipelines), `reply`
+//! the parser.
 
 mod meta;
 mod reply;

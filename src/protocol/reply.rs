@@ -192,7 +192,7 @@ fn split_line(buf: &[u8]) -> Result<Option<(&[u8], usize)>> {
 }
 
 /// A decimal u64: digits only, no sign, no overflow.
-fn parse_u64(token: &[u8]) -> Option<u64> {
+pub fn parse_u64(token: &[u8]) -> Option<u64> {
     if token.is_empty() {
         return None;
     }
@@ -481,7 +481,8 @@ pub fn needed(buf: &[u8]) -> Option<usize> {
 pub enum Start<'a> {
     /// A "VALUE" line of `header` bytes (its "\r\n" included). The data
     /// block of `size` bytes and its "\r\n" ([`block_end`]) follow, and may
-    /// not be buffered yet.
+    /// not be buffered yet. Or a meta "VA" line: `key` is then its opaque
+    /// token (`O`, empty without one), `flags` and `cas` its `f` and `c`.
     Value {
         key: &'a [u8],
         flags: u32,
@@ -507,6 +508,26 @@ pub fn parse_start(buf: &[u8]) -> Result<Option<Start<'_>>> {
             flags: h.flags,
             cas: h.cas,
             size: h.size,
+            header: after,
+        }));
+    }
+    if let Some(rest) = line.strip_prefix(b"VA ") {
+        let (size, tokens) = va_header(rest).map_err(|what| garbage(what, line))?;
+        let number = |flag| meta_flag(tokens, flag).map(parse_u64);
+        let flags = match number(b'f') {
+            None => 0,
+            Some(f) => f
+                .and_then(|f| u32::try_from(f).ok())
+                .ok_or_else(|| garbage("VA with bad flags", line))?,
+        };
+        let cas = number(b'c')
+            .map(|c| c.ok_or_else(|| garbage("VA with a bad cas", line)))
+            .transpose()?;
+        return Ok(Some(Start::Value {
+            key: meta_flag(tokens, b'O').unwrap_or(b""),
+            flags,
+            cas,
+            size,
             header: after,
         }));
     }

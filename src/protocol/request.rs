@@ -214,21 +214,3 @@ pub fn verbosity(buf: &mut Vec<u8>, level: u32, noreply: bool) {
     put_sp_u64(buf, u64::from(level));
     put_end(buf, noreply);
 }
-
-/// Meta get: "mg <key>[ <flag>...]\r\n", flags given as tokens such as b"t", b"v", b"f", b"c", b"s".
-pub fn meta_get(buf: &mut Vec<u8>, key: &[u8], flags: &[&[u8]]) {
-    buf.extend_from_slice(b"mg ");
-    buf.extend_from_slice(key);
-    put_keys(buf, flags);
-    buf.extend_from_slice(b"\r\n");
-}
-
-/// "md <key> C<cas>\r\n": a delete that only happens while the item's CAS
-/// value is still `cas` (answered HD, EX when it changed, NF when gone).
-pub fn meta_delete_if(buf: &mut Vec<u8>, key: &[u8], cas: u64) {
-    buf.extend_from_slice(b"md ");
-    buf.extend_from_slice(key);
-    buf.extend_from_slice(b" C");
-    put_u64(buf, cas);
-    buf.extend_from_slice(b"\r\n");
-}

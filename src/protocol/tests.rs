@@ -150,18 +150,15 @@ fn simple_commands() {
     assert_eq!(enc(version), b"version\r\n");
     assert_eq!(enc(|b| verbosity(b, 1, false)), b"verbosity 1\r\n");
     assert_eq!(enc(|b| verbosity(b, 0, true)), b"verbosity 0 noreply\r\n");
-    assert_eq!(enc(|b| meta_get(b, b"k", &[])), b"mg k\r\n");
+    let k = MetaKey::plain(b"k");
+    assert_eq!(enc(|b| meta_get(b, k, &[])), b"mg k\r\n");
     assert_eq!(
-        enc(|b| meta_get(b, b"k", &[b"t", b"v", b"f", b"c", b"s"])),
+        enc(|b| meta_get(b, k, &[b"t", b"v", b"f", b"c", b"s"])),
         b"mg k t v f c s\r\n"
     );
     assert_eq!(
-        enc(|b| meta_get(b, b"k", &[b"O123", b"q"])),
+        enc(|b| meta_get(b, k, &[b"O123", b"q"])),
         b"mg k O123 q\r\n"
-    );
-    assert_eq!(
-        enc(|b| meta_delete_if(b, b"k", 18_446_744_073_709_551_615)),
-        b"md k C18446744073709551615\r\n"
     );
 }
 
@@ -337,6 +334,37 @@ fn value_starts_and_block_ends() {
         parse_start(b"BOGUS\r\n").unwrap_err().kind(),
         Kind::Protocol
     );
+
+    // Meta: the opaque token stands where the key does.
+    assert_eq!(
+        parse_start(b"VA 3 f16 c9 O4\r\nabc\r\n").unwrap(),
+        Some(Start::Value {
+            key: b"4",
+            flags: 16,
+            cas: Some(9),
+            size: 3,
+            header: 16,
+        })
+    );
+    assert_eq!(
+        parse_start(b"VA 0\r\n\r\n").unwrap(),
+        Some(Start::Value {
+            key: b"",
+            flags: 0,
+            cas: None,
+            size: 0,
+            header: 6,
+        })
+    );
+    for bad in [&b"VA 3 f4294967296\r\n"[..], b"VA 3 c-1\r\n", b"VA x\r\n"] {
+        let e = parse_start(bad).unwrap_err();
+        assert_eq!(e.kind(), Kind::Protocol, "{bad:?}");
+        assert!(
+            e.message()
+                .starts_with("malformed reply from memcached (VA "),
+            "{e}"
+        );
+    }
 
     let line = b"VALUE k 0 3";
     assert_eq!(block_end(b"\r\nEND\r\n", line).unwrap(), Some(2));

@@ -37,6 +37,7 @@ static NAMES: IndexTable = IndexTable::new(&[
     c"-tlsname".as_ptr(),
     c"-tlsverify".as_ptr(),
     c"-valueformat".as_ptr(),
+    c"-binarykeys".as_ptr(),
     ptr::null(),
 ]);
 
@@ -70,10 +71,11 @@ pub enum Opt {
     TlsName,
     TlsVerify,
     ValueFormat,
+    BinaryKeys,
 }
 
 /// Every option, in [`NAMES`] order.
-pub const ALL: [Opt; 23] = [
+pub const ALL: [Opt; 24] = [
     Opt::Ttl,
     Opt::Timeout,
     Opt::ConnectTimeout,
@@ -97,6 +99,7 @@ pub const ALL: [Opt; 23] = [
     Opt::TlsName,
     Opt::TlsVerify,
     Opt::ValueFormat,
+    Opt::BinaryKeys,
 ];
 
 impl Opt {
@@ -148,6 +151,7 @@ impl Opt {
             Opt::Compress => Obj::new_int(options.compress_min.map_or(0, |n| n as i64)),
             Opt::Tls => Obj::new_bool(options.tls.enabled),
             Opt::TlsVerify => Obj::new_bool(options.tls.verify),
+            Opt::BinaryKeys => Obj::new_bool(options.binary_keys),
             // The file names, the server name and the value format, as the
             // text settings show them.
             Opt::TlsCa | Opt::TlsCert | Opt::TlsKey | Opt::TlsName | Opt::ValueFormat => {
@@ -273,6 +277,11 @@ impl Opt {
             }
             Opt::TlsVerify => {
                 options.tls.verify = value
+                    .get_boolean(interp)
+                    .map_err(|e| tcl_invalid(interp, e))?;
+            }
+            Opt::BinaryKeys => {
+                options.binary_keys = value
                     .get_boolean(interp)
                     .map_err(|e| tcl_invalid(interp, e))?;
             }

@@ -15,7 +15,10 @@
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use super::{Options, Snapshot, Topology};
+use super::{Key, Options, Snapshot, Topology};
+use meta::{learn_meta, meta_check, no_meta};
+
+mod meta;
 use crate::cluster::{Hash, Node};
 use crate::error::{Error, Kind, Result};
 use crate::net::{Connection, Dial};
@@ -147,8 +150,10 @@ impl Snapshot {
         }
     }
 
-    /// Sends the request of one key (`full_key`, prefixed, or `place` if
-    /// given, picks the server) and reads its reply with `read`. A server
+    /// Sends the request of one key (`key`, prefixed, or `place` if
+    /// given, picks the server) and reads its reply with `read`. A binary
+    /// key's request goes only to a server known to have the meta
+    /// commands (asked once: [`meta_check`]). A server
     /// marked dead fails at once; with failover, a server that cannot be
     /// reached (the request was not sent) is marked dead and the next live
     /// one is tried, until one answers or none is left (then the first
@@ -156,18 +161,19 @@ impl Snapshot {
     pub(super) fn keyed<T>(
         &self,
         place: Option<&[u8]>,
-        full_key: &[u8],
+        key: &Key<'_>,
         request: &[&[u8]],
         resend: Resend,
         mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
     ) -> Result<T> {
         let policy = self.policy();
         let topology = &self.topology;
-        let hash = topology.hash(place, full_key);
+        let hash = topology.hash(place, key);
         let exchange = Exchange {
             send: Connection::send,
             request,
             resend,
+            meta: key.binary(),
         };
         let home = topology.placement.home(&hash);
         if !policy.failover {
@@ -214,24 +220,27 @@ impl Snapshot {
 
     /// Groups `keys` (already prefixed) by server (by `place` if given);
     /// for each server encodes its keys' requests into one buffer with
-    /// `encode(buffer, server index, key indexes)`, which returns where
-    /// its last command starts (see [`Pipeline`]), and writes it, and once
-    /// all are written reads each server's replies with `read(connection,
-    /// deadline, server, that server's key indexes)`. Returns the failures,
-    /// one per failed server (none: all done); the other servers' keys are
-    /// done whatever happened to one. The keys of a server marked dead are
-    /// not sent (its dead error is returned); with failover they go to the
-    /// next live server, and so do those of a server that cannot be
-    /// reached. However many keys, one write per server (replies that
-    /// arrive while it is written are read meanwhile:
+    /// `encode(buffer, server index, key indexes, meta)`, which returns
+    /// where its last command starts (see [`Pipeline`]), and writes it,
+    /// and once all are written reads each server's replies with
+    /// `read(connection, deadline, server, that server's key indexes,
+    /// meta)`. `meta`: the server's keys include a binary one, so its
+    /// requests are meta commands (the server is asked first whether it
+    /// has them, once: [`meta_check`]; if not, its keys fail). Returns the
+    /// failures, one per failed server (none: all done); the other
+    /// servers' keys are done whatever happened to one. The keys of a
+    /// server marked dead are not sent (its dead error is returned); with
+    /// failover they go to the next live server, and so do those of a
+    /// server that cannot be reached. However many keys, one write per
+    /// server (replies that arrive while it is written are read meanwhile:
     /// [`Connection::send_pipeline`]).
     pub(super) fn per_server(
         &self,
         place: Option<&[u8]>,
-        keys: &[impl AsRef<[u8]>],
+        keys: &[Key<'_>],
         resend: Resend,
-        mut encode: impl FnMut(&mut Vec<u8>, usize, &[usize]) -> usize,
-        mut read: impl FnMut(&mut Connection, Instant, &Server, &[usize]) -> Result<()>,
+        mut encode: impl FnMut(&mut Vec<u8>, usize, &[usize], bool) -> usize,
+        mut read: impl FnMut(&mut Connection, Instant, &Server, &[usize], bool) -> Result<()>,
     ) -> Vec<Error> {
         let policy = self.policy();
         let topology = &self.topology;
@@ -239,10 +248,7 @@ impl Snapshot {
         let placement = &topology.placement;
         let hashes: Vec<Hash> = match place {
             Some(place) => vec![placement.hash_place(place); keys.len()],
-            None => keys
-                .iter()
-                .map(|k| placement.hash_key(k.as_ref()))
-                .collect(),
+            None => keys.iter().map(|k| placement.hash_key(k)).collect(),
         };
         let mut admission = Admission::new(topology, policy.retry);
         let mut errors = Vec::new();
@@ -256,34 +262,60 @@ impl Snapshot {
                 }
             }
             pending = Vec::new();
-            let requests: Vec<(usize, Vec<u8>, usize, &[usize])> = groups
-                .iter()
-                .enumerate()
-                .filter(|(n, g)| !g.is_empty() && !admission.has_failed(*n))
-                .map(|(n, g)| {
-                    let mut buf = Vec::with_capacity(g.len() * 40);
-                    let last = encode(&mut buf, n, g);
-                    (n, buf, last, g.as_slice())
-                })
-                .collect();
+            let mut requests: Vec<Outgoing> = Vec::new();
+            for (n, g) in groups.iter().enumerate() {
+                if g.is_empty() || admission.has_failed(n) {
+                    continue;
+                }
+                let meta = g.iter().any(|&i| keys[i].binary());
+                if meta {
+                    let learned = learn_meta(topology, n, &policy).and_then(|has| match has {
+                        true => Ok(()),
+                        false => Err(Failure {
+                            error: no_meta().context(&topology.nodes[n].server),
+                            connect: false,
+                        }),
+                    });
+                    if let Err(f) = learned {
+                        admission.failed(n, &f.error);
+                        note(&mut errors, f.error);
+                        continue;
+                    }
+                }
+                let mut buf = Vec::with_capacity(g.len() * 40);
+                let last = encode(&mut buf, n, g, meta);
+                requests.push(Outgoing {
+                    n,
+                    buf,
+                    last,
+                    indexes: g,
+                    meta,
+                });
+            }
             let results = fan_out(
                 topology,
                 &policy,
                 resend,
                 requests
                     .iter()
-                    .map(|(n, buf, last, _)| (*n, [&buf[..*last], &buf[*last..]])),
+                    .map(|o| (o.n, [&o.buf[..o.last], &o.buf[o.last..]])),
                 |k, conn, deadline| {
-                    let n = requests[k].0;
-                    read(conn, deadline, &topology.nodes[n].server, requests[k].3)
+                    let o = &requests[k];
+                    read(
+                        conn,
+                        deadline,
+                        &topology.nodes[o.n].server,
+                        o.indexes,
+                        o.meta,
+                    )
                 },
             );
-            for ((n, ..), result) in requests.iter().zip(results) {
+            for (o, result) in requests.iter().zip(results) {
                 let Err(f) = result else { continue };
-                admission.failed(*n, &f.error);
+                admission.failed(o.n, &f.error);
                 if f.connect && policy.failover {
                     // Not sent: the server's keys go to the next live one.
-                    pending.extend_from_slice(&groups[*n]);
+                    pending.extend_from_slice(&groups[o.n]);
                 } else {
                     note(&mut errors, f.error);
                 }
@@ -362,11 +394,25 @@ impl Snapshot {
     }
 }
 
+/// One server's pipeline in [`Snapshot::per_server`]: the server, the
+/// requests (the last command starting at `last`), the keys they are for
+/// and whether they are meta commands.
+struct Outgoing<'g> {
+    n: usize,
+    buf: Vec<u8>,
+    last: usize,
+    indexes: &'g [usize],
+    meta: bool,
+}
+
 /// One request and how it goes out.
 struct Exchange<'r> {
     send: SendFn,
     request: &'r [&'r [u8]],
     resend: Resend,
+    /// Only a server with the meta commands may get it (it carries a
+    /// binary key): see [`meta_check`].
+    meta: bool,
 }
 
 /// A connection to node `n` fit to carry a request of `resend`'s kind: a
@@ -409,6 +455,11 @@ fn round_trip<T>(
 ) -> std::result::Result<T, Failure> {
     let node = &topology.nodes[n];
     let (mut conn, reused) = checkout(node, policy, exchange.resend)?;
+    if exchange.meta {
+        if let Err(e) = meta_check(node, policy, &mut conn) {
+            return finish(node, policy, conn, Err(e));
+        }
+    }
     let mut result = exchange.run(&mut conn, policy.deadline, &mut read);
     if result.is_err() && reused && exchange.resend == Resend::Safe && conn.closed_before_reply() {
         node.close_all();
@@ -505,6 +556,8 @@ fn resend_stale<T>(
         request: &request,
         // No second resend: the pool is empty, the connection new.
         resend: Resend::Never,
+        // Known by now (the pipeline went out once).
+        meta: false,
     };
     round_trip(topology, n, policy, &exchange, read)
 }
