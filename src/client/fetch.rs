@@ -247,15 +247,14 @@ impl Placed<'_> {
         let packed = pack(&snap.options, StoreVerb::Set, value, flags);
         let (value, flags) = (&packed.0[..], packed.1);
         let mut head = Vec::with_capacity(full.len() + 48);
-        let verb = StoreVerb::Cas(cas);
-        protocol::meta_store_head(
+        // A meta set, as the lease get before it (its reply is a meta code).
+        full.store_head(
             &mut head,
-            verb,
-            full.meta(),
+            StoreVerb::Cas(cas),
+            true,
             value.len(),
             exptime,
             flags,
-            None,
         );
         let request: [&[u8]; 3] = [&head, value, b"\r\n"];
         snap.keyed(

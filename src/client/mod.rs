@@ -39,8 +39,8 @@ use crate::server::{self, Server};
 
 use crate::net::TlsSetup;
 pub use crate::net::{Credentials, TlsOptions, ValueBuf, VecBuf};
-use crate::protocol::MetaKey;
 pub use crate::protocol::StoreVerb;
+use crate::protocol::{self, MetaKey};
 pub use codec::{MAX_INFLATED, ZLIB_FLAG};
 pub use fetch::{FetchOptions, Lease, LeaseState};
 pub use ops::Placed;
@@ -174,6 +174,25 @@ impl Key<'_> {
         MetaKey {
             bytes: &self.bytes,
             binary: self.binary,
+        }
+    }
+
+    /// Writes the head of a store of this key (the value and "\r\n"
+    /// follow): a meta set when `meta` (always for a binary key), else the
+    /// classic command.
+    fn store_head(
+        &self,
+        buf: &mut Vec<u8>,
+        verb: StoreVerb,
+        meta: bool,
+        len: usize,
+        exptime: u32,
+        flags: u32,
+    ) {
+        if meta || self.binary {
+            protocol::meta_store_head(buf, verb, self.meta(), len, exptime, flags, None);
+        } else {
+            protocol::store_header(buf, verb, &self.bytes, flags, exptime, len, false);
         }
     }
 }

@@ -10,7 +10,9 @@
 //! (measured by `make bench`'s floor-meta rows).
 
 use super::codec::encode;
-use super::replies::{deleted, meta_code, meta_status, store_status, unexpected, va_fields};
+use super::replies::{
+    deleted, meta_code, meta_deleted, meta_status, store_status, unexpected, va_fields,
+};
 use super::route::{first, Resend};
 use super::{Snapshot, Status};
 use crate::error::{Error, Kind, Result};
@@ -48,21 +50,7 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
                     Some(packed) => (&packed[i].0[..], packed[i].1),
                     None => (items[i].1.as_ref(), items[i].2),
                 };
-                let (key, exptime, set) = (full[i].meta(), exptimes[n], StoreVerb::Set);
-                match meta {
-                    true => {
-                        protocol::meta_store_head(buf, set, key, value.len(), exptime, flags, None)
-                    }
-                    false => protocol::store_header(
-                        buf,
-                        set,
-                        key.bytes,
-                        flags,
-                        exptime,
-                        value.len(),
-                        false,
-                    ),
-                }
+                full[i].store_head(buf, StoreVerb::Set, meta, value.len(), exptimes[n], flags);
                 buf.extend_from_slice(value);
                 buf.extend_from_slice(b"\r\n");
             }
@@ -99,6 +87,16 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
 ) -> Result<Vec<Error>> {
     let full = snap.full_keys(keys)?;
     let packing = snap.options.packing();
+    // A hit of key `i`: its value (decompressed where packed) to `each`.
+    let mut hit = |i: usize, flags: u32, cas: u64, data: &[u8]| -> Result<()> {
+        if packing.packed(flags) {
+            let (value, flags) = packing.unpack(data, flags)?;
+            each(keys[i].as_ref(), flags, cas, &value);
+        } else {
+            each(keys[i].as_ref(), flags, cas, data);
+        }
+        Ok(())
+    };
     Ok(snap.per_server(
         place,
         &full,
@@ -128,13 +126,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                             data: Some(data),
                         } => {
                             let (flags, cas) = va_fields(tokens)?;
-                            if packing.packed(flags) {
-                                let (value, flags) = packing.unpack(data, flags)?;
-                                each(keys[i].as_ref(), flags, cas, &value);
-                            } else {
-                                each(keys[i].as_ref(), flags, cas, data);
-                            }
-                            Ok(())
+                            hit(i, flags, cas, data)
                         }
                         reply if meta_code(&reply) == Some(MetaCode::En) => Ok(()),
                         other => Err(unexpected(other)),
@@ -152,13 +144,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                         data,
                     } => {
                         let i = asked.take(key, |i| &full[i])?;
-                        if packing.packed(flags) {
-                            let (value, flags) = packing.unpack(data, flags)?;
-                            each(keys[i].as_ref(), flags, cas.unwrap_or(0), &value);
-                        } else {
-                            each(keys[i].as_ref(), flags, cas.unwrap_or(0), data);
-                        }
-                        Ok(false)
+                        hit(i, flags, cas.unwrap_or(0), data).map(|()| false)
                     }
                     Reply::End => Ok(true),
                     other => Err(unexpected(other)),
@@ -195,12 +181,9 @@ pub(super) fn delete_many<K: AsRef<[u8]>>(
             last
         },
         |conn, deadline, _, indexes, meta| {
+            let answer = if meta { meta_deleted } else { deleted };
             for &i in indexes {
-                found[i] = conn.read_reply(deadline, |reply| match meta_code(&reply) {
-                    Some(MetaCode::Hd) if meta => Ok(true),
-                    Some(MetaCode::Nf) if meta => Ok(false),
-                    _ => deleted(reply),
-                })??;
+                found[i] = conn.read_reply(deadline, answer)??;
             }
             Ok(())
         },

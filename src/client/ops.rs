@@ -5,7 +5,8 @@
 use super::codec::pack;
 use super::multi;
 use super::replies::{
-    deleted, item, meta_code, meta_status, read_single, store_status, unexpected, vec_buf,
+    deleted, item, meta_code, meta_deleted, meta_status, read_single, store_status, unexpected,
+    vec_buf,
 };
 use super::route::Resend;
 use super::{Client, Hit, Item, Key, Snapshot, Status, ValueBuf};
@@ -156,19 +157,7 @@ impl<'a> Placed<'a> {
         let packed = pack(&snap.options, verb, value, flags);
         let (value, flags) = (&packed.0[..], packed.1);
         let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
-        if full.binary() {
-            protocol::meta_store_head(
-                &mut head,
-                verb,
-                full.meta(),
-                value.len(),
-                exptime,
-                flags,
-                None,
-            );
-        } else {
-            protocol::store_header(&mut head, verb, &full, flags, exptime, value.len(), false);
-        }
+        full.store_head(&mut head, verb, false, value.len(), exptime, flags);
         let parts: [&[u8]; 3];
         let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {
             parts = [&head, value, b"\r\n"];
@@ -271,9 +260,8 @@ impl<'a> Placed<'a> {
         };
         self.one_line(key, Resend::Never, encode, |reply| {
             match meta_code(&reply) {
-                Some(MetaCode::Hd) => Ok(true),
-                Some(MetaCode::Nf) => Ok(false),
-                _ => deleted(reply),
+                Some(_) => meta_deleted(reply),
+                None => deleted(reply),
             }
         })
     }

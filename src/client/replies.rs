@@ -134,6 +134,15 @@ pub(super) fn meta_status(reply: Reply<'_>) -> Result<Status> {
     }
 }
 
+/// The outcome of a meta delete (`md`): whether there was an item.
+pub(super) fn meta_deleted(reply: Reply<'_>) -> Result<bool> {
+    match meta_code(&reply) {
+        Some(MetaCode::Hd) => Ok(true),
+        Some(MetaCode::Nf) => Ok(false),
+        _ => Err(unexpected(reply)),
+    }
+}
+
 pub(super) fn deleted(reply: Reply<'_>) -> Result<bool> {
     match reply {
         Reply::Deleted => Ok(true),

@@ -9,16 +9,24 @@ use crate::error::{Error, Kind, Result};
 use crate::net::Connection;
 use crate::protocol::{MetaCode, Reply};
 
-/// Whether node `n` has the meta commands: known, or asked now (see
-/// [`meta_check`]) on a connection that then goes back to the pool.
-pub(super) fn learn_meta(
+/// Makes sure node `n` has the meta commands before a pipeline with a
+/// binary key is built for it: known, or asked now (see [`meta_check`]) on
+/// a connection that then goes back to the pool. A server without them is
+/// a failure that says so.
+pub(super) fn require_meta(
     topology: &Topology,
     n: usize,
     policy: &Policy,
-) -> std::result::Result<bool, Failure> {
+) -> std::result::Result<(), Failure> {
     let node = &topology.nodes[n];
-    if node.has_meta() || node.lacks_meta() {
-        return Ok(node.has_meta());
+    if node.has_meta() {
+        return Ok(());
+    }
+    if node.lacks_meta() {
+        return Err(Failure {
+            error: no_meta().context(&node.server),
+            connect: false,
+        });
     }
     let ask = Exchange {
         send: Connection::send,
@@ -26,11 +34,7 @@ pub(super) fn learn_meta(
         resend: Resend::Safe,
         meta: true,
     };
-    match round_trip(topology, n, policy, &ask, |_, _| Ok(())) {
-        Ok(()) => Ok(true),
-        Err(_) if node.lacks_meta() => Ok(false),
-        Err(f) => Err(f),
-    }
+    round_trip(topology, n, policy, &ask, |_, _| Ok(()))
 }
 
 /// Makes sure that the server of `node` has the meta commands before a
@@ -87,7 +91,7 @@ pub(super) fn meta_check(node: &Node, policy: &Policy, conn: &mut Connection) ->
 
 /// The error of a binary key's request to a server without the meta
 /// commands.
-pub(super) fn no_meta() -> Error {
+fn no_meta() -> Error {
     Error::new(
         Kind::Client,
         "the server has no meta commands (memcached before 1.6, or a proxy such as twemproxy): \

@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use super::{Key, Options, Snapshot, Topology};
-use meta::{learn_meta, meta_check, no_meta};
+use meta::{meta_check, require_meta};
 
 mod meta;
 use crate::cluster::{Hash, Node};
@@ -269,14 +269,7 @@ impl Snapshot {
                 }
                 let meta = g.iter().any(|&i| keys[i].binary());
                 if meta {
-                    let learned = learn_meta(topology, n, &policy).and_then(|has| match has {
-                        true => Ok(()),
-                        false => Err(Failure {
-                            error: no_meta().context(&topology.nodes[n].server),
-                            connect: false,
-                        }),
-                    });
-                    if let Err(f) = learned {
+                    if let Err(f) = require_meta(topology, n, &policy) {
                         admission.failed(n, &f.error);
                         note(&mut errors, f.error);
                         continue;
