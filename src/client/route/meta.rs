@@ -11,8 +11,8 @@ use crate::protocol::{MetaCode, Reply};
 
 /// Makes sure node `n` has the meta commands before a pipeline with a
 /// binary key is built for it: known, or asked now (see [`meta_check`]) on
-/// a connection that then goes back to the pool. A server without them is
-/// a failure that says so.
+/// a connection that then goes back to the pool. A server without them
+/// (known, or found now) is a failure that says so ([`round_trip`]).
 pub(super) fn require_meta(
     topology: &Topology,
     n: usize,
@@ -21,12 +21,6 @@ pub(super) fn require_meta(
     let node = &topology.nodes[n];
     if node.has_meta() {
         return Ok(());
-    }
-    if node.lacks_meta() {
-        return Err(Failure {
-            error: no_meta().context(&node.server),
-            connect: false,
-        });
     }
     let ask = Exchange {
         send: Connection::send,
@@ -48,9 +42,6 @@ pub(super) fn require_meta(
 pub(super) fn meta_check(node: &Node, policy: &Policy, conn: &mut Connection) -> Result<()> {
     if node.has_meta() {
         return Ok(());
-    }
-    if node.lacks_meta() {
-        return Err(no_meta());
     }
     let deadline = policy.deadline;
     let asked = conn.send(&[b"mn\r\n"], deadline).and_then(|()| {
@@ -91,7 +82,7 @@ pub(super) fn meta_check(node: &Node, policy: &Policy, conn: &mut Connection) ->
 
 /// The error of a binary key's request to a server without the meta
 /// commands.
-fn no_meta() -> Error {
+pub(super) fn no_meta() -> Error {
     Error::new(
         Kind::Client,
         "the server has no meta commands (memcached before 1.6, or a proxy such as twemproxy): \

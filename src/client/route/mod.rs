@@ -16,7 +16,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use super::{Key, Options, Snapshot, Topology};
-use meta::{meta_check, require_meta};
+use meta::{meta_check, no_meta, require_meta};
 
 mod meta;
 use crate::cluster::{Hash, Node};
@@ -447,6 +447,10 @@ fn round_trip<T>(
     mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
 ) -> std::result::Result<T, Failure> {
     let node = &topology.nodes[n];
+    if exchange.meta && node.lacks_meta() {
+        // Known to lack them: no connection is opened for nothing.
+        return Err(failure(node, policy, no_meta(), false));
+    }
     let (mut conn, reused) = checkout(node, policy, exchange.resend)?;
     if exchange.meta {
         if let Err(e) = meta_check(node, policy, &mut conn) {
