@@ -145,16 +145,18 @@ pub(super) unsafe fn texts<'a>(
             Err(null(array_name))
         };
     }
-    (0..count)
-        .map(|i| {
-            // SAFETY: i < count, and `array` points to `count` pointers
-            // (this function's contract).
-            let p = unsafe { *array.add(i) };
-            // SAFETY: each is null or a NUL-terminated string that outlives
-            // 'a (this function's contract).
-            unsafe { text(p, each) }
-        })
-        .collect()
+    // A loop into a Vec of the right size: collecting into a Result grows
+    // the Vec step by step (measured: 40 instructions a key of mget100).
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count {
+        // SAFETY: i < count, and `array` points to `count` pointers (this
+        // function's contract).
+        let p = unsafe { *array.add(i) };
+        // SAFETY: each is null or a NUL-terminated string that outlives 'a
+        // (this function's contract).
+        out.push(unsafe { text(p, each) }?);
+    }
+    Ok(out)
 }
 
 /// As [`texts`], each string also UTF-8 (server specs, daemon arguments).

@@ -216,9 +216,12 @@ impl<'i> Asked<'i> {
     /// none is left.
     fn take<'k>(&mut self, key: &[u8], full: impl Fn(usize) -> &'k [u8]) -> Result<usize> {
         let len = self.indexes.len();
-        let found = (self.next..len)
-            .chain(0..self.next)
-            .find(|&j| !self.taken[j] && full(self.indexes[j]) == key);
+        let fits = |j: usize| !self.taken[j] && full(self.indexes[j]) == key;
+        // The next key asked, as memcached answers, before any search.
+        let found = match self.next {
+            j if j < len && fits(j) => Some(j),
+            _ => (self.next..len).chain(0..self.next).find(|&j| fits(j)),
+        };
         match found {
             Some(j) => {
                 self.taken[j] = true;

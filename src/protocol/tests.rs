@@ -274,21 +274,45 @@ fn large_value_and_needed() {
 }
 
 #[test]
-fn number_fields() {
-    assert_eq!(number_field(b"0"), Some((0, None)));
-    assert_eq!(number_field(b"42 rest"), Some((42, Some(&b"rest"[..]))));
-    assert_eq!(number_field(b"7 "), Some((7, Some(&b""[..]))));
+fn value_header_numbers() {
+    let cas = |line: &[u8]| match parse_start(line) {
+        Ok(Some(Start::Value { cas, .. })) => Ok(cas),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e.message().to_string()),
+    };
+    assert_eq!(cas(b"VALUE k 0 1\r\n"), Ok(None));
     assert_eq!(
-        number_field(b"18446744073709551615"),
-        Some((u64::MAX, None))
+        cas(b"VALUE k 0 1 18446744073709551615\r\n"),
+        Ok(Some(u64::MAX))
     );
     assert_eq!(
-        number_field(b"0018446744073709551615 x"),
-        Some((u64::MAX, Some(&b"x"[..])))
+        cas(b"VALUE k 0 1 0018446744073709551615\r\n"),
+        Ok(Some(u64::MAX))
     );
-    assert_eq!(number_field(b"18446744073709551616"), None);
-    for bad in [&b""[..], b" 1", b"-1", b"+1", b"1x", b"1\t2", b"x"] {
-        assert_eq!(number_field(bad), None, "{bad:?}");
+    let bad = |what: &str, line: &str| {
+        format!(
+            "malformed reply from memcached ({what}): \"{}\"",
+            line.trim_end_matches("\r\n").replace('\t', "\\t")
+        )
+    };
+    for (line, what) in [
+        ("VALUE k 0 1 18446744073709551616\r\n", "VALUE with bad cas"),
+        ("VALUE k 0 1 \r\n", "VALUE with bad cas"),
+        ("VALUE k 0 1 2 3\r\n", "VALUE with extra fields"),
+        ("VALUE k 0 1 2 x\r\n", "VALUE with extra fields"),
+        ("VALUE k 0 1 2x\r\n", "VALUE with bad cas"),
+        ("VALUE k 0\r\n", "VALUE with bad size"),
+        ("VALUE k 0 \r\n", "VALUE with bad size"),
+        ("VALUE k 0 -1\r\n", "VALUE with bad size"),
+        ("VALUE k 0 +1\r\n", "VALUE with bad size"),
+        ("VALUE k 0  1\r\n", "VALUE with bad size"),
+        ("VALUE k\r\n", "VALUE with bad flags"),
+        ("VALUE k  0 1\r\n", "VALUE with bad flags"),
+        ("VALUE k 4294967296 1\r\n", "VALUE with bad flags"),
+        ("VALUE k 1\t2 1\r\n", "VALUE with bad flags"),
+        ("VALUE  0 1\r\n", "VALUE without key"),
+    ] {
+        assert_eq!(cas(line.as_bytes()), Err(bad(what, line)), "{line:?}");
     }
 }
 

@@ -246,7 +246,10 @@ impl Snapshot {
         let topology = &self.topology;
         let count = topology.nodes.len();
         let placement = &topology.placement;
+        // One server (a local daemon, most often) takes every key: no hash
+        // and no route per key, one admission for them all.
         let hashes: Vec<Hash> = match place {
+            _ if count == 1 => Vec::new(),
             Some(place) => vec![placement.hash_place(place); keys.len()],
             None => keys.iter().map(|k| placement.hash_key(k)).collect(),
         };
@@ -255,6 +258,12 @@ impl Snapshot {
         let mut pending: Vec<usize> = (0..keys.len()).collect();
         while !pending.is_empty() {
             let mut groups: Vec<Vec<usize>> = vec![Vec::new(); count];
+            if count == 1 {
+                match admission.admit(0) {
+                    Ok(()) => groups[0] = std::mem::take(&mut pending),
+                    Err(e) => note(&mut errors, e),
+                }
+            }
             for &i in &pending {
                 match admission.route(&hashes[i], policy.failover) {
                     Ok(n) => groups[n].push(i),
