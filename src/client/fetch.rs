@@ -22,6 +22,7 @@ use super::codec::pack;
 use super::ops::Placed;
 use super::replies::{unexpected, va_fields};
 use super::route::Resend;
+use super::scratch::Scratch;
 use super::update::Pause;
 use super::Key;
 use crate::error::{Error, Kind, Result};
@@ -200,7 +201,7 @@ impl Placed<'_> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let packing = snap.options.packing();
-        let mut request = Vec::with_capacity(full.len() + 32);
+        let mut request = Scratch::take();
         protocol::lease_get(&mut request, full.meta(), lease, recache);
         let answer = |reply: Reply<'_>| -> Result<Lease> {
             let Reply::Meta {
@@ -232,7 +233,7 @@ impl Placed<'_> {
         snap.keyed(
             self.place,
             &full,
-            &[&request],
+            &[&request[..]],
             Resend::Never,
             |conn, deadline| conn.read_unit(deadline, answer)?,
         )
@@ -246,7 +247,7 @@ impl Placed<'_> {
         let exptime = snap.key_exptime(self.place, &full, ttl)?;
         let packed = pack(&snap.options, StoreVerb::Set, value, flags);
         let (value, flags) = (&packed.0[..], packed.1);
-        let mut head = Vec::with_capacity(full.len() + 48);
+        let mut head = Scratch::take();
         // A meta set, as the lease get before it (its reply is a meta code).
         full.store_head(
             &mut head,

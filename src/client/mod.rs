@@ -24,6 +24,7 @@ mod options;
 mod probe;
 mod replies;
 mod route;
+mod scratch;
 mod settings;
 mod update;
 

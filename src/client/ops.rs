@@ -9,6 +9,7 @@ use super::replies::{
     vec_buf,
 };
 use super::route::Resend;
+use super::scratch::Scratch;
 use super::{Client, Hit, Item, Key, Snapshot, Status, ValueBuf};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Arith, MetaCode, MetaDelete, Reply, RetrieveVerb, StoreVerb};
@@ -66,7 +67,7 @@ impl<'a> Placed<'a> {
     ) -> Result<T> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
-        let mut request = Vec::with_capacity(full.len() + 32);
+        let mut request = Scratch::take();
         encode(&snap, &mut request, &full)?;
         // A request that may be sent again reads its reply again: `answer`
         // is called once per reply read. A meta command's reply may carry
@@ -74,7 +75,7 @@ impl<'a> Placed<'a> {
         snap.keyed(
             self.place,
             &full,
-            &[&request],
+            &[&request[..]],
             resend,
             |conn, deadline| match full.binary() {
                 true => conn.read_unit(deadline, &answer)?,
@@ -156,7 +157,7 @@ impl<'a> Placed<'a> {
         // Compression only where a threshold is set (python format).
         let packed = pack(&snap.options, verb, value, flags);
         let (value, flags) = (&packed.0[..], packed.1);
-        let mut head = Vec::with_capacity(64 + value.len().min(ZERO_COPY_VALUE));
+        let mut head = Scratch::take();
         full.store_head(&mut head, verb, false, value.len(), exptime, flags);
         let parts: [&[u8]; 3];
         let request: &[&[u8]] = if value.len() >= ZERO_COPY_VALUE {
@@ -200,7 +201,7 @@ impl<'a> Placed<'a> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let packing = snap.options.packing();
-        let mut request = Vec::with_capacity(full.len() + 16);
+        let mut request = Scratch::take();
         if full.binary() {
             protocol::meta_value(&mut request, full.meta(), None, None);
         } else {
@@ -209,7 +210,7 @@ impl<'a> Placed<'a> {
         snap.keyed(
             self.place,
             &full,
-            &[&request],
+            &[&request[..]],
             Resend::Safe,
             |conn, deadline| read_single(conn, deadline, &full, packing, &mut make),
         )
@@ -232,7 +233,7 @@ impl<'a> Placed<'a> {
         let full = snap.full_key(key)?;
         let exptime = snap.key_exptime(self.place, &full, ttl)?;
         let packing = snap.options.packing();
-        let mut request = Vec::with_capacity(full.len() + 24);
+        let mut request = Scratch::take();
         if full.binary() {
             protocol::meta_value(&mut request, full.meta(), Some(exptime), None);
         } else {
@@ -241,7 +242,7 @@ impl<'a> Placed<'a> {
         snap.keyed(
             self.place,
             &full,
-            &[&request],
+            &[&request[..]],
             Resend::Safe,
             |conn, deadline| read_single(conn, deadline, &full, packing, &mut make),
         )

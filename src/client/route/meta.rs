@@ -69,7 +69,7 @@ pub(super) fn meta_check(node: &Node, policy: &Policy, conn: &mut Connection) ->
             });
             match version {
                 Ok(true) => {
-                    node.checkin(fresh);
+                    node.checkin(Box::new(fresh));
                     node.mark_meta(false);
                     Err(no_meta())
                 }

@@ -424,7 +424,7 @@ fn checkout(
     node: &Node,
     policy: &Policy,
     resend: Resend,
-) -> std::result::Result<(Connection, bool), Failure> {
+) -> std::result::Result<(Box<Connection>, bool), Failure> {
     let (mut conn, reused) = node
         .checkout(&policy.dial)
         .map_err(|e| failure(node, policy, e, true))?;
@@ -438,8 +438,10 @@ fn checkout(
 }
 
 /// A new connection to `node`.
-fn reopen(node: &Node, policy: &Policy) -> std::result::Result<Connection, Failure> {
-    Connection::open(&node.server.address, &policy.dial).map_err(|e| failure(node, policy, e, true))
+fn reopen(node: &Node, policy: &Policy) -> std::result::Result<Box<Connection>, Failure> {
+    Connection::open(&node.server.address, &policy.dial)
+        .map(Box::new)
+        .map_err(|e| failure(node, policy, e, true))
 }
 
 /// Sends a request to node `n` and reads its reply with `read`. A pooled
@@ -480,7 +482,7 @@ fn round_trip<T>(
 fn finish<T>(
     node: &Node,
     policy: &Policy,
-    conn: Connection,
+    conn: Box<Connection>,
     result: Result<T>,
 ) -> std::result::Result<T, Failure> {
     match result {
@@ -582,7 +584,7 @@ type Pipeline<'r> = [&'r [u8]; 2];
 /// A request after the first phase of [`Client::fan_out`].
 enum Sent {
     /// Written; the reply is to be read from this connection (reused or not).
-    Waiting(Connection, bool),
+    Waiting(Box<Connection>, bool),
     /// Written to a pooled connection the server had closed meanwhile: to
     /// be sent again on a new one.
     Stale,

@@ -213,6 +213,9 @@ impl Connection {
         deadline: Instant,
         handle: impl FnOnce(Reply<'_>) -> T,
     ) -> Result<T> {
+        if self.start == self.end {
+            self.fill(deadline)?;
+        }
         loop {
             if let Some((reply, used)) = parse(&self.buf[self.start..self.end])? {
                 let out = handle(reply);
@@ -236,6 +239,10 @@ impl Connection {
         make: impl FnOnce(usize, u32) -> Result<B>,
         other: impl FnOnce(Reply<'_>) -> T,
     ) -> Result<Fetched<B, T>> {
+        if self.start == self.end {
+            // Nothing buffered (the usual case): nothing to parse yet.
+            self.fill(deadline)?;
+        }
         let (flags, cas, size, line, line_len) = loop {
             match protocol::parse_start(&self.buf[self.start..self.end])? {
                 Some(Start::Value {
@@ -343,7 +350,11 @@ impl Connection {
     /// unit under way (its whole size is known from a value's header).
     fn fill(&mut self, deadline: Instant) -> Result<()> {
         let pending = &self.buf[self.start..self.end];
-        let want = protocol::needed(pending).unwrap_or(pending.len() + READ_CHUNK / 2);
+        let want = match pending.is_empty() {
+            // A reply's start: nothing to look at (most requests).
+            true => READ_CHUNK / 2,
+            false => protocol::needed(pending).unwrap_or(pending.len() + READ_CHUNK / 2),
+        };
         self.fill_for(deadline, want)
     }
 
