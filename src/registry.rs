@@ -72,24 +72,35 @@ pub fn get(id: u64) -> Result<Arc<Client>> {
         .ok_or_else(|| bad_handle(&name(id)))
 }
 
-/// The client of the handle called `name` (`memcache7`).
-pub fn lookup(name: &str) -> Result<Arc<Client>> {
-    get(parse_name(name)?)
+/// The client of the handle called `name` (`memcache7`), given as bytes:
+/// a Tcl word is looked up without a UTF-8 check of its own (a name that
+/// is not a handle's is an error either way).
+pub fn lookup(name: &[u8]) -> Result<Arc<Client>> {
+    match number(name) {
+        Some(id) => get(id),
+        None => Err(bad_handle(&String::from_utf8_lossy(name))),
+    }
 }
 
 /// The number of the handle called `name`, if that is a handle name at all
 /// (whether or not it is registered).
 pub fn parse_name(name: &str) -> Result<u64> {
-    // Only the name a handle was given names it: no sign, no leading zero
-    // ("memcache007" is not "memcache7").
-    name.strip_prefix(PREFIX)
-        .filter(|digits| {
-            !digits.is_empty()
-                && digits.bytes().all(|b| b.is_ascii_digit())
-                && (digits.len() == 1 || !digits.starts_with('0'))
-        })
-        .and_then(|digits| digits.parse().ok())
-        .ok_or_else(|| bad_handle(name))
+    number(name.as_bytes()).ok_or_else(|| bad_handle(name))
+}
+
+/// The number in a handle name. Only the name a handle was given names
+/// it: no sign, no leading zero ("memcache007" is not "memcache7").
+fn number(name: &[u8]) -> Option<u64> {
+    let digits = name.strip_prefix(PREFIX.as_bytes())?;
+    match digits {
+        [] => None,
+        [b'0', _, ..] => None,
+        _ => digits.iter().try_fold(0u64, |n, &b| {
+            let digit = b.wrapping_sub(b'0');
+            (digit <= 9).then_some(())?;
+            n.checked_mul(10)?.checked_add(u64::from(digit))
+        }),
+    }
 }
 
 /// The name of handle `id`.
@@ -165,7 +176,7 @@ mod tests {
     fn insert_get_remove() {
         let id = insert(Client::new(&["127.0.0.1:1"]).unwrap());
         assert!(ids().contains(&id));
-        assert_eq!(lookup(&name(id)).unwrap().servers().count(), 1);
+        assert_eq!(lookup(name(id).as_bytes()).unwrap().servers().count(), 1);
         assert_eq!(remove(id), Ok(()));
         assert_eq!(get(id).unwrap_err().kind(), Kind::BadHandle);
         assert_eq!(remove(id).unwrap_err().kind(), Kind::BadHandle);

@@ -46,6 +46,11 @@ pub enum Arith {
 /// Appends `n` in decimal. Hand-written because this runs for every request
 /// and `write!` would go through the formatting machinery.
 pub(super) fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
+    if n < 10 {
+        // Flags and TTLs are mostly 0: one byte, no copy.
+        buf.push(b'0' + n as u8);
+        return;
+    }
     let mut tmp = [0u8; 20]; // u64::MAX has 20 digits
     let mut i = tmp.len();
     loop {

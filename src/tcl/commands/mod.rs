@@ -82,10 +82,13 @@ const fn sub(name: &'static str, run: CmdFn) -> Subcommand {
 
 /// The client of the handle named by `word`.
 fn handle(word: ObjRef<'_>) -> Result<Arc<Client>, super::CmdError> {
-    // A handle name is ASCII, the same in Tcl's form: no conversion then.
-    match std::str::from_utf8(word.tcl_string()) {
-        Ok(name) if name.is_ascii() => Ok(registry::lookup(name)?),
-        _ => Ok(registry::lookup(&word.to_string_lossy())?),
+    // A handle name is ASCII, the same in Tcl's form: no conversion. The
+    // error names the word as the script has it.
+    match registry::lookup(word.tcl_string()) {
+        Ok(client) => Ok(client),
+        Err(_) => Ok(registry::get(registry::parse_name(
+            &word.to_string_lossy(),
+        )?)?),
     }
 }
 
@@ -105,11 +108,11 @@ static MGET_OPTIONS: IndexTable =
 
 /// Takes the leading options off `objv`: the options, and the words
 /// without them (the subcommand's word first, as before).
-fn lead<'a>(
+fn lead<'s, 'a>(
     interp: Interp,
-    objv: &[ObjRef<'a>],
+    objv: &'s [ObjRef<'a>],
     partial: bool,
-) -> Result<(Lead<'a>, Vec<ObjRef<'a>>), super::CmdError> {
+) -> Result<(Lead<'a>, Cow<'s, [ObjRef<'a>]>), super::CmdError> {
     let mut found = Lead {
         place: None,
         partial: None,
@@ -139,10 +142,14 @@ fn lead<'a>(
         }
         i += 2;
     }
+    if i == 1 {
+        // No options (the usual call): the words as they are, not a copy.
+        return Ok((found, Cow::Borrowed(objv)));
+    }
     let mut rest = Vec::with_capacity(objv.len() + 1 - i.min(objv.len()));
     rest.push(objv[0]);
     rest.extend_from_slice(objv.get(i..).unwrap_or(&[]));
-    Ok((found, rest))
+    Ok((found, Cow::Owned(rest)))
 }
 
 /// The optional ttl at `objv[i]`, else the handle's default.
