@@ -2,13 +2,11 @@
 //! and the error for a reply that does not answer its request (with the
 //! server's own words, never Rust debug output).
 
-use std::time::Instant;
-
 use super::codec::{Landing, Packing};
 use super::{Item, Key, Status, ValueBuf, VecBuf};
 use crate::error::{Error, Kind, Result};
 use crate::key;
-use crate::net::{Connection, Fetched};
+use crate::net::{Connection, Deadline, Fetched};
 use crate::protocol::{self, MetaCode, Reply};
 
 /// A meta flag's value as a number.
@@ -34,7 +32,7 @@ pub(super) fn parse_meta<T: std::str::FromStr>(value: &[u8], what: &str) -> Resu
 /// raw format pays nothing for compression).
 pub(super) fn read_single<B: ValueBuf>(
     conn: &mut Connection,
-    deadline: Instant,
+    deadline: Deadline,
     key: &Key<'_>,
     packing: Packing,
     make: &mut impl FnMut(usize, u32) -> Result<B>,
@@ -60,7 +58,7 @@ pub(super) fn read_single<B: ValueBuf>(
 /// a binary key a VA (without an opaque token), or EN.
 fn read_item<B: ValueBuf>(
     conn: &mut Connection,
-    deadline: Instant,
+    deadline: Deadline,
     key: &Key<'_>,
     make: &mut impl FnMut(usize, u32) -> Result<B>,
 ) -> Result<Option<(B, u32, u64)>> {

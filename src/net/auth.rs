@@ -3,7 +3,6 @@
 //! every connection ("username password"), before any other command.
 
 use std::fmt;
-use std::time::Instant;
 
 use zeroize::Zeroize;
 
@@ -110,7 +109,7 @@ impl Credentials {
 impl Connection {
     /// Logs in with `auth` on this new connection, by `deadline`. A refusal
     /// is an `Auth` error with the server's words and the username.
-    pub(super) fn login(&mut self, auth: &Credentials, deadline: Instant) -> Result<()> {
+    pub(super) fn login(&mut self, auth: &Credentials, deadline: super::Deadline) -> Result<()> {
         let mut data = Vec::with_capacity(auth.username.len() + auth.password.len() + 1);
         data.extend_from_slice(auth.username.as_bytes());
         data.push(b' ');

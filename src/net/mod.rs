@@ -4,6 +4,7 @@
 
 mod auth;
 mod connection;
+mod deadline;
 mod socket;
 mod stream;
 mod tls;
@@ -11,5 +12,6 @@ mod value;
 
 pub use auth::Credentials;
 pub use connection::{Connection, Dial};
+pub use deadline::Deadline;
 pub use tls::{TlsOptions, TlsSetup};
 pub use value::{Fetched, ValueBuf, VecBuf};

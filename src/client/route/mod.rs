@@ -13,7 +13,7 @@
 //! next live server instead.
 
 use std::ops::Range;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Key, Options, Snapshot, Topology};
 use meta::{meta_check, no_meta, require_meta};
@@ -21,7 +21,7 @@ use meta::{meta_check, no_meta, require_meta};
 mod meta;
 use crate::cluster::{Hash, Node};
 use crate::error::{Error, Kind, Result};
-use crate::net::{Connection, Dial};
+use crate::net::{Connection, Deadline, Dial};
 use crate::server::Server;
 
 /// The settings an operation needs, read once at its start, and its
@@ -31,7 +31,7 @@ pub(super) struct Policy<'s> {
     dial: Dial<'s>,
     retry: Duration,
     failover: bool,
-    deadline: Instant,
+    deadline: Deadline,
 }
 
 /// May a request be sent again on a new connection, when the pooled one it
@@ -146,7 +146,7 @@ impl Snapshot {
             },
             retry: options.retry_interval,
             failover: options.failover,
-            deadline: Instant::now() + options.io_timeout,
+            deadline: Deadline::after(options.io_timeout),
         }
     }
 
@@ -164,7 +164,7 @@ impl Snapshot {
         key: &Key<'_>,
         request: &[&[u8]],
         resend: Resend,
-        mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+        mut read: impl FnMut(&mut Connection, Deadline) -> Result<T>,
     ) -> Result<T> {
         let policy = self.policy();
         let topology = &self.topology;
@@ -240,7 +240,7 @@ impl Snapshot {
         keys: &[Key<'_>],
         resend: Resend,
         mut encode: impl FnMut(&mut Vec<u8>, usize, &[usize], bool) -> usize,
-        mut read: impl FnMut(&mut Connection, Instant, &Server, &[usize], bool) -> Result<()>,
+        mut read: impl FnMut(&mut Connection, Deadline, &Server, &[usize], bool) -> Result<()>,
     ) -> Vec<Error> {
         let policy = self.policy();
         let topology = &self.topology;
@@ -335,7 +335,7 @@ impl Snapshot {
         &self,
         only: Option<usize>,
         mut encode: impl FnMut(&mut Vec<u8>, usize) -> Result<()>,
-        mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+        mut read: impl FnMut(&mut Connection, Deadline) -> Result<T>,
     ) -> Result<Vec<T>> {
         let policy = self.policy();
         let topology = &self.topology;
@@ -455,7 +455,7 @@ fn round_trip<T>(
     n: usize,
     policy: &Policy,
     exchange: &Exchange<'_>,
-    mut read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+    mut read: impl FnMut(&mut Connection, Deadline) -> Result<T>,
 ) -> std::result::Result<T, Failure> {
     let node = &topology.nodes[n];
     if exchange.meta && node.lacks_meta() {
@@ -509,7 +509,7 @@ fn fan_out<'r, T>(
     policy: &Policy,
     resend: Resend,
     requests: impl Iterator<Item = (usize, Pipeline<'r>)>,
-    mut read: impl FnMut(usize, &mut Connection, Instant) -> Result<T>,
+    mut read: impl FnMut(usize, &mut Connection, Deadline) -> Result<T>,
 ) -> Vec<std::result::Result<T, Failure>> {
     let sent: Vec<(usize, Pipeline, Sent)> = requests
         .map(|(n, request)| {
@@ -556,7 +556,7 @@ fn resend_stale<T>(
     n: usize,
     policy: &Policy,
     request: Pipeline,
-    read: impl FnMut(&mut Connection, Instant) -> Result<T>,
+    read: impl FnMut(&mut Connection, Deadline) -> Result<T>,
 ) -> std::result::Result<T, Failure> {
     topology.nodes[n].close_all();
     let exchange = Exchange {
@@ -594,15 +594,15 @@ enum Sent {
 
 /// How a request is written: [`Connection::send`] for one request,
 /// [`Connection::send_pipeline`] for many at once.
-type SendFn = fn(&mut Connection, &[&[u8]], Instant) -> Result<()>;
+type SendFn = fn(&mut Connection, &[&[u8]], Deadline) -> Result<()>;
 
 impl Exchange<'_> {
     /// Writes the request and reads its reply, by `deadline`.
     fn run<T>(
         &self,
         conn: &mut Connection,
-        deadline: Instant,
-        read: &mut impl FnMut(&mut Connection, Instant) -> Result<T>,
+        deadline: Deadline,
+        read: &mut impl FnMut(&mut Connection, Deadline) -> Result<T>,
     ) -> Result<T> {
         (self.send)(conn, self.request, deadline)?;
         read(conn, deadline)

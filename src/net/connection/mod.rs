@@ -9,8 +9,9 @@
 
 use std::io::ErrorKind;
 use std::mem::MaybeUninit;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::deadline::Deadline;
 use super::socket::Socket;
 use super::stream::Stream;
 use super::tls::{TlsClient, TlsSetup, TlsStream};
@@ -97,7 +98,7 @@ impl Connection {
 
     fn connect(address: &Address, dial: &Dial<'_>) -> Result<Connection> {
         let (connect_timeout, io_timeout) = (dial.connect_timeout, dial.io_timeout);
-        let deadline = Instant::now() + connect_timeout;
+        let deadline = Deadline::after(connect_timeout);
         let tls = dial.tls_for(address)?;
         let generation = crate::fork::generation();
         let socket = match address {
@@ -173,8 +174,8 @@ impl Connection {
     }
 
     /// The deadline of an operation starting now.
-    pub fn deadline(&self) -> Instant {
-        Instant::now() + self.io_timeout
+    pub fn deadline(&self) -> Deadline {
+        Deadline::after(self.io_timeout)
     }
 
     /// Is this idle connection still fit to carry a request that must not
@@ -191,7 +192,7 @@ impl Connection {
     /// is a value: this is the reader of the replies that carry none.
     pub fn read_reply<T>(
         &mut self,
-        deadline: Instant,
+        deadline: Deadline,
         handle: impl FnOnce(Reply<'_>) -> T,
     ) -> Result<T> {
         self.read_with(protocol::parse_dataless, deadline, handle)
@@ -201,7 +202,7 @@ impl Connection {
     /// value, read whole into the read buffer.
     pub fn read_unit<T>(
         &mut self,
-        deadline: Instant,
+        deadline: Deadline,
         handle: impl FnOnce(Reply<'_>) -> T,
     ) -> Result<T> {
         self.read_with(protocol::parse, deadline, handle)
@@ -210,7 +211,7 @@ impl Connection {
     fn read_with<T>(
         &mut self,
         parse: Parser,
-        deadline: Instant,
+        deadline: Deadline,
         handle: impl FnOnce(Reply<'_>) -> T,
     ) -> Result<T> {
         if self.start == self.end {
@@ -234,7 +235,7 @@ impl Connection {
     /// is consumed; what follows it (`END`) is left for `read_reply`.
     pub fn read_value<B: ValueBuf, T>(
         &mut self,
-        deadline: Instant,
+        deadline: Deadline,
         key: &[u8],
         make: impl FnOnce(usize, u32) -> Result<B>,
         other: impl FnOnce(Reply<'_>) -> T,
@@ -348,7 +349,7 @@ impl Connection {
 
     /// Reads more bytes into the buffer, making room first for the reply
     /// unit under way (its whole size is known from a value's header).
-    fn fill(&mut self, deadline: Instant) -> Result<()> {
+    fn fill(&mut self, deadline: Deadline) -> Result<()> {
         let pending = &self.buf[self.start..self.end];
         let want = match pending.is_empty() {
             // A reply's start: nothing to look at (most requests).
@@ -361,7 +362,7 @@ impl Connection {
     /// Reads more bytes into the buffer, making room for `want` buffered
     /// bytes, but at most twice as many as are there: the buffer grows
     /// with what arrives, never to a size the server only announced.
-    fn fill_for(&mut self, deadline: Instant, want: usize) -> Result<()> {
+    fn fill_for(&mut self, deadline: Deadline, want: usize) -> Result<()> {
         let pending = self.end - self.start;
         let want = want.min(pending.max(READ_CHUNK) * 2);
         if self.start + want > self.buf.len() {
@@ -389,15 +390,15 @@ impl Connection {
     /// left, so a server that sends a byte at a time cannot stretch it.
     fn recv(
         &mut self,
-        deadline: Instant,
+        deadline: Deadline,
         mut value: Option<&mut [MaybeUninit<u8>]>,
     ) -> Result<usize> {
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.remaining();
             if remaining.is_zero() {
                 return Err(self.timeout());
             }
-            if remaining + TIMEOUT_SLACK < self.armed || remaining > self.armed + TIMEOUT_SLACK {
+            if remaining.abs_diff(self.armed) > TIMEOUT_SLACK {
                 self.stream
                     .set_read_timeout(remaining)
                     .map_err(|e| io_error(&e))?;

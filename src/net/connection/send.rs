@@ -3,8 +3,8 @@
 //! records still held flushed.
 
 use std::io::{ErrorKind, IoSlice};
-use std::time::Instant;
 
+use super::super::Deadline;
 use super::{io_error, is_closed, is_timeout, Connection, READ_CHUNK, TIMEOUT_SLACK};
 use crate::error::{Error, Kind, Result};
 
@@ -18,7 +18,7 @@ impl Connection {
     /// call costs no extra system call). A call interrupted (a signal, or
     /// a TLS stream after one system call) is made again only if time is
     /// left.
-    pub fn send(&mut self, parts: &[&[u8]], deadline: Instant) -> Result<()> {
+    pub fn send(&mut self, parts: &[&[u8]], deadline: Deadline) -> Result<()> {
         self.received = 0;
         self.closed_by_peer = false;
         self.arm_write(deadline)?;
@@ -73,7 +73,7 @@ impl Connection {
     /// sent by one `sendmsg` as with [`Connection::send`]; one that does
     /// not waits in `poll` for room to write or replies to read. The I/O
     /// timeout bounds the whole write.
-    pub fn send_pipeline(&mut self, parts: &[&[u8]], deadline: Instant) -> Result<()> {
+    pub fn send_pipeline(&mut self, parts: &[&[u8]], deadline: Deadline) -> Result<()> {
         self.received = 0;
         self.closed_by_peer = false;
         let mut all: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
@@ -99,7 +99,7 @@ impl Connection {
     /// Writes what the stream still holds of a request: the TLS records
     /// made of it that the socket did not take yet (nothing, plain).
     /// Without `wait`, a full socket is waited for as by `send_pipeline`.
-    fn finish_send(&mut self, wait: bool, deadline: Instant) -> Result<()> {
+    fn finish_send(&mut self, wait: bool, deadline: Deadline) -> Result<()> {
         loop {
             match self.stream.flush(wait) {
                 Ok(()) => return Ok(()),
@@ -119,9 +119,9 @@ impl Connection {
 
     /// Waits until the socket takes more of a request, reading the replies
     /// that arrive meanwhile.
-    fn await_room(&mut self, deadline: Instant) -> Result<()> {
+    fn await_room(&mut self, deadline: Deadline) -> Result<()> {
         loop {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.remaining();
             if remaining.is_zero() {
                 return Err(self.send_timeout());
             }
@@ -168,14 +168,12 @@ impl Connection {
     /// Arms the socket's send timeout for what is left until `deadline`
     /// (when it differs from the armed one by more than the slack); a
     /// timeout error if nothing is left.
-    fn arm_write(&mut self, deadline: Instant) -> Result<()> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+    fn arm_write(&mut self, deadline: Deadline) -> Result<()> {
+        let remaining = deadline.remaining();
         if remaining.is_zero() {
             return Err(self.send_timeout());
         }
-        if remaining + TIMEOUT_SLACK < self.write_armed
-            || remaining > self.write_armed + TIMEOUT_SLACK
-        {
+        if remaining.abs_diff(self.write_armed) > TIMEOUT_SLACK {
             self.stream
                 .set_write_timeout(remaining)
                 .map_err(|e| io_error(&e))?;

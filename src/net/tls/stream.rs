@@ -15,7 +15,9 @@
 use std::fmt;
 use std::io::{self, BufRead, ErrorKind, IoSlice, Read, Write};
 use std::mem::MaybeUninit;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::net::Deadline;
 
 use rustls::{AlertDescription, ClientConnection};
 
@@ -99,7 +101,7 @@ impl TlsStream {
         client: &TlsClient,
         host: &str,
         timeout: Duration,
-        deadline: Instant,
+        deadline: Deadline,
     ) -> Result<TlsStream> {
         let name = client.name_for(host)?;
         let tls = ClientConnection::new(client.config.clone(), name)
@@ -129,7 +131,7 @@ impl TlsStream {
             }
         };
         while stream.tls.is_handshaking() || stream.tls.wants_write() {
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.remaining();
             if remaining.is_zero() {
                 return Err(failed(ErrorKind::TimedOut.into()));
             }
