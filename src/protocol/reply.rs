@@ -300,6 +300,62 @@ fn value_header(rest: &[u8]) -> std::result::Result<ValueHeader<'_>, &'static st
     })
 }
 
+/// A well-formed "VALUE" line at the start of `buf` and the offset past
+/// its "\r\n", read in one pass that finds the line's end as it goes
+/// (without the search for "\n" first: measured, 80 instructions a hit);
+/// `None` for anything else, incomplete or not, which the general path
+/// ([`split_line`], [`value_header`]) then answers. Fields of up to 19
+/// digits, as every number memcached sends but a cas near 2^64.
+fn quick_value(buf: &[u8]) -> Option<(ValueHeader<'_>, usize)> {
+    let rest = buf.strip_prefix(b"VALUE ")?;
+    // A key memcached can send (up to 250 bytes), ended by a space, not by
+    // the line's end (that line is malformed: the general path says so).
+    let window = &rest[..rest.len().min(crate::key::MAX_LEN + 1)];
+    let sp = memchr::memchr2(b' ', b'\n', window)?;
+    if sp == 0 || rest[sp] != b' ' {
+        return None;
+    }
+    let mut at = 6 + sp + 1;
+    let mut numbers = [0u64; 3];
+    let mut count = 0;
+    loop {
+        let start = at;
+        let mut n = 0u64;
+        while let Some(&b) = buf.get(at) {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            n = n * 10 + u64::from(digit);
+            at += 1;
+            if at - start > 19 {
+                return None;
+            }
+        }
+        if at == start {
+            return None;
+        }
+        numbers[count] = n;
+        count += 1;
+        match buf.get(at..at + 2)? {
+            b"\r\n" if count >= 2 => break,
+            [b' ', _] if count < 3 => at += 1,
+            _ => return None,
+        }
+    }
+    let flags = u32::try_from(numbers[0]).ok()?;
+    let size = usize::try_from(numbers[1])
+        .ok()
+        .filter(|&n| n <= MAX_VALUE)?;
+    let header = ValueHeader {
+        key: &rest[..sp],
+        flags,
+        size,
+        cas: (count == 3).then_some(numbers[2]),
+    };
+    Some((header, at + 2))
+}
+
 /// Parses what follows "VA ": the size and the raw flags.
 fn va_header(rest: &[u8]) -> std::result::Result<(usize, &[u8]), &'static str> {
     let (size, flags) = split_space(rest);
@@ -359,6 +415,9 @@ fn meta_code(line: &[u8]) -> Option<(MetaCode, &[u8])> {
 pub fn parse(buf: &[u8]) -> Result<Option<(Reply<'_>, usize)>> {
     if let Some(done) = common(buf) {
         return Ok(Some(done));
+    }
+    if let Some((h, after)) = quick_value(buf) {
+        return value_unit(buf, &buf[..after - 2], after, h);
     }
     let Some((line, after)) = split_line(buf)? else {
         return Ok(None);
@@ -428,15 +487,7 @@ fn parse_long<'a>(
 ) -> Result<Option<(Reply<'a>, usize)>> {
     if let Some(rest) = line.strip_prefix(b"VALUE ") {
         let h = value_header(rest).map_err(|what| garbage(what, line))?;
-        return Ok(data_block(buf, line, after, h.size)?.map(|(data, n)| {
-            let reply = Reply::Value {
-                key: h.key,
-                flags: h.flags,
-                cas: h.cas,
-                data,
-            };
-            (reply, n)
-        }));
+        return value_unit(buf, line, after, h);
     }
     let reply = if let Some(rest) = line.strip_prefix(b"STAT ") {
         let (name, value) = split_space(rest);
@@ -486,6 +537,24 @@ fn parse_long<'a>(
     Ok(Some((reply, after)))
 }
 
+/// The VALUE unit whose header line `line` (fields `h`) ends at `after`.
+fn value_unit<'a>(
+    buf: &'a [u8],
+    line: &[u8],
+    after: usize,
+    h: ValueHeader<'a>,
+) -> Result<Option<(Reply<'a>, usize)>> {
+    Ok(data_block(buf, line, after, h.size)?.map(|(data, n)| {
+        let reply = Reply::Value {
+            key: h.key,
+            flags: h.flags,
+            cas: h.cas,
+            data,
+        };
+        (reply, n)
+    }))
+}
+
 /// Given a buffer starting with a complete VALUE/VA header line, the total
 /// number of bytes the whole unit needs (header + data + 2); None when the
 /// buffer does not start with a complete, valid such header.
@@ -528,6 +597,15 @@ pub enum Start<'a> {
 /// or any other whole unit. Ok(None): incomplete (read more and call again).
 /// Errors as [`parse`].
 pub fn parse_start(buf: &[u8]) -> Result<Option<Start<'_>>> {
+    if let Some((h, after)) = quick_value(buf) {
+        return Ok(Some(Start::Value {
+            key: h.key,
+            flags: h.flags,
+            cas: h.cas,
+            size: h.size,
+            header: after,
+        }));
+    }
     let Some((line, after)) = split_line(buf)? else {
         return Ok(None);
     };

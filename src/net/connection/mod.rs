@@ -244,7 +244,7 @@ impl Connection {
             // Nothing buffered (the usual case): nothing to parse yet.
             self.fill(deadline)?;
         }
-        let (flags, cas, size, line, line_len) = loop {
+        let (flags, cas, size, header) = loop {
             match protocol::parse_start(&self.buf[self.start..self.end])? {
                 Some(Start::Value {
                     key: got,
@@ -263,14 +263,7 @@ impl Connection {
                             ),
                         ));
                     }
-                    // The header line, for the message of a bad block end
-                    // (by then the read buffer may hold other bytes).
-                    let line = &self.buf[self.start..self.start + header - 2];
-                    let quoted = line.len().min(protocol::QUOTED_LINE);
-                    let mut kept = [0u8; protocol::QUOTED_LINE];
-                    kept[..quoted].copy_from_slice(&line[..quoted]);
-                    self.start += header;
-                    break (flags, cas, size, kept, quoted);
+                    break (flags, cas, size, header);
                 }
                 Some(Start::Other(reply, used)) => {
                     let out = other(reply);
@@ -280,6 +273,25 @@ impl Connection {
                 None => self.fill(deadline)?,
             }
         };
+        // The header line as an error message quotes it.
+        let quoted = (header - 2).min(protocol::QUOTED_LINE);
+        let line_at = self.start;
+        self.start += header;
+        if size <= PRESIZE_MAX && self.end - self.start >= size + 2 {
+            // All of it buffered (most values): one copy, and the block's
+            // end checked where the header line still is.
+            let mut value = make(size, flags)?;
+            fill_from(&mut value, &self.buf[self.start..self.start + size])?;
+            let line = &self.buf[line_at..line_at + quoted];
+            protocol::block_end(&self.buf[self.start + size..self.end], line)?;
+            self.consume(size + 2);
+            return Ok(Fetched::Value { value, flags, cas });
+        }
+        // Kept for the message of a bad block end: by then the read buffer
+        // may hold other bytes.
+        let mut line = [0u8; protocol::QUOTED_LINE];
+        line[..quoted].copy_from_slice(&self.buf[line_at..line_at + quoted]);
+        let line_len = quoted;
         if size > PRESIZE_MAX {
             // Read as it arrives, then copied once into the caller's buffer.
             while self.end - self.start < size + 2 {
@@ -287,16 +299,7 @@ impl Connection {
             }
             protocol::block_end(&self.buf[self.start + size..self.end], &line[..line_len])?;
             let mut value = make(size, flags)?;
-            let slots = value.slots();
-            if slots.len() != size {
-                return Err(Error::new(
-                    Kind::Invalid,
-                    format!("a value buffer of {} bytes for {size}", slots.len()),
-                ));
-            }
-            slots.write_copy_of_slice(&self.buf[self.start..self.start + size]);
-            // SAFETY: every slot was just written by the copy.
-            unsafe { value.set_filled() };
+            fill_from(&mut value, &self.buf[self.start..self.start + size])?;
             self.consume(size + 2);
             return Ok(Fetched::Value { value, flags, cas });
         }
@@ -442,6 +445,21 @@ impl Connection {
             format!("no reply within {} ms", self.io_timeout.as_millis()),
         )
     }
+}
+
+/// Fills `value`, made for `data.len()` bytes, with `data`.
+fn fill_from<B: ValueBuf>(value: &mut B, data: &[u8]) -> Result<()> {
+    let slots = value.slots();
+    if slots.len() != data.len() {
+        return Err(Error::new(
+            Kind::Invalid,
+            format!("a value buffer of {} bytes for {}", slots.len(), data.len()),
+        ));
+    }
+    slots.write_copy_of_slice(data);
+    // SAFETY: every slot was just written by the copy.
+    unsafe { value.set_filled() };
+    Ok(())
 }
 
 /// A reply parser of the protocol layer ([`protocol::parse`] or
