@@ -319,24 +319,23 @@ fn quick_value(buf: &[u8]) -> Option<(ValueHeader<'_>, usize)> {
     let mut numbers = [0u64; 3];
     let mut count = 0;
     loop {
-        let start = at;
+        // Up to 20 digits looked at: a 20th means the general path.
         let mut n = 0u64;
-        while let Some(&b) = buf.get(at) {
+        let mut len = 0;
+        for &b in buf[at..].iter().take(20) {
             let digit = b.wrapping_sub(b'0');
             if digit > 9 {
                 break;
             }
-            n = n * 10 + u64::from(digit);
-            at += 1;
-            if at - start > 19 {
-                return None;
-            }
+            n = n.wrapping_mul(10).wrapping_add(u64::from(digit));
+            len += 1;
         }
-        if at == start {
+        if len == 0 || len > 19 {
             return None;
         }
         numbers[count] = n;
         count += 1;
+        at += len;
         match buf.get(at..at + 2)? {
             b"\r\n" if count >= 2 => break,
             [b' ', _] if count < 3 => at += 1,
