@@ -225,15 +225,14 @@ impl ObjBuf {
         }
         let n = len as s::Size;
         // SAFETY: a fresh, unshared object of this thread. For text,
-        // Tcl_SetObjLength gives the empty string `n` bytes (plus its NUL)
-        // of its own in `bytes`; for binary data, Tcl_SetByteArrayLength
-        // makes room for `n` bytes and returns them. Nothing else uses them
-        // until `into_obj`.
+        // init_string_rep gives the empty string `len` bytes (plus its NUL)
+        // of its own in `bytes` (`len` checked just above); for binary
+        // data, Tcl_SetByteArrayLength makes room for `n` bytes and returns
+        // them. Nothing else uses them until `into_obj`.
         unsafe {
             let (obj, ptr) = if text {
                 let obj = Obj::from_raw(s::Tcl_NewStringObj(ptr::null(), 0));
-                s::Tcl_SetObjLength(obj.as_ptr(), n);
-                let ptr = (*obj.as_ptr()).bytes.cast::<u8>();
+                let ptr = s::init_string_rep(obj.as_ptr(), len);
                 (obj, ptr)
             } else {
                 let obj = Obj::from_raw(s::Tcl_NewByteArrayObj(ptr::null(), 0));
