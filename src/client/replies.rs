@@ -72,7 +72,7 @@ fn read_item<B: ValueBuf>(
     match conn.read_value(deadline, asked, make, end)? {
         Fetched::Other(done) => done.map(|()| None),
         Fetched::Value { value, flags, cas } => {
-            if !meta {
+            if !meta && !conn.skip(b"END\r\n") {
                 conn.read_reply(deadline, end)??;
             }
             Ok(Some((value, flags, cas.unwrap_or(0))))

