@@ -965,7 +965,8 @@ mc_result mc_set_multi_by_key(uint64_t handle,
 /**
  * Reads the item under `key`: `*value` receives a new buffer of `*len`
  * bytes (plus a NUL not counted) to release with `mc_free`; `flags` and
- * `cas` may be null. `MC_NOTFOUND` on a miss.
+ * `cas` may be null (a null `cas` asks the server for none: the request
+ * is a `get`, not a `gets`). `MC_NOTFOUND` on a miss.
  *
  * # Safety
  * `key` is a NUL-terminated string; `value` and `len` are valid for a

@@ -59,8 +59,8 @@ pub unsafe extern "C" fn mc_get_n(
     let key = KeyArg::Sized(key, keylen);
     // SAFETY: this function's contract covers `fetch`'s (see # Safety).
     unsafe {
-        fetch(handle, key, value, len, flags, cas, |c, key| {
-            c.at(place).get_with(key, malloc_buf)
+        fetch(handle, key, value, len, flags, cas, |c, key, want| {
+            c.at(place).get_with(key, want, malloc_buf)
         })
     }
 }

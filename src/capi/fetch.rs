@@ -74,7 +74,7 @@ pub(super) unsafe fn fetch(
     len: *mut usize,
     flags: *mut u32,
     cas: *mut u64,
-    read: impl FnOnce(&Client, &[u8]) -> Result<Option<(MallocBuf, u32, u64)>>,
+    read: impl FnOnce(&Client, &[u8], bool) -> Result<Option<(MallocBuf, u32, u64)>>,
 ) -> mc_result {
     guard(|| {
         // SAFETY: as this function's contract.
@@ -82,7 +82,8 @@ pub(super) unsafe fn fetch(
         if value.is_null() || len.is_null() {
             return Err(null(if value.is_null() { "value" } else { "len" }));
         }
-        match read(&*client(handle)?, key)? {
+        // A cas only when asked for (a `get` then, not a `gets`).
+        match read(&*client(handle)?, key, !cas.is_null())? {
             Some((buf, f, c)) => {
                 // SAFETY: `len` was checked to be non-null and is valid for writes (this function's contract).
                 unsafe { len.write(buf.len) };
@@ -101,7 +102,8 @@ pub(super) unsafe fn fetch(
 
 /// Reads the item under `key`: `*value` receives a new buffer of `*len`
 /// bytes (plus a NUL not counted) to release with `mc_free`; `flags` and
-/// `cas` may be null. `MC_NOTFOUND` on a miss.
+/// `cas` may be null (a null `cas` asks the server for none: the request
+/// is a `get`, not a `gets`). `MC_NOTFOUND` on a miss.
 ///
 /// # Safety
 /// `key` is a NUL-terminated string; `value` and `len` are valid for a
@@ -118,8 +120,8 @@ pub unsafe extern "C" fn mc_get(
     // SAFETY: this function's contract covers `fetch`'s (see # Safety).
     unsafe {
         let key = KeyArg::Text(key);
-        fetch(handle, key, value, len, flags, cas, |c, key| {
-            c.get_with(key, malloc_buf)
+        fetch(handle, key, value, len, flags, cas, |c, key, want| {
+            c.get_with(key, want, malloc_buf)
         })
     }
 }
@@ -141,7 +143,7 @@ pub unsafe extern "C" fn mc_get_and_touch(
     // SAFETY: this function's contract covers `fetch`'s (see # Safety).
     unsafe {
         let key = KeyArg::Text(key);
-        fetch(handle, key, value, len, flags, cas, |c, key| {
+        fetch(handle, key, value, len, flags, cas, |c, key, _| {
             c.at(None).get_and_touch_with(key, ttl, malloc_buf)
         })
     }
@@ -172,7 +174,7 @@ pub unsafe extern "C" fn mc_get_by_key(
             len,
             flags,
             cas,
-            |c, key| c.at(place).get_with(key, malloc_buf),
+            |c, key, want| c.at(place).get_with(key, want, malloc_buf),
         )
     }
 }
@@ -248,7 +250,10 @@ pub unsafe extern "C" fn mc_get_into(
             }
             Ok(CallerBuf { ptr, len: size })
         };
-        match client(handle)?.at(place).get_with(key, make)? {
+        match client(handle)?
+            .at(place)
+            .get_with(key, !cas.is_null(), make)?
+        {
             Some((buf, f, c)) => {
                 // SAFETY: each is null or valid for a write (this function's contract).
                 unsafe {

@@ -187,25 +187,33 @@ impl<'a> Placed<'a> {
 
     /// The item under `key`, or `None`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Item>> {
-        Ok(self.get_with(key, vec_buf)?.map(item))
+        Ok(self.get_with(key, true, vec_buf)?.map(item))
     }
 
     /// The item under `key` as (value, flags, cas), or `None`, its value
     /// read straight from the socket into the buffer `make(size, flags)`
     /// returns: the caller's final memory, so a large value is not copied.
+    ///
+    /// `cas`: whether the item's cas is wanted (`gets`); without, the
+    /// request is a `get`, whose reply has none to read (0 is returned).
     pub fn get_with<B: ValueBuf>(
         &self,
         key: &[u8],
+        cas: bool,
         mut make: impl FnMut(usize, u32) -> Result<B>,
     ) -> Result<Option<(B, u32, u64)>> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let packing = snap.options.packing();
         let mut request = Scratch::take();
+        let verb = match cas {
+            true => RetrieveVerb::Gets,
+            false => RetrieveVerb::Get,
+        };
         if full.binary() {
             protocol::meta_value(&mut request, full.meta(), None, None);
         } else {
-            protocol::retrieve(&mut request, RetrieveVerb::Gets, &[&*full]);
+            protocol::retrieve(&mut request, verb, &[&*full]);
         }
         snap.keyed(
             self.place,
@@ -454,9 +462,10 @@ impl Client {
     pub fn get_with<B: ValueBuf>(
         &self,
         key: &[u8],
+        cas: bool,
         make: impl FnMut(usize, u32) -> Result<B>,
     ) -> Result<Option<(B, u32, u64)>> {
-        self.at(None).get_with(key, make)
+        self.at(None).get_with(key, cas, make)
     }
 
     pub fn get_and_touch(&self, key: &[u8], ttl: u32) -> Result<Option<Item>> {

@@ -17,7 +17,7 @@ pub(super) fn get(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
     let at = objv.get(3).map(|&w| index(w)).transpose()?;
-    let data = fetch(&client, lead.place.as_deref(), &key)?.0;
+    let data = fetch(&client, lead.place.as_deref(), &key, false)?.0;
     match at {
         None => interp.set_result(data),
         Some(at) => {
@@ -38,22 +38,26 @@ pub(super) fn gets(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     arity(interp, objv, 2, 2, "mchandle key")?;
     let client = handle(objv[1])?;
     let key = key_bytes(objv[2]);
-    let (data, cas) = fetch(&client, lead.place.as_deref(), &key)?;
+    let (data, cas) = fetch(&client, lead.place.as_deref(), &key, true)?;
     interp.set_result_list([data, u64_obj(cas)]);
     Ok(())
 }
 
 /// The data of `key` (from the server `place` picks) as a Tcl value, read
-/// straight into it (see [`ObjBuf`]), and its casid; `NOTFOUND` if none.
+/// straight into it (see [`ObjBuf`]), and its casid if `cas` (else 0);
+/// `NOTFOUND` if none.
 pub(super) fn fetch(
     client: &Client,
     place: Option<&[u8]>,
     key: &[u8],
+    cas: bool,
 ) -> Result<(Obj, u64), crate::tcl::CmdError> {
     let format = client.value_format();
     let (buf, _flags, cas) = client
         .at(place)
-        .get_with(key, |len, flags| ObjBuf::new(len, format.is_text(flags)))?
+        .get_with(key, cas, |len, flags| {
+            ObjBuf::new(len, format.is_text(flags))
+        })?
         .ok_or_else(|| not_found(key))?;
     Ok((buf.into_obj(), cas))
 }
