@@ -77,12 +77,14 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
 }
 
 /// The hits among `keys`, each seen by `each(key as given, flags, cas,
-/// value)` where it was read; the errors of the servers that failed (see
+/// value)` where it was read (`cas`: asked with `gets`, else `get` and 0);
+/// the errors of the servers that failed (see
 /// [`super::Placed::get_many_partial`]).
 pub(super) fn get_many<K: AsRef<[u8]>>(
     snap: &Snapshot,
     place: Option<&[u8]>,
     keys: &[K],
+    cas: bool,
     mut each: impl FnMut(&[u8], u32, u64, &[u8]),
 ) -> Result<Vec<Error>> {
     let full = snap.full_keys(keys)?;
@@ -112,7 +114,11 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                 return last;
             }
             let keys: Vec<&[u8]> = indexes.iter().map(|&i| &*full[i]).collect();
-            protocol::retrieve(buf, RetrieveVerb::Gets, &keys);
+            let verb = match cas {
+                true => RetrieveVerb::Gets,
+                false => RetrieveVerb::Get,
+            };
+            protocol::retrieve(buf, verb, &keys);
             0
         },
         |conn, deadline, _, indexes, meta| {

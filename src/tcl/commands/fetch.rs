@@ -97,9 +97,10 @@ pub(super) fn mget(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
         values[at] = Some(data_obj(data, flags, format));
     };
     match lead.partial {
-        None => at.get_many_with(&keys, each)?,
+        // No cas in the dict: a `get`, whose reply has none.
+        None => at.get_many_with(&keys, false, each)?,
         Some(var) => {
-            let errors = at.get_many_partial_with(&keys, each)?;
+            let errors = at.get_many_partial_with(&keys, false, each)?;
             let messages = errors.iter().map(|e| Obj::new_text(e.message()));
             interp.set_var(var, Obj::new_list(messages))?;
         }
