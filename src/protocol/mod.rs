@@ -13,17 +13,19 @@
 //!
 //! `request` holds the classic encoders, `meta` those of the meta
 //! commands (binary keys, leases, invalidation, quiet pipelines), `reply`
-//! the parser.
+//! the parser, `value` its part for the replies that carry data.
 
 mod meta;
 mod reply;
 mod request;
 #[cfg(test)]
 mod tests;
+mod value;
 
 pub use meta::*;
 pub use reply::*;
 pub use request::*;
+pub use value::*;
 
 /// The longest reply line accepted before a "\r\n". memcached's own lines
 /// are far shorter (a `VALUE` line is at most ~300 bytes); the limit only

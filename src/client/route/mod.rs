@@ -16,8 +16,11 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::{Key, Options, Snapshot, Topology};
+pub(super) use admission::first;
+use admission::{note, Admission};
 use meta::{meta_check, no_meta, require_meta};
 
+mod admission;
 mod meta;
 use crate::cluster::{Hash, Node};
 use crate::error::{Error, Kind, Result};
@@ -70,66 +73,6 @@ fn failure(node: &Node, policy: &Policy, error: Error, connect: bool) -> Failure
     Failure {
         error: error.context(&node.server),
         connect,
-    }
-}
-
-/// Which servers may be used by one operation: each server's admission is
-/// asked once per operation (the one probe of a dead server then carries
-/// all its keys), and a server that failed during the operation is not
-/// tried again by it.
-struct Admission<'t> {
-    topology: &'t Topology,
-    retry: Duration,
-    state: Vec<Option<Result<()>>>,
-}
-
-impl<'t> Admission<'t> {
-    fn new(topology: &'t Topology, retry: Duration) -> Admission<'t> {
-        Admission {
-            topology,
-            retry,
-            state: vec![None; topology.nodes.len()],
-        }
-    }
-
-    fn admit(&mut self, n: usize) -> Result<()> {
-        match &self.state[n] {
-            Some(known) => known.clone(),
-            None => {
-                let now = self.topology.nodes[n].admit(self.retry);
-                self.state[n] = Some(now.clone());
-                now
-            }
-        }
-    }
-
-    fn failed(&mut self, n: usize, error: &Error) {
-        self.state[n] = Some(Err(error.clone()));
-    }
-
-    fn has_failed(&self, n: usize) -> bool {
-        matches!(self.state[n], Some(Err(_)))
-    }
-
-    /// The server for `hash`, with or without failover.
-    fn route(&mut self, hash: &Hash, failover: bool) -> Result<usize> {
-        let placement = &self.topology.placement;
-        placement.route(hash, failover, |n| self.admit(n))
-    }
-}
-
-/// Adds `error` to `errors` unless an error with the same message is there.
-fn note(errors: &mut Vec<Error>, error: Error) {
-    if !errors.iter().any(|e| e.message() == error.message()) {
-        errors.push(error);
-    }
-}
-
-/// The first of `errors`, if any.
-pub(super) fn first(errors: Vec<Error>) -> Result<()> {
-    match errors.into_iter().next() {
-        Some(e) => Err(e),
-        None => Ok(()),
     }
 }
 
