@@ -217,31 +217,32 @@ pub enum Start<'a> {
     Other(Reply<'a>, usize),
 }
 
+impl<'a> ValueHeader<'a> {
+    /// The [`Start`] of a VALUE line of `header` bytes with these fields.
+    fn start(self, header: usize) -> Start<'a> {
+        Start::Value {
+            key: self.key,
+            flags: self.flags,
+            cas: self.cas,
+            size: self.size,
+            header,
+        }
+    }
+}
+
 /// Parses the start of one reply unit: a "VALUE" header line on its own,
 /// or any other whole unit. Ok(None): incomplete (read more and call again).
 /// Errors as [`parse`].
 pub fn parse_start(buf: &[u8]) -> Result<Option<Start<'_>>> {
     if let Some((h, after)) = quick_value(buf) {
-        return Ok(Some(Start::Value {
-            key: h.key,
-            flags: h.flags,
-            cas: h.cas,
-            size: h.size,
-            header: after,
-        }));
+        return Ok(Some(h.start(after)));
     }
     let Some((line, after)) = split_line(buf)? else {
         return Ok(None);
     };
     if let Some(rest) = line.strip_prefix(b"VALUE ") {
         let h = value_header(rest).map_err(|what| garbage(what, line))?;
-        return Ok(Some(Start::Value {
-            key: h.key,
-            flags: h.flags,
-            cas: h.cas,
-            size: h.size,
-            header: after,
-        }));
+        return Ok(Some(h.start(after)));
     }
     if let Some(rest) = line.strip_prefix(b"VA ") {
         let (size, tokens) = va_header(rest).map_err(|what| garbage(what, line))?;
