@@ -286,3 +286,62 @@ fn waits_are_shown_in_whole_units_rounded_up() {
     assert_eq!(show_wait(Duration::from_millis(999)), "999 ms");
     assert_eq!(show_wait(Duration::ZERO), "1 ms");
 }
+
+#[test]
+fn idle_connections_are_reused_and_all_closed() {
+    use crate::net::{Dial, TlsSetup};
+    use std::io::Read;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+
+    // A listener that counts connections and tells when one is closed.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (closed_tx, closed) = mpsc::channel();
+    let (accepted_tx, accepted) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            accepted_tx.send(()).unwrap();
+            let closed_tx = closed_tx.clone();
+            std::thread::spawn(move || {
+                let _ = stream.read(&mut [0u8; 1]);
+                closed_tx.send(()).unwrap();
+            });
+        }
+    });
+    let node = Node::new(crate::server::parse(&format!("127.0.0.1:{port}")).unwrap());
+    let tls = TlsSetup::default();
+    let dial = Dial {
+        connect_timeout: Duration::from_secs(2),
+        io_timeout: Duration::from_secs(2),
+        auth: None,
+        tls: &tls,
+    };
+    let wait = Duration::from_secs(2);
+    // Two at once: two new connections.
+    let (a, a_reused) = node.checkout(&dial).unwrap();
+    let (b, b_reused) = node.checkout(&dial).unwrap();
+    assert_eq!((a_reused, b_reused), (false, false));
+    accepted.recv_timeout(wait).unwrap();
+    accepted.recv_timeout(wait).unwrap();
+    // Both returned (the first to the atomic slot, the second, finding it
+    // taken, to the list): both taken again, the slot's first, and no
+    // third is opened.
+    let (a_at, b_at) = (&*a as *const _, &*b as *const _);
+    node.checkin(a);
+    node.checkin(b);
+    let (c, c_reused) = node.checkout(&dial).unwrap();
+    let (d, d_reused) = node.checkout(&dial).unwrap();
+    assert_eq!((c_reused, d_reused), (true, true));
+    assert_eq!((&*c as *const _, &*d as *const _), (a_at, b_at));
+    assert!(accepted.recv_timeout(Duration::from_millis(100)).is_err());
+    // close_all closes both, wherever they wait.
+    node.checkin(c);
+    node.checkin(d);
+    node.close_all();
+    closed.recv_timeout(wait).unwrap();
+    closed.recv_timeout(wait).unwrap();
+    let (_, reused) = node.checkout(&dial).unwrap();
+    assert!(!reused);
+}
