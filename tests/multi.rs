@@ -950,3 +950,23 @@ fn threads_share_a_cluster_client() {
         per_server(&client, &all)
     );
 }
+
+/// One server, unreachable, with failover: the many-key calls fail with
+/// its error (nowhere else to go), and then with its dead mark, as the
+/// one-key calls do.
+#[test]
+fn a_single_dead_server_fails_the_many_key_calls() {
+    let mut server = Memcached::tcp_checked(&[]);
+    let spec = server.spec();
+    let client = Client::new(&[&spec]).unwrap();
+    with(&client, |o| o.failover = true);
+    assert_eq!(client.set(b"k", b"v", 0, 0), Ok(Status::Stored));
+    server.kill();
+    let refused = (Kind::Io, format!("{spec}: {REFUSED}"));
+    assert_eq!(fail(client.get_many(&["k", "l"])), refused);
+    let marked = dead(&spec, REFUSED);
+    assert_eq!(fail_masked(client.get_many(&["k", "l"])), marked);
+    assert_eq!(fail_masked(client.delete_many(&["k", "l"])), marked);
+    assert_eq!(fail_masked(client.set_many(&[("k", "v", 0)], 0)), marked);
+    assert_eq!(fail_masked(client.get(b"k")), marked);
+}

@@ -202,15 +202,17 @@ impl Snapshot {
         while !pending.is_empty() {
             let mut groups: Vec<Vec<usize>> = vec![Vec::new(); count];
             if count == 1 {
+                // (No hashes were made: nowhere else to route to.)
                 match admission.admit(0) {
                     Ok(()) => groups[0] = std::mem::take(&mut pending),
                     Err(e) => note(&mut errors, e),
                 }
-            }
-            for &i in &pending {
-                match admission.route(&hashes[i], policy.failover) {
-                    Ok(n) => groups[n].push(i),
-                    Err(e) => note(&mut errors, e),
+            } else {
+                for &i in &pending {
+                    match admission.route(&hashes[i], policy.failover) {
+                        Ok(n) => groups[n].push(i),
+                        Err(e) => note(&mut errors, e),
+                    }
                 }
             }
             pending = Vec::new();
