@@ -114,11 +114,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                 return last;
             }
             let keys: Vec<&[u8]> = indexes.iter().map(|&i| &*full[i]).collect();
-            let verb = match cas {
-                true => RetrieveVerb::Gets,
-                false => RetrieveVerb::Get,
-            };
-            protocol::retrieve(buf, verb, &keys);
+            protocol::retrieve(buf, RetrieveVerb::with_cas(cas), &keys);
             0
         },
         |conn, deadline, _, indexes, meta| {

@@ -206,14 +206,10 @@ impl<'a> Placed<'a> {
         let full = snap.full_key(key)?;
         let packing = snap.options.packing();
         let mut request = Scratch::take();
-        let verb = match cas {
-            true => RetrieveVerb::Gets,
-            false => RetrieveVerb::Get,
-        };
         if full.binary() {
             protocol::meta_value(&mut request, full.meta(), None, None);
         } else {
-            protocol::retrieve(&mut request, verb, &[&*full]);
+            protocol::retrieve(&mut request, RetrieveVerb::with_cas(cas), &[&*full]);
         }
         snap.keyed(
             self.place,

@@ -36,6 +36,16 @@ pub enum RetrieveVerb {
     Gets,
 }
 
+impl RetrieveVerb {
+    /// `gets` when the cas is wanted, else `get` (whose reply has none).
+    pub fn with_cas(cas: bool) -> RetrieveVerb {
+        match cas {
+            true => RetrieveVerb::Gets,
+            false => RetrieveVerb::Get,
+        }
+    }
+}
+
 /// `incr` or `decr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arith {

@@ -303,13 +303,12 @@ impl Connection {
         // may hold other bytes.
         let mut line = [0u8; protocol::QUOTED_LINE];
         line[..quoted].copy_from_slice(&self.buf[line_at..line_at + quoted]);
-        let line_len = quoted;
         if size > PRESIZE_MAX {
             // Read as it arrives, then copied once into the caller's buffer.
             while self.end - self.start < size + 2 {
                 self.fill_for(deadline, size + 2)?;
             }
-            protocol::block_end(&self.buf[self.start + size..self.end], &line[..line_len])?;
+            protocol::block_end(&self.buf[self.start + size..self.end], &line[..quoted])?;
             let mut value = make(size, flags)?;
             fill_from(&mut value, &self.buf[self.start..self.start + size])?;
             self.consume(size + 2);
@@ -343,7 +342,7 @@ impl Connection {
         // written, by the copy or by the kernel.
         unsafe { value.set_filled() };
         loop {
-            match protocol::block_end(&self.buf[self.start..self.end], &line[..line_len])? {
+            match protocol::block_end(&self.buf[self.start..self.end], &line[..quoted])? {
                 Some(used) => {
                     self.consume(used);
                     return Ok(Fetched::Value { value, flags, cas });
