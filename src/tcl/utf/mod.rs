@@ -276,6 +276,9 @@ pub fn utf8_to_tcl(input: &[u8], abi: Abi) -> Cow<'_, [u8]> {
 /// valid UTF-8 that Tcl keeps as it is (no NUL; in Tcl 8.6, nothing above
 /// U+FFFF), so that case is checked in two quick passes and borrowed.
 pub fn text_to_tcl(bytes: &[u8], abi: Abi) -> Option<Cow<'_, [u8]>> {
+    if plain_ascii(bytes) {
+        return Some(Cow::Borrowed(bytes));
+    }
     if valid_utf8(bytes) {
         if !needs_change(bytes, abi) {
             return Some(Cow::Borrowed(bytes));
@@ -284,6 +287,41 @@ pub fn text_to_tcl(bytes: &[u8], abi: Abi) -> Option<Cow<'_, [u8]>> {
         return None;
     }
     Some(utf8_to_tcl(bytes, abi))
+}
+
+/// Whether all of `bytes` is plain ASCII (1..=0x7F: text that both ABIs
+/// keep as it is). The most common value then takes this one pass instead
+/// of the two below (callgrind, a 100-byte ASCII value: 25 instructions
+/// instead of 370, for Tcl's `get` and each hit of `mget`).
+fn plain_ascii(bytes: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if bytes.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 and there are 32 bytes (checked above).
+        return unsafe { plain_ascii_avx2(bytes) };
+    }
+    plain_prefix(bytes) == bytes.len()
+}
+
+/// [`plain_ascii`] 32 bytes a compare: as signed bytes, 1..=0x7F are those
+/// above 0. The last block overlaps the one before it instead of a loop
+/// over the rest.
+///
+/// # Safety
+/// The CPU must have AVX2, and `bytes` at least 32 bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn plain_ascii_avx2(bytes: &[u8]) -> bool {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_setzero_si256,
+    };
+    let plain = |at: usize| {
+        // SAFETY: `at + 32 <= bytes.len()` at both calls below (the
+        // contract: at least 32 bytes); an unaligned load.
+        let block = unsafe { _mm256_loadu_si256(bytes.as_ptr().add(at).cast::<__m256i>()) };
+        _mm256_movemask_epi8(_mm256_cmpgt_epi8(block, _mm256_setzero_si256())) == -1
+    };
+    let last = bytes.len() - 32;
+    (0..last).step_by(32).all(plain) && plain(last)
 }
 
 /// Whether `bytes` is UTF-8: simdutf8's check, which reads 32 or 64 bytes

@@ -25,6 +25,30 @@ fn plain_prefixes() {
     }
 }
 
+/// The whole-value check (32 bytes a compare where the CPU has AVX2, with
+/// an overlapping last block) against the byte rule: every length to 100,
+/// a byte outside 1..=0x7F at every place.
+#[test]
+fn plain_ascii_values() {
+    for len in 0..=100 {
+        let mut buf = vec![b'a'; len];
+        assert!(plain_ascii(&buf), "len {len}");
+        assert!(matches!(
+            text_to_tcl(&buf, Abi::Tcl8),
+            Some(Cow::Borrowed(_))
+        ));
+        for at in 0..len {
+            for odd in [0u8, 0x80, 0xC0, 0xF0, 0xFF] {
+                buf[at] = odd;
+                assert!(!plain_ascii(&buf), "len {len}, {odd:#x} at {at}");
+                buf[at] = 0x7F;
+                assert!(plain_ascii(&buf), "len {len}, 0x7f at {at}");
+                buf[at] = b'a';
+            }
+        }
+    }
+}
+
 /// Converts both ways and checks both results.
 fn both(utf8: &str, tcl: &str) {
     let (utf8, tcl) = (hex(utf8), hex(tcl));
