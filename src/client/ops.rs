@@ -205,16 +205,21 @@ impl<'a> Placed<'a> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
         let packing = snap.options.packing();
-        let mut request = Scratch::take();
-        if full.binary() {
-            protocol::meta_value(&mut request, full.meta(), None, None);
+        let meta;
+        let parts;
+        let request: &[&[u8]] = if full.binary() {
+            let mut buf = Scratch::take();
+            protocol::meta_value(&mut buf, full.meta(), None, None);
+            meta = buf;
+            parts = [&meta[..]];
+            &parts
         } else {
-            protocol::retrieve(&mut request, RetrieveVerb::with_cas(cas), &[&*full]);
-        }
+            &protocol::retrieve_one(RetrieveVerb::with_cas(cas), &full)
+        };
         snap.keyed(
             self.place,
             &full,
-            &[&request[..]],
+            request,
             Resend::Safe,
             |conn, deadline| read_single(conn, deadline, &full, packing, &mut make),
         )

@@ -103,6 +103,11 @@ fn retrieval() {
         enc(|b| retrieve(b, RetrieveVerb::Get, &[b"x".to_vec(), b"y".to_vec()])),
         b"get x y\r\n"
     );
+    assert_eq!(retrieve_one(RetrieveVerb::Get, b"a").concat(), b"get a\r\n");
+    assert_eq!(
+        retrieve_one(RetrieveVerb::Gets, b"k:1").concat(),
+        b"gets k:1\r\n"
+    );
     assert_eq!(
         enc(|b| get_and_touch(b, false, 60, &["k"])),
         b"gat 60 k\r\n"
