@@ -16,14 +16,26 @@ pub struct Deadline(u64);
 impl Deadline {
     /// `timeout` from now.
     pub fn after(timeout: Duration) -> Deadline {
-        let timeout = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
-        Deadline(now().saturating_add(timeout))
+        Deadline(now().saturating_add(nanos(timeout)))
     }
 
     /// The time left, zero once the deadline has passed.
     pub fn remaining(self) -> Duration {
-        Duration::from_nanos(self.0.saturating_sub(now()))
+        Duration::from_nanos(self.nanos_left())
     }
+
+    /// The time left in nanoseconds, zero once the deadline has passed:
+    /// for the check before every system call of whether the socket's
+    /// timeout needs arming again, in integers (as `Duration`s, the
+    /// conversion and compare cost a get 50 instructions).
+    pub fn nanos_left(self) -> u64 {
+        self.0.saturating_sub(now())
+    }
+}
+
+/// `duration` in nanoseconds (at most `u64::MAX`, 584 years).
+pub fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The monotonic clock, in nanoseconds.

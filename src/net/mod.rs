@@ -12,6 +12,6 @@ mod value;
 
 pub use auth::Credentials;
 pub use connection::{Connection, Dial};
-pub use deadline::Deadline;
+pub use deadline::{nanos, Deadline};
 pub use tls::{TlsOptions, TlsSetup};
 pub use value::{Fetched, ValueBuf, VecBuf};

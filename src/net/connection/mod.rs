@@ -11,7 +11,7 @@ use std::io::ErrorKind;
 use std::mem::MaybeUninit;
 use std::time::Duration;
 
-use super::deadline::Deadline;
+use super::deadline::{nanos, Deadline};
 use super::socket::Socket;
 use super::stream::Stream;
 use super::tls::{TlsClient, TlsSetup, TlsStream};
@@ -31,9 +31,9 @@ const READ_CHUNK: usize = 16 * 1024;
 const PRESIZE_MAX: usize = 1 << 20;
 
 /// A read timeout is re-armed only when the operation's remaining time
-/// differs from the armed one by more than this: it saves a `setsockopt` per
+/// differs from the armed one by more than this (5 ms, in nanoseconds): it saves a `setsockopt` per
 /// request at the cost of a deadline this much late at worst.
-const TIMEOUT_SLACK: Duration = Duration::from_millis(5);
+const TIMEOUT_SLACK: u64 = 5_000_000;
 
 /// An open connection with its read buffer.
 pub struct Connection {
@@ -42,10 +42,10 @@ pub struct Connection {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// The read timeout currently armed on the socket.
-    armed: Duration,
-    /// The write timeout currently armed on the socket.
-    write_armed: Duration,
+    /// The read timeout currently armed on the socket, in nanoseconds.
+    armed: u64,
+    /// The write timeout currently armed on the socket, in nanoseconds.
+    write_armed: u64,
     /// The configured per-operation I/O timeout.
     io_timeout: Duration,
     fork_generation: u64,
@@ -140,8 +140,8 @@ impl Connection {
             buf: vec![0; READ_CHUNK],
             start: 0,
             end: 0,
-            armed: io_timeout,
-            write_armed: io_timeout,
+            armed: nanos(io_timeout),
+            write_armed: nanos(io_timeout),
             io_timeout,
             fork_generation: generation,
             received: 0,
@@ -408,15 +408,15 @@ impl Connection {
         mut value: Option<&mut [MaybeUninit<u8>]>,
     ) -> Result<usize> {
         loop {
-            let remaining = deadline.remaining();
-            if remaining.is_zero() {
+            let left = deadline.nanos_left();
+            if left == 0 {
                 return Err(self.timeout());
             }
-            if remaining.abs_diff(self.armed) > TIMEOUT_SLACK {
+            if left.abs_diff(self.armed) > TIMEOUT_SLACK {
                 self.stream
-                    .set_read_timeout(remaining)
+                    .set_read_timeout(Duration::from_nanos(left))
                     .map_err(|e| io_error(&e))?;
-                self.armed = remaining;
+                self.armed = left;
             }
             let spare = &mut self.buf[self.end..];
             let result = match value.as_deref_mut() {

@@ -3,6 +3,7 @@
 //! records still held flushed.
 
 use std::io::{ErrorKind, IoSlice};
+use std::time::Duration;
 
 use super::super::Deadline;
 use super::{io_error, is_closed, is_timeout, Connection, READ_CHUNK, TIMEOUT_SLACK};
@@ -169,15 +170,15 @@ impl Connection {
     /// (when it differs from the armed one by more than the slack); a
     /// timeout error if nothing is left.
     fn arm_write(&mut self, deadline: Deadline) -> Result<()> {
-        let remaining = deadline.remaining();
-        if remaining.is_zero() {
+        let left = deadline.nanos_left();
+        if left == 0 {
             return Err(self.send_timeout());
         }
-        if remaining.abs_diff(self.write_armed) > TIMEOUT_SLACK {
+        if left.abs_diff(self.write_armed) > TIMEOUT_SLACK {
             self.stream
-                .set_write_timeout(remaining)
+                .set_write_timeout(Duration::from_nanos(left))
                 .map_err(|e| io_error(&e))?;
-            self.write_armed = remaining;
+            self.write_armed = left;
         }
         Ok(())
     }
