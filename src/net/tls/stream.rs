@@ -257,6 +257,8 @@ impl TlsStream {
                 }
             }
             taken
+        } else if let Some(joined) = join_small(parts, &mut [MaybeUninit::uninit(); JOIN_MAX]) {
+            self.tls.writer().write(joined)?
         } else {
             self.tls.writer().write_vectored(parts)?
         };
@@ -322,5 +324,59 @@ impl TlsStream {
                 Err(e) => return e.kind() == ErrorKind::WouldBlock,
             }
         }
+    }
+}
+
+/// The most plaintext [`join_small`] copies into one slice: a get of any
+/// key ("gets " + 250 + "\r\n"), a set of a short value.
+const JOIN_MAX: usize = 320;
+
+/// Several `parts` totalling at most [`JOIN_MAX`] bytes, copied one after
+/// the other into `room`: rustls's vectored write of more than one slice
+/// costs a get over TLS 243 instructions more than a copy (callgrind, a
+/// get sent as three parts). `None` for one part (written as it is) or
+/// more bytes. `room` is not zeroed first: that alone cost 50.
+fn join_small<'r>(
+    parts: &[IoSlice<'_>],
+    room: &'r mut [MaybeUninit<u8>; JOIN_MAX],
+) -> Option<&'r [u8]> {
+    if parts.len() < 2 {
+        return None;
+    }
+    let mut len = 0;
+    for part in parts {
+        room.get_mut(len..len + part.len())?
+            .write_copy_of_slice(part);
+        len += part.len();
+    }
+    // SAFETY: the loop wrote every byte of `room[..len]`.
+    Some(unsafe { room[..len].assume_init_ref() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_parts_are_joined() {
+        let mut room = [MaybeUninit::uninit(); JOIN_MAX];
+        let parts = [
+            IoSlice::new(b"get "),
+            IoSlice::new(b"k:1"),
+            IoSlice::new(b"\r\n"),
+        ];
+        assert_eq!(join_small(&parts, &mut room), Some(&b"get k:1\r\n"[..]));
+        // One part is written as it is.
+        assert_eq!(join_small(&parts[..1], &mut room), None);
+        // Exactly the room, and one byte more.
+        let full = [0x61u8; JOIN_MAX - 2];
+        let parts = [IoSlice::new(&full), IoSlice::new(b"\r\n")];
+        let joined = join_small(&parts, &mut room).expect("fits");
+        assert_eq!(
+            (joined.len(), &joined[JOIN_MAX - 3..]),
+            (JOIN_MAX, &b"a\r\n"[..])
+        );
+        let parts = [IoSlice::new(&full), IoSlice::new(b"\r\n!")];
+        assert_eq!(join_small(&parts, &mut room), None);
     }
 }
