@@ -61,25 +61,15 @@ pub enum Arith {
     Decr,
 }
 
-/// Appends `n` in decimal. Hand-written because this runs for every request
-/// and `write!` would go through the formatting machinery.
-pub(super) fn put_u64(buf: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` in decimal (itoa; `write!` would go through the formatting
+/// machinery on every request).
+pub(super) fn put_u64(buf: &mut Vec<u8>, n: u64) {
     if n < 10 {
         // Flags and TTLs are mostly 0: one byte, no copy.
         buf.push(b'0' + n as u8);
         return;
     }
-    let mut tmp = [0u8; 20]; // u64::MAX has 20 digits
-    let mut i = tmp.len();
-    loop {
-        i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.extend_from_slice(&tmp[i..]);
+    buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 fn put_sp_u64(buf: &mut Vec<u8>, n: u64) {
