@@ -194,6 +194,9 @@ fn convert<'a>(
     input: &'a [u8],
     step: impl Fn(&[u8], Char) -> Option<(usize, Repl)>,
 ) -> Cow<'a, [u8]> {
+    if input.len() >= 32 && plain_ascii(input) {
+        return Cow::Borrowed(input);
+    }
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0; // input[copied..i] is still to be copied to `out`
     let mut i = plain_prefix(input);
