@@ -77,7 +77,9 @@ unsafe fn bytes_of<'a>(p: *const u8, len: s::Size) -> &'a [u8] {
     }
 }
 
-/// One reference to a Tcl value.
+/// One reference to a Tcl value. Transparent: a slice of them is a C array
+/// of `Tcl_Obj *` (for `Tcl_NewListObj`).
+#[repr(transparent)]
 pub struct Obj {
     ptr: NonNull<Tcl_Obj>,
 }
@@ -143,44 +145,30 @@ impl Obj {
     /// A list of `items`.
     pub fn new_list<I: IntoIterator<Item = Obj>>(items: I) -> Obj {
         let items: Vec<Obj> = items.into_iter().collect();
-        let ptrs: Vec<*mut Tcl_Obj> = items.iter().map(Obj::as_ptr).collect();
-        // SAFETY: the list takes its own reference to each element; ours are
-        // dropped afterwards.
-        unsafe { Obj::from_raw(s::Tcl_NewListObj(c_len(ptrs.len()), ptrs.as_ptr())) }
+        Obj::new_list_of(&items)
+    }
+
+    /// A list of `items` (each gets the list's reference too).
+    pub fn new_list_of(items: &[Obj]) -> Obj {
+        // SAFETY: `Obj` is a transparent `Tcl_Obj *`, so `items` is the
+        // C array of element pointers; the list takes its own reference to
+        // each.
+        unsafe { Obj::from_raw(s::Tcl_NewListObj(c_len(items.len()), items.as_ptr().cast())) }
     }
 
     /// A dict of `pairs`, in order (a later duplicate key replaces the value).
     pub fn new_dict<I: IntoIterator<Item = (Obj, Obj)>>(pairs: I) -> Obj {
         // SAFETY: plain constructor.
-        let mut dict = unsafe { Obj::from_raw(s::Tcl_NewDictObj()) };
+        let dict = unsafe { Obj::from_raw(s::Tcl_NewDictObj()) };
         for (key, value) in pairs {
-            dict.dict_put(key, value);
+            // SAFETY: a new dict of this thread that no one else holds yet
+            // (so no copy-if-shared check: -30 instructions a pair, Tcl
+            // `mget`); Tcl takes its own references.
+            unsafe {
+                s::Tcl_DictObjPut(ptr::null_mut(), dict.as_ptr(), key.as_ptr(), value.as_ptr())
+            };
         }
         dict
-    }
-
-    /// Sets `key` to `value` in this dict (copying it first if shared).
-    ///
-    /// # Panics
-    /// If this value is not a dict.
-    pub fn dict_put(&mut self, key: Obj, value: Obj) {
-        self.make_unshared();
-        // SAFETY: unshared object of this thread; Tcl takes its own references.
-        let rc = unsafe {
-            s::Tcl_DictObjPut(ptr::null_mut(), self.as_ptr(), key.as_ptr(), value.as_ptr())
-        };
-        assert_eq!(rc, s::TCL_OK, "Obj::dict_put on a value that is not a dict");
-    }
-
-    /// Replaces a shared value by a private copy, as Tcl requires before any
-    /// change (Tcl panics, aborting the process, on a shared one).
-    fn make_unshared(&mut self) {
-        // SAFETY: our reference keeps the object alive.
-        unsafe {
-            if s::Tcl_IsShared(self.as_ptr()) {
-                *self = Obj::from_raw(s::Tcl_DuplicateObj(self.as_ptr()));
-            }
-        }
     }
 
     /// Borrows this value, for the readers of [`ObjRef`].

@@ -452,15 +452,5 @@ pub unsafe fn Tcl_DecrRefCount(obj: *mut Tcl_Obj) {
     }
 }
 
-/// `Tcl_IsShared` (a macro).
-///
-/// # Safety
-/// `obj` must be a live object of the calling thread.
-#[inline]
-pub unsafe fn Tcl_IsShared(obj: *mut Tcl_Obj) -> bool {
-    // SAFETY: a live object of this thread (the contract).
-    unsafe { ref_count(obj) > 1 }
-}
-
 #[cfg(test)]
 mod tests;
