@@ -458,10 +458,12 @@ fn out_of_range(n: usize) -> Error {
 }
 
 /// `prefix` + `key`, checked: `key` itself when there is no prefix, so the
-/// usual case copies nothing (and is small enough to inline: it runs for
-/// every key of a multi-key operation). With `binary`, a key that is not
-/// a classic key is a binary one if it can be.
-#[inline]
+/// usual case copies nothing. With `binary`, a key that is not a classic
+/// key is a binary one if it can be. Always inlined: it runs for every key
+/// of a multi-key operation, and as a call (a plain `#[inline]` left it
+/// one) it cost 38 instructions a key (callgrind, C mget100: 101.2k ->
+/// 97.4k a call).
+#[inline(always)]
 fn with_prefix<'k>(prefix: &[u8], key: &'k [u8], binary: bool) -> Result<Key<'k>> {
     let bytes = if prefix.is_empty() {
         Cow::Borrowed(key)
