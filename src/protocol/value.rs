@@ -82,6 +82,7 @@ pub(super) fn value_header(rest: &[u8]) -> std::result::Result<ValueHeader<'_>, 
 /// `None` for anything else, incomplete or not, which the general path
 /// ([`split_line`], [`value_header`]) then answers. Fields of up to 19
 /// digits, as every number memcached sends but a cas near 2^64.
+#[inline(always)]
 pub(super) fn quick_value(buf: &[u8]) -> Option<(ValueHeader<'_>, usize)> {
     let rest = buf.strip_prefix(b"VALUE ")?;
     // A key memcached can send (up to 250 bytes), ended by a space, not by
@@ -162,6 +163,7 @@ pub(super) fn data_block<'a>(
 }
 
 /// The VALUE unit whose header line `line` (fields `h`) ends at `after`.
+#[inline(always)]
 pub(super) fn value_unit<'a>(
     buf: &'a [u8],
     line: &[u8],
