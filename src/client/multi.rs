@@ -215,16 +215,27 @@ impl<'i> Asked<'i> {
 
     /// The index of the key asked that `key` (as the server sent it)
     /// answers, `full(index)` being each key as sent; a protocol error if
-    /// none is left.
+    /// none is left. Inlined (with the search and the error out of line):
+    /// it runs for every hit, and as a call it cost 20 instructions a hit
+    /// more (callgrind, C mget100).
+    #[inline(always)]
     fn take<'k>(&mut self, key: &[u8], full: impl Fn(usize) -> &'k [u8]) -> Result<usize> {
+        // The next key asked, as memcached answers, before any search.
+        let j = self.next;
+        if j < self.indexes.len() && !self.taken[j] && full(self.indexes[j]) == key {
+            self.taken[j] = true;
+            self.next = j + 1;
+            return Ok(self.indexes[j]);
+        }
+        self.search(key, full)
+    }
+
+    /// [`Asked::take`] of a key out of the order asked.
+    #[cold]
+    fn search<'k>(&mut self, key: &[u8], full: impl Fn(usize) -> &'k [u8]) -> Result<usize> {
         let len = self.indexes.len();
         let fits = |j: usize| !self.taken[j] && full(self.indexes[j]) == key;
-        // The next key asked, as memcached answers, before any search.
-        let found = match self.next {
-            j if j < len && fits(j) => Some(j),
-            _ => (self.next..len).chain(0..self.next).find(|&j| fits(j)),
-        };
-        match found {
+        match (self.next..len).chain(0..self.next).find(|&j| fits(j)) {
             Some(j) => {
                 self.taken[j] = true;
                 self.next = j + 1;
