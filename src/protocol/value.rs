@@ -82,6 +82,9 @@ pub(super) fn value_header(rest: &[u8]) -> std::result::Result<ValueHeader<'_>, 
 /// `None` for anything else, incomplete or not, which the general path
 /// ([`split_line`], [`value_header`]) then answers. Fields of up to 19
 /// digits, as every number memcached sends but a cas near 2^64.
+///
+/// Always inlined into its two callers: as a call it cost 33 instructions
+/// a value more (callgrind: C get, and each hit of mget100).
 #[inline(always)]
 pub(super) fn quick_value(buf: &[u8]) -> Option<(ValueHeader<'_>, usize)> {
     let rest = buf.strip_prefix(b"VALUE ")?;
@@ -163,6 +166,7 @@ pub(super) fn data_block<'a>(
 }
 
 /// The VALUE unit whose header line `line` (fields `h`) ends at `after`.
+/// Always inlined into [`parse`](super::parse): 11 instructions a hit less.
 #[inline(always)]
 pub(super) fn value_unit<'a>(
     buf: &'a [u8],
