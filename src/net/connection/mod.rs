@@ -30,9 +30,10 @@ const READ_CHUNK: usize = 16 * 1024;
 /// decides how much memory is taken.
 const PRESIZE_MAX: usize = 1 << 20;
 
-/// A read timeout is re-armed only when the operation's remaining time
-/// differs from the armed one by more than this (5 ms, in nanoseconds): it saves a `setsockopt` per
-/// request at the cost of a deadline this much late at worst.
+/// A socket timeout is re-armed only when the operation's remaining time
+/// differs from the armed one by more than this (5 ms, in nanoseconds): it
+/// saves a `setsockopt` per request at the cost of a deadline this much
+/// late at worst.
 const TIMEOUT_SLACK: u64 = 5_000_000;
 
 /// An open connection with its read buffer.
