@@ -447,15 +447,13 @@ impl Connection {
         mut value: Option<&mut [MaybeUninit<u8>]>,
     ) -> Result<usize> {
         loop {
-            let left = deadline.nanos_left();
-            if left == 0 {
+            if !arm(
+                &self.stream,
+                &mut self.armed,
+                deadline,
+                Stream::set_read_timeout,
+            )? {
                 return Err(self.timeout());
-            }
-            if left.abs_diff(self.armed) > TIMEOUT_SLACK {
-                self.stream
-                    .set_read_timeout(Duration::from_nanos(left))
-                    .map_err(|e| io_error(&e))?;
-                self.armed = left;
             }
             let spare = &mut self.buf[self.end..];
             let result = match value.as_deref_mut() {
@@ -510,6 +508,28 @@ fn fill_from<B: ValueBuf>(value: &mut B, data: &[u8]) -> Result<()> {
     // SAFETY: every slot was just written by the copy.
     unsafe { value.set_filled() };
     Ok(())
+}
+
+/// Arms one of `stream`'s timeouts (`set`; `armed` is what it is now, in
+/// nanoseconds) for what is left until `deadline`, when that differs from
+/// it by more than the slack; false when nothing is left. The one rule of
+/// the read and the write timeout.
+#[inline(always)]
+fn arm(
+    stream: &Stream,
+    armed: &mut u64,
+    deadline: Deadline,
+    set: fn(&Stream, Duration) -> std::io::Result<()>,
+) -> Result<bool> {
+    let left = deadline.nanos_left();
+    if left == 0 {
+        return Ok(false);
+    }
+    if left.abs_diff(*armed) > TIMEOUT_SLACK {
+        set(stream, Duration::from_nanos(left)).map_err(|e| io_error(&e))?;
+        *armed = left;
+    }
+    Ok(true)
 }
 
 /// A reply parser of the protocol layer ([`protocol::parse`] or

@@ -3,10 +3,10 @@
 //! records still held flushed.
 
 use std::io::{ErrorKind, IoSlice};
-use std::time::Duration;
 
+use super::super::stream::Stream;
 use super::super::Deadline;
-use super::{io_error, is_closed, is_timeout, Connection, READ_CHUNK, TIMEOUT_SLACK};
+use super::{arm, io_error, is_closed, is_timeout, Connection, READ_CHUNK};
 use crate::error::{Error, Kind, Result};
 
 impl Connection {
@@ -170,17 +170,15 @@ impl Connection {
     /// (when it differs from the armed one by more than the slack); a
     /// timeout error if nothing is left.
     fn arm_write(&mut self, deadline: Deadline) -> Result<()> {
-        let left = deadline.nanos_left();
-        if left == 0 {
-            return Err(self.send_timeout());
+        match arm(
+            &self.stream,
+            &mut self.write_armed,
+            deadline,
+            Stream::set_write_timeout,
+        )? {
+            true => Ok(()),
+            false => Err(self.send_timeout()),
         }
-        if left.abs_diff(self.write_armed) > TIMEOUT_SLACK {
-            self.stream
-                .set_write_timeout(Duration::from_nanos(left))
-                .map_err(|e| io_error(&e))?;
-            self.write_armed = left;
-        }
-        Ok(())
     }
 
     fn send_timeout(&self) -> Error {
