@@ -116,27 +116,15 @@ pub(super) unsafe fn store_verb(
     ttl: u32,
     cas: u64,
 ) -> mc_result {
+    // `None`: append-or-add (6), two commands rather than one verb.
     let verb = match verb {
-        0 => StoreVerb::Set,
-        1 => StoreVerb::Add,
-        2 => StoreVerb::Replace,
-        3 => StoreVerb::Append,
-        4 => StoreVerb::Prepend,
-        5 => StoreVerb::Cas(cas),
-        6 => {
-            // SAFETY: this function's contract covers `stored`'s.
-            return unsafe {
-                stored(
-                    handle,
-                    place,
-                    key,
-                    value,
-                    len,
-                    ttl,
-                    |at, key, value, ttl| at.append_or_add(key, value, flags, ttl),
-                )
-            };
-        }
+        0 => Some(StoreVerb::Set),
+        1 => Some(StoreVerb::Add),
+        2 => Some(StoreVerb::Replace),
+        3 => Some(StoreVerb::Append),
+        4 => Some(StoreVerb::Prepend),
+        5 => Some(StoreVerb::Cas(cas)),
+        6 => None,
         _ => {
             return guard(|| {
                 Err(Error::new(
@@ -155,7 +143,10 @@ pub(super) unsafe fn store_verb(
             value,
             len,
             ttl,
-            |at, key, value, ttl| at.store(verb, key, value, flags, ttl),
+            |at, key, value, ttl| match verb {
+                Some(verb) => at.store(verb, key, value, flags, ttl),
+                None => at.append_or_add(key, value, flags, ttl),
+            },
         )
     }
 }
