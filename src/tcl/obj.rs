@@ -145,14 +145,9 @@ impl Obj {
     /// A list of `items`.
     pub fn new_list<I: IntoIterator<Item = Obj>>(items: I) -> Obj {
         let items: Vec<Obj> = items.into_iter().collect();
-        Obj::new_list_of(&items)
-    }
-
-    /// A list of `items` (each gets the list's reference too).
-    pub fn new_list_of(items: &[Obj]) -> Obj {
-        // SAFETY: `Obj` is a transparent `Tcl_Obj *`, so `items` is the
-        // C array of element pointers; the list takes its own reference to
-        // each.
+        // SAFETY: `Obj` is a transparent `Tcl_Obj *`, so `items` is the C
+        // array of element pointers; the list takes its own reference to
+        // each, ours are dropped afterwards.
         unsafe { Obj::from_raw(s::Tcl_NewListObj(c_len(items.len()), items.as_ptr().cast())) }
     }
 
