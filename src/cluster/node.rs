@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Kind, Result};
 use crate::fork::lock;
-use crate::net::{Connection, Dial};
+use crate::net::{nanos, Connection, Dial};
 use crate::server::Server;
 
 /// Not asked yet.
@@ -32,9 +32,7 @@ fn epoch() -> Instant {
 /// `at` as a dead-mark value: nanoseconds after [`epoch`], plus one so
 /// that 0 can mean "alive".
 fn stamp(at: Instant) -> u64 {
-    u64::try_from(at.saturating_duration_since(epoch()).as_nanos())
-        .unwrap_or(u64::MAX - 1)
-        .saturating_add(1)
+    nanos(at.saturating_duration_since(epoch())).saturating_add(1)
 }
 
 /// "29 s", or "300 ms" under a second.
