@@ -32,6 +32,7 @@ mod binary;
 mod boundary;
 mod fetch;
 mod formats;
+mod found;
 mod handles;
 mod keys;
 mod lease;
