@@ -14,9 +14,10 @@ use super::replies::{
     deleted, meta_code, meta_deleted, meta_status, store_status, unexpected, va_fields,
 };
 use super::route::{first, Resend};
-use super::{Snapshot, Status};
+use super::{Key, Snapshot, Status};
 use crate::error::{Error, Kind, Result};
 use crate::key;
+use crate::net::Values;
 use crate::protocol::{self, MetaCode, MetaDelete, Reply, RetrieveVerb, StoreVerb};
 
 /// `set` of every item (see [`super::Placed::set_many`]).
@@ -136,15 +137,8 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                 }
                 return Ok(());
             }
-            let mut asked = Asked::new(indexes);
-            conn.read_values(
-                deadline,
-                |key, flags, cas, data| {
-                    let i = asked.take(key, |i| &full[i])?;
-                    hit(i, flags, cas.unwrap_or(0), data)
-                },
-                unexpected,
-            )
+            let mut asked = Asked::new(indexes, &full, &mut hit);
+            conn.read_values(deadline, &mut asked, unexpected)
         },
     ))
 }
@@ -186,45 +180,38 @@ pub(super) fn delete_many<K: AsRef<[u8]>>(
 
 /// The keys one server was asked for in a multi-get, to check its reply
 /// against: every VALUE must be for a key asked, each at most as often as
-/// asked. memcached answers in the order asked, so the next key asked is
-/// looked at first; a key out of that order is still found.
-struct Asked<'i> {
+/// asked. memcached answers in the order asked (the misses left out), so
+/// the next key asked is expected first; a key out of that order is still
+/// found. Each value goes to `hit` with the index of its key.
+struct Asked<'i, 'k, H> {
     indexes: &'i [usize],
+    /// The keys as sent, by index.
+    full: &'i [Key<'k>],
     taken: Vec<bool>,
     next: usize,
+    hit: &'i mut H,
 }
 
-impl<'i> Asked<'i> {
-    fn new(indexes: &'i [usize]) -> Asked<'i> {
+impl<'i, 'k, H> Asked<'i, 'k, H>
+where
+    H: FnMut(usize, u32, u64, &[u8]) -> Result<()>,
+{
+    fn new(indexes: &'i [usize], full: &'i [Key<'k>], hit: &'i mut H) -> Self {
         Asked {
             indexes,
+            full,
             taken: vec![false; indexes.len()],
             next: 0,
+            hit,
         }
     }
 
     /// The index of the key asked that `key` (as the server sent it)
-    /// answers, `full(index)` being each key as sent; a protocol error if
-    /// none is left. Inlined (with the search and the error out of line):
-    /// it runs for every hit, and as a call it cost 20 instructions a hit
-    /// more (callgrind, C mget100).
-    #[inline(always)]
-    fn take<'k>(&mut self, key: &[u8], full: impl Fn(usize) -> &'k [u8]) -> Result<usize> {
-        // The next key asked, as memcached answers, before any search.
-        let j = self.next;
-        if j < self.indexes.len() && !self.taken[j] && full(self.indexes[j]) == key {
-            self.taken[j] = true;
-            self.next = j + 1;
-            return Ok(self.indexes[j]);
-        }
-        self.search(key, full)
-    }
-
-    /// [`Asked::take`] of a key out of the order asked.
+    /// answers, out of the order asked; a protocol error if none is left.
     #[cold]
-    fn search<'k>(&mut self, key: &[u8], full: impl Fn(usize) -> &'k [u8]) -> Result<usize> {
+    fn search(&mut self, key: &[u8]) -> Result<usize> {
         let len = self.indexes.len();
-        let fits = |j: usize| !self.taken[j] && full(self.indexes[j]) == key;
+        let fits = |j: usize| !self.taken[j] && *self.full[self.indexes[j]] == *key;
         match (self.next..len).chain(0..self.next).find(|&j| fits(j)) {
             Some(j) => {
                 self.taken[j] = true;
@@ -239,5 +226,29 @@ impl<'i> Asked<'i> {
                 ),
             )),
         }
+    }
+}
+
+impl<H> Values for Asked<'_, '_, H>
+where
+    H: FnMut(usize, u32, u64, &[u8]) -> Result<()>,
+{
+    fn next_key(&self) -> &[u8] {
+        match self.indexes.get(self.next) {
+            Some(&i) if !self.taken[self.next] => &self.full[i],
+            _ => b"",
+        }
+    }
+
+    fn next_value(&mut self, flags: u32, cas: Option<u64>, data: &[u8]) -> Result<()> {
+        let j = self.next;
+        self.taken[j] = true;
+        self.next = j + 1;
+        (self.hit)(self.indexes[j], flags, cas.unwrap_or(0), data)
+    }
+
+    fn value(&mut self, key: &[u8], flags: u32, cas: Option<u64>, data: &[u8]) -> Result<()> {
+        let i = self.search(key)?;
+        (self.hit)(i, flags, cas.unwrap_or(0), data)
     }
 }

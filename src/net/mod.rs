@@ -11,7 +11,7 @@ mod tls;
 mod value;
 
 pub use auth::Credentials;
-pub use connection::{Connection, Dial};
+pub use connection::{Connection, Dial, Values};
 pub use deadline::{nanos, Deadline};
 pub use tls::{TlsOptions, TlsSetup};
 pub use value::{Fetched, ValueBuf, VecBuf};

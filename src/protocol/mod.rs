@@ -21,6 +21,8 @@ mod request;
 #[cfg(test)]
 mod tests;
 mod value;
+#[cfg(test)]
+mod value_tests;
 
 pub use meta::*;
 pub use reply::*;

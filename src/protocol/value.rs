@@ -95,7 +95,41 @@ pub(super) fn quick_value(buf: &[u8]) -> Option<(ValueHeader<'_>, usize)> {
     if sp == 0 || rest[sp] != b' ' {
         return None;
     }
-    let mut at = 6 + sp + 1;
+    let (flags, size, cas, after) = quick_fields(buf, 6 + sp + 1)?;
+    let header = ValueHeader {
+        key: &rest[..sp],
+        flags,
+        size,
+        cas,
+    };
+    Some((header, after))
+}
+
+/// The unit of a "VALUE" line for `key` at the start of `buf`, when it is
+/// complete and well-formed (as [`quick_value`] reads it): its flags, cas,
+/// data and the bytes it used. `None` for anything else, which [`parse`]
+/// then answers. A multi-get's reply answers the keys in the order asked
+/// (the misses left out), so its reader knows which key most likely comes
+/// next: comparing it costs less than searching for the key's end.
+#[inline(always)]
+pub fn value_of<'a>(buf: &'a [u8], key: &[u8]) -> Option<(u32, Option<u64>, &'a [u8], usize)> {
+    let rest = buf.strip_prefix(b"VALUE ")?;
+    if rest.get(key.len()) != Some(&b' ') || !rest.starts_with(key) || key.is_empty() {
+        return None;
+    }
+    let (flags, size, cas, after) = quick_fields(buf, 6 + key.len() + 1)?;
+    let end = after + size;
+    match buf.get(end..end + 2) {
+        Some(b"\r\n") => Some((flags, cas, &buf[after..end], end + 2)),
+        _ => None,
+    }
+}
+
+/// The numbers of a "VALUE" line from `at` (flags, size, an optional cas,
+/// each of 1 to 19 digits, one space apart) and the offset past the line's
+/// "\r\n"; `None` for anything else.
+#[inline(always)]
+fn quick_fields(buf: &[u8], mut at: usize) -> Option<(u32, usize, Option<u64>, usize)> {
     let mut numbers = [0u64; 3];
     let mut count = 0;
     loop {
@@ -126,13 +160,7 @@ pub(super) fn quick_value(buf: &[u8]) -> Option<(ValueHeader<'_>, usize)> {
     let size = usize::try_from(numbers[1])
         .ok()
         .filter(|&n| n <= MAX_VALUE)?;
-    let header = ValueHeader {
-        key: &rest[..sp],
-        flags,
-        size,
-        cas: (count == 3).then_some(numbers[2]),
-    };
-    Some((header, at + 2))
+    Some((flags, size, (count == 3).then_some(numbers[2]), at + 2))
 }
 
 /// Parses what follows "VA ": the size and the raw flags.
