@@ -380,7 +380,7 @@ unsafe fn get_multi(
         // The hits' keys and values go straight into the block handed out
         // as they are read: no allocation per hit, one copy.
         let mut found = Found::for_keys(keys.len())?;
-        let each = |key: &[u8], flags, cas, value: &[u8]| found.add(key, flags, cas, value);
+        let each = |_, key: &[u8], flags, cas, value: &[u8]| found.add(key, flags, cas, value);
         if failed.is_null() {
             at.get_many_with(&keys, true, each)?;
             // SAFETY: `hits` and `count` were checked to be non-null and

@@ -77,7 +77,7 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     Ok(outcomes)
 }
 
-/// The hits among `keys`, each seen by `each(key as given, flags, cas,
+/// The hits among `keys`, each seen by `each(index in keys, flags, cas,
 /// value)` where it was read (`cas`: asked with `gets`, else `get` and 0);
 /// the errors of the servers that failed (see
 /// [`super::Placed::get_many_partial`]).
@@ -86,7 +86,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
     place: Option<&[u8]>,
     keys: &[K],
     cas: bool,
-    mut each: impl FnMut(&[u8], u32, u64, &[u8]),
+    mut each: impl FnMut(usize, &[u8], u32, u64, &[u8]),
 ) -> Result<Vec<Error>> {
     let full = snap.full_keys(keys)?;
     let packing = snap.options.packing();
@@ -94,9 +94,9 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
     let mut hit = |i: usize, flags: u32, cas: u64, data: &[u8]| -> Result<()> {
         if packing.packed(flags) {
             let (value, flags) = packing.unpack(data, flags)?;
-            each(keys[i].as_ref(), flags, cas, &value);
+            each(i, keys[i].as_ref(), flags, cas, &value);
         } else {
-            each(keys[i].as_ref(), flags, cas, data);
+            each(i, keys[i].as_ref(), flags, cas, data);
         }
         Ok(())
     };

@@ -365,7 +365,7 @@ impl<'a> Placed<'a> {
     /// the call (before anything is sent).
     pub fn get_many_partial<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<(Vec<Hit>, Vec<Error>)> {
         let mut hits = Vec::with_capacity(keys.len());
-        let errors = self.get_many_partial_with(keys, true, |key, flags, cas, value| {
+        let errors = self.get_many_partial_with(keys, true, |_, key, flags, cas, value| {
             hits.push(Hit {
                 key: key.to_vec(),
                 item: Item {
@@ -378,14 +378,15 @@ impl<'a> Placed<'a> {
         Ok((hits, errors))
     }
 
-    /// `get_many` without a `Vec` per hit: `each(key, flags, cas, value)`
-    /// sees every hit where it was read, key as given. `cas`: whether the
+    /// `get_many` without a `Vec` per hit: `each(index, flags, cas,
+    /// value)` sees every hit where it was read, `keys[index]` its key (a
+    /// key given twice is answered at each of its places). `cas`: whether the
     /// cas of each is wanted (`gets`; else `get`, and each cas is 0).
     pub fn get_many_with<K: AsRef<[u8]>>(
         &self,
         keys: &[K],
         cas: bool,
-        each: impl FnMut(&[u8], u32, u64, &[u8]),
+        each: impl FnMut(usize, &[u8], u32, u64, &[u8]),
     ) -> Result<()> {
         super::route::first(self.get_many_partial_with(keys, cas, each)?)
     }
@@ -396,7 +397,7 @@ impl<'a> Placed<'a> {
         &self,
         keys: &[K],
         cas: bool,
-        each: impl FnMut(&[u8], u32, u64, &[u8]),
+        each: impl FnMut(usize, &[u8], u32, u64, &[u8]),
     ) -> Result<Vec<Error>> {
         multi::get_many(&self.client.snapshot(), self.place, keys, cas, each)
     }

@@ -7,7 +7,6 @@ use crate::tcl::args::{arity, data_obj, index, key_bytes, list_of, not_found, u6
 use crate::tcl::interp::{CmdResult, Interp};
 use crate::tcl::obj::{Obj, ObjBuf, ObjRef};
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 /// `get handle key ?listindex?`
 pub(super) fn get(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
@@ -75,26 +74,12 @@ pub(super) fn mget(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
     let keys: Vec<Cow<'_, [u8]>> = words.iter().map(|w| key_bytes(w.as_obj())).collect();
     let at = client.at(lead.place.as_deref());
     let format = client.value_format();
-    // Each hit's value goes at its key's place in the keylist. A server
-    // answers in the order asked, so the place is usually further on: a
-    // cursor finds it, and a map is built only for a hit out of that order
-    // (from another server). A key given twice is put in the dict twice,
-    // so it keeps its first place and the last value, as `dict` does.
+    // Each hit's value goes at its key's place in the keylist. A key
+    // given twice is answered at both places and put in the dict twice, so
+    // it keeps its first place (and its value), as `dict` does.
     let mut values: Vec<Option<Obj>> = vec![None; keys.len()];
-    let mut cursor = 0;
-    let mut places: Option<HashMap<&[u8], usize>> = None;
-    let each = |key: &[u8], flags, _cas, data: &[u8]| {
-        let at = match keys[cursor..].iter().position(|k| k.as_ref() == key) {
-            Some(ahead) => {
-                cursor += ahead + 1;
-                cursor - 1
-            }
-            None => match places.get_or_insert_with(|| first_places(&keys)).get(key) {
-                Some(&at) => at,
-                None => return,
-            },
-        };
-        values[at] = Some(data_obj(data, flags, format));
+    let each = |i: usize, _: &[u8], flags, _cas, data: &[u8]| {
+        values[i] = Some(data_obj(data, flags, format));
     };
     match lead.partial {
         // No cas in the dict: a `get`, whose reply has none.
@@ -120,15 +105,6 @@ pub(super) fn mget(interp: Interp, objv: &[ObjRef<'_>]) -> CmdResult {
         });
     interp.set_result_dict(pairs);
     Ok(())
-}
-
-/// Where each key first appears in `keys`.
-pub(super) fn first_places<'k>(keys: &'k [Cow<'_, [u8]>]) -> HashMap<&'k [u8], usize> {
-    let mut places = HashMap::with_capacity(keys.len());
-    for (i, key) in keys.iter().enumerate() {
-        places.entry(key.as_ref()).or_insert(i);
-    }
-    places
 }
 
 /// `valid handle key`: 1 or 0.
