@@ -114,8 +114,8 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                 }
                 return last;
             }
-            let keys: Vec<&[u8]> = indexes.iter().map(|&i| &*full[i]).collect();
-            protocol::retrieve(buf, RetrieveVerb::with_cas(cas), &keys);
+            let keys = indexes.iter().map(|&i| &*full[i]);
+            protocol::retrieve(buf, RetrieveVerb::with_cas(cas), keys);
             0
         },
         |conn, deadline, _, indexes, meta| {

@@ -246,7 +246,7 @@ impl<'a> Placed<'a> {
         if full.binary() {
             protocol::meta_value(&mut request, full.meta(), Some(exptime), None);
         } else {
-            protocol::get_and_touch(&mut request, true, exptime, &[&*full]);
+            protocol::get_and_touch(&mut request, true, exptime, [&*full]);
         }
         snap.keyed(
             self.place,

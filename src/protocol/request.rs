@@ -77,7 +77,7 @@ fn put_sp_u64(buf: &mut Vec<u8>, n: u64) {
     put_u64(buf, n);
 }
 
-fn put_keys<K: AsRef<[u8]>>(buf: &mut Vec<u8>, keys: &[K]) {
+fn put_keys<K: AsRef<[u8]>>(buf: &mut Vec<u8>, keys: impl IntoIterator<Item = K>) {
     for key in keys {
         buf.push(b' ');
         buf.extend_from_slice(key.as_ref());
@@ -137,7 +137,11 @@ pub fn store(
 }
 
 /// "get k1 k2 ...\r\n" / "gets ..." (keys: at least one; caller guarantees)
-pub fn retrieve<K: AsRef<[u8]>>(buf: &mut Vec<u8>, verb: RetrieveVerb, keys: &[K]) {
+pub fn retrieve<K: AsRef<[u8]>>(
+    buf: &mut Vec<u8>,
+    verb: RetrieveVerb,
+    keys: impl IntoIterator<Item = K>,
+) {
     buf.extend_from_slice(verb.word().trim_ascii_end());
     put_keys(buf, keys);
     buf.extend_from_slice(b"\r\n");
@@ -152,7 +156,12 @@ pub fn retrieve_one(verb: RetrieveVerb, key: &[u8]) -> [&[u8]; 3] {
 }
 
 /// "gat <exptime> k1 ...\r\n" or "gats <exptime> ..." (cas = false -> gat, true -> gats)
-pub fn get_and_touch<K: AsRef<[u8]>>(buf: &mut Vec<u8>, cas: bool, exptime: u32, keys: &[K]) {
+pub fn get_and_touch<K: AsRef<[u8]>>(
+    buf: &mut Vec<u8>,
+    cas: bool,
+    exptime: u32,
+    keys: impl IntoIterator<Item = K>,
+) {
     buf.extend_from_slice(if cas { b"gats" } else { b"gat" });
     put_sp_u64(buf, u64::from(exptime));
     put_keys(buf, keys);

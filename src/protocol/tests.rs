@@ -92,15 +92,15 @@ fn store_header_only_and_appends() {
 #[test]
 fn retrieval() {
     assert_eq!(
-        enc(|b| retrieve(b, RetrieveVerb::Get, &[b"a"])),
+        enc(|b| retrieve(b, RetrieveVerb::Get, [b"a"])),
         b"get a\r\n"
     );
     assert_eq!(
-        enc(|b| retrieve(b, RetrieveVerb::Gets, &["a", "bb", "ccc"])),
+        enc(|b| retrieve(b, RetrieveVerb::Gets, ["a", "bb", "ccc"])),
         b"gets a bb ccc\r\n"
     );
     assert_eq!(
-        enc(|b| retrieve(b, RetrieveVerb::Get, &[b"x".to_vec(), b"y".to_vec()])),
+        enc(|b| retrieve(b, RetrieveVerb::Get, [b"x".to_vec(), b"y".to_vec()])),
         b"get x y\r\n"
     );
     assert_eq!(retrieve_one(RetrieveVerb::Get, b"a").concat(), b"get a\r\n");
@@ -108,12 +108,9 @@ fn retrieval() {
         retrieve_one(RetrieveVerb::Gets, b"k:1").concat(),
         b"gets k:1\r\n"
     );
+    assert_eq!(enc(|b| get_and_touch(b, false, 60, ["k"])), b"gat 60 k\r\n");
     assert_eq!(
-        enc(|b| get_and_touch(b, false, 60, &["k"])),
-        b"gat 60 k\r\n"
-    );
-    assert_eq!(
-        enc(|b| get_and_touch(b, true, 0, &["k1", "k2"])),
+        enc(|b| get_and_touch(b, true, 0, ["k1", "k2"])),
         b"gats 0 k1 k2\r\n"
     );
 }
