@@ -9,7 +9,7 @@
 //! its neighbours'), and a quiet multi-get costs more than a classic one
 //! (measured by `make bench`'s floor-meta rows).
 
-use super::codec::encode;
+use super::codec::{encode, Packing};
 use super::replies::{
     deleted, meta_code, meta_deleted, meta_status, store_status, unexpected, va_fields,
 };
@@ -86,19 +86,13 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
     place: Option<&[u8]>,
     keys: &[K],
     cas: bool,
-    mut each: impl FnMut(usize, &[u8], u32, u64, &[u8]),
+    each: impl FnMut(usize, &[u8], u32, u64, &[u8]),
 ) -> Result<Vec<Error>> {
     let full = snap.full_keys(keys)?;
-    let packing = snap.options.packing();
-    // A hit of key `i`: its value (decompressed where packed) to `each`.
-    let mut hit = |i: usize, flags: u32, cas: u64, data: &[u8]| -> Result<()> {
-        if packing.packed(flags) {
-            let (value, flags) = packing.unpack(data, flags)?;
-            each(i, keys[i].as_ref(), flags, cas, &value);
-        } else {
-            each(i, keys[i].as_ref(), flags, cas, data);
-        }
-        Ok(())
+    let mut hits = Hits {
+        keys,
+        packing: snap.options.packing(),
+        each,
     };
     Ok(snap.per_server(
         place,
@@ -129,7 +123,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                             data: Some(data),
                         } => {
                             let (flags, cas) = va_fields(tokens)?;
-                            hit(i, flags, cas, data)
+                            hits.hit(i, flags, cas, data)
                         }
                         reply if meta_code(&reply) == Some(MetaCode::En) => Ok(()),
                         other => Err(unexpected(other)),
@@ -137,7 +131,7 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
                 }
                 return Ok(());
             }
-            let mut asked = Asked::new(indexes, &full, &mut hit);
+            let mut asked = Asked::new(indexes, &full, &mut hits);
             conn.read_values(deadline, &mut asked, unexpected)
         },
     ))
@@ -178,6 +172,30 @@ pub(super) fn delete_many<K: AsRef<[u8]>>(
     Ok(found)
 }
 
+/// Where a multi-get's hits go: `each` sees each with its index and key
+/// as given, its value decompressed where it was stored packed.
+struct Hits<'a, K, E> {
+    keys: &'a [K],
+    packing: Packing,
+    each: E,
+}
+
+impl<K: AsRef<[u8]>, E: FnMut(usize, &[u8], u32, u64, &[u8])> Hits<'_, K, E> {
+    /// A hit of key `i`. Always inlined into its readers: as a call (a
+    /// closure) it cost 12 instructions a hit more (callgrind, C mget100).
+    #[inline(always)]
+    fn hit(&mut self, i: usize, flags: u32, cas: u64, data: &[u8]) -> Result<()> {
+        let key = self.keys[i].as_ref();
+        if self.packing.packed(flags) {
+            let (value, flags) = self.packing.unpack(data, flags)?;
+            (self.each)(i, key, flags, cas, &value);
+        } else {
+            (self.each)(i, key, flags, cas, data);
+        }
+        Ok(())
+    }
+}
+
 /// The keys one server was asked for in a multi-get, to check its reply
 /// against: every VALUE must be for a key asked, each at most as often as
 /// asked. memcached answers in the order asked (the misses left out), so
@@ -189,20 +207,17 @@ struct Asked<'i, 'k, H> {
     full: &'i [Key<'k>],
     taken: Vec<bool>,
     next: usize,
-    hit: &'i mut H,
+    hits: &'i mut H,
 }
 
-impl<'i, 'k, H> Asked<'i, 'k, H>
-where
-    H: FnMut(usize, u32, u64, &[u8]) -> Result<()>,
-{
-    fn new(indexes: &'i [usize], full: &'i [Key<'k>], hit: &'i mut H) -> Self {
+impl<'i, 'k, H> Asked<'i, 'k, H> {
+    fn new(indexes: &'i [usize], full: &'i [Key<'k>], hits: &'i mut H) -> Self {
         Asked {
             indexes,
             full,
             taken: vec![false; indexes.len()],
             next: 0,
-            hit,
+            hits,
         }
     }
 
@@ -229,9 +244,10 @@ where
     }
 }
 
-impl<H> Values for Asked<'_, '_, H>
+impl<K, E> Values for Asked<'_, '_, Hits<'_, K, E>>
 where
-    H: FnMut(usize, u32, u64, &[u8]) -> Result<()>,
+    K: AsRef<[u8]>,
+    E: FnMut(usize, &[u8], u32, u64, &[u8]),
 {
     fn next_key(&self) -> &[u8] {
         match self.indexes.get(self.next) {
@@ -244,11 +260,12 @@ where
         let j = self.next;
         self.taken[j] = true;
         self.next = j + 1;
-        (self.hit)(self.indexes[j], flags, cas.unwrap_or(0), data)
+        self.hits
+            .hit(self.indexes[j], flags, cas.unwrap_or(0), data)
     }
 
     fn value(&mut self, key: &[u8], flags: u32, cas: Option<u64>, data: &[u8]) -> Result<()> {
         let i = self.search(key)?;
-        (self.hit)(i, flags, cas.unwrap_or(0), data)
+        self.hits.hit(i, flags, cas.unwrap_or(0), data)
     }
 }
