@@ -137,7 +137,7 @@ fn quick_fields(buf: &[u8], at: usize) -> Option<(u32, usize, Option<u64>, usize
     let (size, mut at) = quick_number(buf, at + 1)?;
     let mut cas = None;
     if buf.get(at) == Some(&b' ') {
-        let (number, after) = quick_number(buf, at + 1)?;
+        let (number, after) = quick_cas(buf, at + 1)?;
         (cas, at) = (Some(number), after);
     }
     if buf.get(at..at + 2) != Some(b"\r\n") {
@@ -164,6 +164,50 @@ fn quick_number(buf: &[u8], at: usize) -> Option<(u64, usize)> {
         len += 1;
     }
     matches!(len, 1..=19).then_some((n, at + len))
+}
+
+/// [`quick_number`] for a cas: memcached counts every store in it, so a
+/// server's cas is soon seven digits or more, read here eight at a time
+/// with word arithmetic (callgrind, C mget100 with a cas of seven digits:
+/// 47 instructions a hit less than byte by byte, with one of three digits
+/// 6 more; flags and sizes, mostly short, stay byte by byte).
+/// Sixteen digits or more, or fewer than eight bytes buffered, go byte by
+/// byte.
+#[inline(always)]
+fn quick_cas(buf: &[u8], at: usize) -> Option<(u64, usize)> {
+    let Some((high, len)) = word_digits(buf, at) else {
+        return quick_number(buf, at);
+    };
+    if len < 8 {
+        return (len > 0).then_some((high, at + len));
+    }
+    match word_digits(buf, at + 8) {
+        Some((low, len)) if len < 8 => Some((high * 10u64.pow(len as u32) + low, at + 8 + len)),
+        _ => quick_number(buf, at),
+    }
+}
+
+/// The digits that start the eight bytes at `at` (None when fewer are
+/// buffered): their number and how many (0 to 8). The bytes are read as
+/// one little-endian word; a byte that is not a digit has its top bit set
+/// in `(b - '0') | (b - '0' + 0x76)`, exactly for the first one (a borrow
+/// or carry only reaches the bytes after it); the digits, moved to the top
+/// of the word, are summed in pairs, fours and eights.
+#[inline(always)]
+fn word_digits(buf: &[u8], at: usize) -> Option<(u64, usize)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let word = u64::from_le_bytes(*buf.get(at..)?.first_chunk::<8>()?);
+    let d = word.wrapping_sub(ONES * u64::from(b'0'));
+    let not_digits = (d | d.wrapping_add(ONES * 0x76)) & (ONES * 0x80);
+    let len = (not_digits.trailing_zeros() / 8) as usize;
+    if len == 0 {
+        return Some((0, 0));
+    }
+    let v = d << (64 - 8 * len);
+    let v = (v & (ONES * 0x0f)).wrapping_mul(10 * 256 + 1) >> 8;
+    let v = (v & 0x00ff_00ff_00ff_00ff).wrapping_mul(100 * 65536 + 1) >> 16;
+    let v = (v & 0x0000_ffff_0000_ffff).wrapping_mul(10000 * (1 << 32) + 1) >> 32;
+    Some((v, len))
 }
 
 /// Parses what follows "VA ": the size and the raw flags.

@@ -93,3 +93,55 @@ fn agrees_with_parse_at_every_length() {
         Some((0, None, &b""[..], 16))
     );
 }
+
+#[test]
+fn a_cas_of_every_length() {
+    // One to twenty digits: eight at a time, then byte by byte; at every
+    // cut of the buffer (fewer than eight bytes left: byte by byte).
+    let mut cases: Vec<u64> = vec![0, 7, u64::MAX / 10, u64::MAX];
+    let mut n = 1u64;
+    while let Some(next) = n.checked_mul(10) {
+        cases.extend([n - 1, n, n + 1, next / 3]);
+        n = next;
+    }
+    for cas in cases {
+        let stream = format!("VALUE k 3 2 {cas}\r\nab\r\nEND\r\n");
+        let stream = stream.as_bytes();
+        let unit = stream.len() - 5;
+        for end in 0..=stream.len() {
+            let buf = &stream[..end];
+            let quick = value_of(buf, b"k");
+            if end < unit {
+                assert_eq!(quick, None, "{cas} cut at {end}");
+                continue;
+            }
+            if cas.to_string().len() > 19 {
+                // The general path reads (and checks) a 20th digit.
+                assert_eq!(quick, None, "{cas}");
+                continue;
+            }
+            assert_eq!(
+                quick,
+                Some((3, Some(cas), &b"ab"[..], unit)),
+                "{cas} cut at {end}"
+            );
+            assert_eq!(
+                as_parsed(buf, b"k"),
+                parse(buf).unwrap(),
+                "{cas} cut at {end}"
+            );
+        }
+    }
+    // A digit run ended by anything but a space or the line's end, at
+    // every place within and after a word.
+    for len in 1..=18 {
+        let digits = "9".repeat(len);
+        for bad in [&b"x"[..], b"\xff", b"/", b":", b"\0"] {
+            let mut buf = format!("VALUE k 0 1 {digits}").into_bytes();
+            buf.extend_from_slice(bad);
+            buf.extend_from_slice(b"\r\nx\r\n");
+            assert_eq!(value_of(&buf, b"k"), None, "{len} {bad:?}");
+            assert!(parse(&buf).is_err(), "{len} {bad:?}");
+        }
+    }
+}
