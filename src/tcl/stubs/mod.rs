@@ -82,8 +82,8 @@ pub struct Tcl_Interp {
 
 /// A Tcl value, Tcl 8.6 layout (48 bytes on x86_64). Tcl 9's is the same
 /// size with the same offsets, but `refCount` and `length` are 64-bit: only
-/// [`Tcl_IncrRefCount`] and its siblings touch `refCount`, and they know
-/// which Tcl runs; `length` is never read.
+/// [`Tcl_IncrRefCount`] and its siblings touch `refCount`, and only
+/// [`sized`]'s string functions `length`; they know which Tcl runs.
 #[repr(C)]
 pub struct Tcl_Obj {
     refCount: c_int,
