@@ -307,7 +307,8 @@ pub fn text_to_tcl(bytes: &[u8], abi: Abi) -> Option<Cow<'_, [u8]>> {
 
 /// Whether all of `bytes` is plain ASCII, 32 bytes a compare: as signed
 /// bytes, 1..=0x7F are those above 0. The last block overlaps the one
-/// before it instead of a loop over the rest.
+/// before it instead of a loop over the rest. A `while` loop: `step_by`
+/// cost 6 instructions a 100-byte value more (callgrind, Tcl get).
 ///
 /// # Safety
 /// The CPU must have AVX2, and `bytes` at least 32 bytes.
@@ -324,7 +325,14 @@ unsafe fn all_plain_avx2(bytes: &[u8]) -> bool {
         _mm256_movemask_epi8(_mm256_cmpgt_epi8(block, _mm256_setzero_si256())) == -1
     };
     let last = bytes.len() - 32;
-    (0..last).step_by(32).all(plain) && plain(last)
+    let mut at = 0;
+    while at < last {
+        if !plain(at) {
+            return false;
+        }
+        at += 32;
+    }
+    plain(last)
 }
 
 /// Whether `bytes` is UTF-8: simdutf8's check, which reads 32 or 64 bytes
