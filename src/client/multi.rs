@@ -77,8 +77,8 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     Ok(outcomes)
 }
 
-/// The hits among `keys`, each seen by `each(index in keys, flags, cas,
-/// value)` where it was read (`cas`: asked with `gets`, else `get` and 0);
+/// The hits among `keys`, each seen by `each(index in keys, key as given,
+/// flags, cas, value)` where it was read (`cas`: asked with `gets`, else `get` and 0);
 /// the errors of the servers that failed (see
 /// [`super::Placed::get_many_partial`]).
 pub(super) fn get_many<K: AsRef<[u8]>>(
@@ -200,7 +200,7 @@ impl<K: AsRef<[u8]>, E: FnMut(usize, &[u8], u32, u64, &[u8])> Hits<'_, K, E> {
 /// against: every VALUE must be for a key asked, each at most as often as
 /// asked. memcached answers in the order asked (the misses left out), so
 /// the next key asked is expected first; a key out of that order is still
-/// found. Each value goes to `hit` with the index of its key.
+/// found. Each value goes to `hits` with the index of its key.
 struct Asked<'i, 'k, H> {
     indexes: &'i [usize],
     /// The keys as sent, by index.

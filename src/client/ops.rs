@@ -378,9 +378,9 @@ impl<'a> Placed<'a> {
         Ok((hits, errors))
     }
 
-    /// `get_many` without a `Vec` per hit: `each(index, flags, cas,
-    /// value)` sees every hit where it was read, `keys[index]` its key (a
-    /// key given twice is answered at each of its places). `cas`: whether the
+    /// `get_many` without a `Vec` per hit: `each(index, key, flags, cas,
+    /// value)` sees every hit where it was read, `key` being `keys[index]`
+    /// (a key given twice is answered at each of its places). `cas`: whether the
     /// cas of each is wanted (`gets`; else `get`, and each cas is 0).
     pub fn get_many_with<K: AsRef<[u8]>>(
         &self,

@@ -118,6 +118,9 @@ pub fn value_of<'a>(buf: &'a [u8], key: &[u8]) -> Option<(u32, Option<u64>, &'a 
         return None;
     }
     let (flags, size, cas, after) = quick_fields(buf, 6 + key.len() + 1)?;
+    // The block's end checked here rather than by `data_block`, whose
+    // error `parse` then makes anyway: through it, 22 instructions a hit
+    // more (callgrind, C mget100). `size` is at most 1 GiB: no overflow.
     let end = after + size;
     match buf.get(end..end + 2) {
         Some(b"\r\n") => Some((flags, cas, &buf[after..end], end + 2)),
