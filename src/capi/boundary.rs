@@ -159,6 +159,50 @@ pub(super) unsafe fn texts<'a>(
     Ok(out)
 }
 
+/// A C string of an array the caller passed, read (by `strlen`) where it
+/// is used: [`text_array`] hands the caller's array itself to the client
+/// as its slice of keys, with no slice of them made first (callgrind, C
+/// mget100: 58.2k -> 57.3k a call).
+#[repr(transparent)]
+pub(super) struct CText(ptr::NonNull<c_char>);
+
+impl AsRef<[u8]> for CText {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: made only by `text_array` from a non-null pointer to a
+        // NUL-terminated string that outlives the slice it is in.
+        unsafe { CStr::from_ptr(self.0.as_ptr()) }.to_bytes()
+    }
+}
+
+/// `array`, of `count` NUL-terminated strings, as a slice of [`CText`]
+/// (errors as [`texts`]).
+///
+/// # Safety
+/// As [`texts`].
+pub(super) unsafe fn text_array<'a>(
+    array: *const *const c_char,
+    count: usize,
+    array_name: &str,
+    each: &str,
+) -> Result<&'a [CText]> {
+    if count == 0 {
+        return Ok(&[]);
+    }
+    if array.is_null() {
+        return Err(null(array_name));
+    }
+    // SAFETY: `array` points to `count` pointers that outlive 'a (the
+    // contract).
+    let pointers = unsafe { std::slice::from_raw_parts(array, count) };
+    if pointers.iter().any(|p| p.is_null()) {
+        return Err(null(each));
+    }
+    // SAFETY: CText is a transparent NonNull<c_char>, the layout of a
+    // `const char *` that is not null (checked just above); each points to
+    // a NUL-terminated string that outlives 'a (the contract).
+    Ok(unsafe { std::slice::from_raw_parts(array.cast::<CText>(), count) })
+}
+
 /// As [`texts`], each string also UTF-8 (server specs, daemon arguments).
 ///
 /// # Safety

@@ -374,7 +374,7 @@ unsafe fn get_multi(
         }
         // SAFETY: `keys` points to `count_keys` NUL-terminated strings (this
         // function's contract).
-        let keys = unsafe { texts(keys, count_keys, "keys", "a key") }?;
+        let keys = unsafe { text_array(keys, count_keys, "keys", "a key") }?;
         let client = client(handle)?;
         let at = client.at(place);
         // The hits' keys and values go straight into the block handed out
@@ -382,12 +382,12 @@ unsafe fn get_multi(
         let mut found = Found::for_keys(keys.len())?;
         let each = |_, key: &[u8], flags, cas, value: &[u8]| found.add(key, flags, cas, value);
         if failed.is_null() {
-            at.get_many_with(&keys, true, each)?;
+            at.get_many_with(keys, true, each)?;
             // SAFETY: `hits` and `count` were checked to be non-null and
             // are valid for a write (this function's contract).
             return unsafe { found.give(hits, count) };
         }
-        let errors = at.get_many_partial_with(&keys, true, each)?;
+        let errors = at.get_many_partial_with(keys, true, each)?;
         // SAFETY: as above.
         unsafe { found.give(hits, count) }?;
         // SAFETY: `failed` was checked to be non-null and is valid for writes (this function's contract).

@@ -90,7 +90,8 @@ pub(super) fn get_many<K: AsRef<[u8]>>(
 ) -> Result<Vec<Error>> {
     let full = snap.full_keys(keys)?;
     let mut hits = Hits {
-        keys,
+        full: &full,
+        prefix: snap.options.key_prefix.len(),
         packing: snap.options.packing(),
         each,
     };
@@ -173,19 +174,24 @@ pub(super) fn delete_many<K: AsRef<[u8]>>(
 }
 
 /// Where a multi-get's hits go: `each` sees each with its index and key
-/// as given, its value decompressed where it was stored packed.
-struct Hits<'a, K, E> {
-    keys: &'a [K],
+/// as given, its value decompressed where it was stored packed. The key as
+/// given is its full key less the prefix: the caller's keys are read once,
+/// by [`Snapshot::full_keys`] (a C caller's are C strings, measured by
+/// `strlen` each time they are read).
+struct Hits<'a, 'k, E> {
+    full: &'a [Key<'k>],
+    /// The key prefix's length.
+    prefix: usize,
     packing: Packing,
     each: E,
 }
 
-impl<K: AsRef<[u8]>, E: FnMut(usize, &[u8], u32, u64, &[u8])> Hits<'_, K, E> {
+impl<E: FnMut(usize, &[u8], u32, u64, &[u8])> Hits<'_, '_, E> {
     /// A hit of key `i`. Always inlined into its readers: as a call (a
     /// closure) it cost 12 instructions a hit more (callgrind, C mget100).
     #[inline(always)]
     fn hit(&mut self, i: usize, flags: u32, cas: u64, data: &[u8]) -> Result<()> {
-        let key = self.keys[i].as_ref();
+        let key = &self.full[i][self.prefix..];
         if self.packing.packed(flags) {
             let (value, flags) = self.packing.unpack(data, flags)?;
             (self.each)(i, key, flags, cas, &value);
@@ -244,9 +250,8 @@ impl<'i, 'k, H> Asked<'i, 'k, H> {
     }
 }
 
-impl<K, E> Values for Asked<'_, '_, Hits<'_, K, E>>
+impl<E> Values for Asked<'_, '_, Hits<'_, '_, E>>
 where
-    K: AsRef<[u8]>,
     E: FnMut(usize, &[u8], u32, u64, &[u8]),
 {
     fn next_key(&self) -> &[u8] {
