@@ -201,14 +201,13 @@ class Client(_native.ClientBase):
         return key
 
     def check_key(self, key, key_extra_len=0):
-        """Checks a key as python-memcached does: None, empty, not bytes,
-        too long, or with control or space characters raise the
-        ``Client.MemcachedKey*Error`` of each."""
+        """Checks a key as python-memcached 1.62 does (the calls check it as
+        bytes: an empty one is a ``MemcachedKeyCharacterError`` there)."""
         if isinstance(key, tuple):
             key = key[1]
         if key is None:
             raise Client.MemcachedKeyNoneError("Key is None")
-        if key == "" or key == b"":
+        if key == "":
             if key_extra_len == 0:
                 raise Client.MemcachedKeyNoneError("Key is empty")
             return
@@ -227,6 +226,9 @@ class Client(_native.ClientBase):
         if self.do_check_key:
             self.check_key(key)
         if isinstance(key, tuple):
+            if not isinstance(key[0], int):
+                raise TypeError("the hash value of a (hashvalue, key) key must be an int, "
+                                "not " + type(key[0]).__name__)
             return key[1], str(int(key[0])).encode()
         if not isinstance(key, bytes):
             raise Client.MemcachedKeyTypeError("Key must be a binary string")

@@ -85,6 +85,16 @@ def test_key_errors_are_python_memcacheds(mc):
         mc.get(None)
     with pytest.raises(Client.MemcachedKeyTypeError, match="^Key must be a binary string$"):
         mc.get(5)
+    # The calls check a key as bytes: empty is a character error there, as
+    # in python-memcached 1.62; check_key itself says so of the str ''.
+    with pytest.raises(Client.MemcachedKeyCharacterError, match=r"^Control/space characters not allowed \(key=b''\)$"):
+        mc.set("", 1)
+    with pytest.raises(Client.MemcachedKeyCharacterError, match=r"^Control/space characters not allowed \(key=b''\)$"):
+        mc.get_multi(["a", b""])
+    with pytest.raises(Client.MemcachedKeyNoneError, match="^Key is empty$"):
+        mc.check_key("")
+    with pytest.raises(TypeError, match=r"^the hash value of a \(hashvalue, key\) key must be an int, not str$"):
+        mc.get(("7", "k"))
     assert issubclass(Client.MemcachedKeyLengthError, Client.MemcachedKeyError)
 
 
