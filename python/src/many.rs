@@ -34,12 +34,13 @@ impl Keys {
     }
 
     /// Adds `prefix` + `key`; false (nothing added) for a key the fast
-    /// path leaves to the Python one: empty, too long, or with a byte the
-    /// text protocol cannot carry.
+    /// path leaves to the Python one: empty (even with a prefix, which
+    /// python-memcached refuses), too long, or with a byte the text
+    /// protocol cannot carry.
     pub fn push(&mut self, prefix: &[u8], key: &[u8]) -> bool {
         let len = prefix.len() + key.len();
         let bad = |b: &u8| *b <= b' ' || *b == 0x7f;
-        if len == 0 || len > KEY_MAX || prefix.iter().any(bad) || key.iter().any(bad) {
+        if key.is_empty() || len > KEY_MAX || prefix.iter().any(bad) || key.iter().any(bad) {
             return false;
         }
         self.starts.push(self.bytes.len());

@@ -91,6 +91,11 @@ def test_key_errors_are_python_memcacheds(mc):
         mc.set("", 1)
     with pytest.raises(Client.MemcachedKeyCharacterError, match=r"^Control/space characters not allowed \(key=b''\)$"):
         mc.get_multi(["a", b""])
+    for call in (lambda: mc.get_multi(["a", ""], key_prefix="p_"),
+                 lambda: mc.set_multi({"": 1}, key_prefix="p_"),
+                 lambda: mc.delete_multi([""], key_prefix="p_")):
+        with pytest.raises(Client.MemcachedKeyCharacterError, match=r"^Control/space characters not allowed \(key=b''\)$"):
+            call()
     with pytest.raises(Client.MemcachedKeyNoneError, match="^Key is empty$"):
         mc.check_key("")
     with pytest.raises(TypeError, match=r"^the hash value of a \(hashvalue, key\) key must be an int, not str$"):
