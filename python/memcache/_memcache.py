@@ -210,7 +210,9 @@ class Memcache(_native.Handle):
         """Stores every ``key: data`` of a dict (pipelined: one write per
         server); returns the list of keys not stored."""
         ttl, flags = self._ttl(ttl), _flags(flags)
-        keys = [*items]
+        if not hasattr(items, "keys"):
+            raise TypeError("mput takes a dict of keys and data, not " + type(items).__name__)
+        keys = [*items.keys()]
         text_flag = _native.text_flag(self._format)
         entries = [(_key(k),) + _data(items[k], flags, text_flag) for k in keys]
         codes = _native.set_multi(self._h, entries, ttl)

@@ -114,6 +114,8 @@ def test_multi_key_calls(m):
     assert m.mget(["c", "nope", "a", "b"]) == {"c": "3", "a": "1", "b": b"2"}
     assert m.mremove(["a", "b", "nope"]) == 2
     assert m.mget(["a", "b", "c"]) == {"c": "3"}
+    with pytest.raises(TypeError, match="^mput takes a dict of keys and data, not list$"):
+        m.mput(["a", "b"])
 
 
 def test_listindex_reads_the_data_as_a_tcl_list(m):
