@@ -3,9 +3,9 @@
 
 /// The files of the C ABI, in the order the header presents them: the
 /// types first, then the functions, as a C programmer meets them.
-const SOURCES: [&str; 12] = [
+const SOURCES: [&str; 13] = [
     "types", "boundary", "handles", "formats", "settings", "store", "fetch", "keys", "binary",
-    "servers", "update", "lease",
+    "exptime", "servers", "update", "lease",
 ];
 
 fn main() {

@@ -1307,6 +1307,49 @@ mc_result mc_decr_n(uint64_t handle,
                     uint64_t *value);
 
 /**
+ * As `mc_store`, with memcached's own `exptime` instead of a TTL, sent
+ * as it is: 0 for no expiry, up to 30 days (2592000) relative seconds,
+ * beyond that a Unix time, negative an item gone at once (memcached's
+ * reading of each; as libmemcached's `expiration` and python-memcached's
+ * `time`). Not counted from the server's clock as a TTL over 30 days is.
+ *
+ * # Safety
+ * As `mc_store`.
+ */
+mc_result mc_store_exptime(uint64_t handle,
+                           uint32_t verb,
+                           const char *place,
+                           const char *key,
+                           const void *value,
+                           size_t len,
+                           uint32_t flags,
+                           int32_t exptime,
+                           uint64_t cas);
+
+/**
+ * As `mc_set_multi_by_key` (`place` may be null), with memcached's own
+ * `exptime` as `mc_store_exptime` takes it.
+ *
+ * # Safety
+ * As `mc_set_multi_by_key`.
+ */
+mc_result mc_set_multi_exptime(uint64_t handle,
+                               const char *place,
+                               const struct mc_entry *entries,
+                               size_t count,
+                               int32_t exptime,
+                               mc_result *statuses);
+
+/**
+ * As `mc_touch_by_key` (`place` may be null), with memcached's own
+ * `exptime` as `mc_store_exptime` takes it.
+ *
+ * # Safety
+ * As `mc_touch_by_key`.
+ */
+mc_result mc_touch_exptime(uint64_t handle, const char *place, const char *key, int32_t exptime);
+
+/**
  * Replaces the handle's servers with `count` new ones (written as for
  * `mc_create`, weights included), keeping the handle and its settings;
  * servers in both lists keep their connections and dead marks. A socket

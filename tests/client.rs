@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use memcache::client::MAX_RELATIVE_TTL;
+use memcache::client::{EXPIRED, MAX_RELATIVE_TTL};
 use memcache::{Client, Hit, Item, Kind, Options, Status};
 use support::{fail, stat_u64, Memcached};
 
@@ -676,6 +676,32 @@ fn ttl_over_30_days_is_sent_as_a_unix_time() {
     let ttl = c.ttl(b"k30").unwrap().unwrap();
     let expected = i64::from(MAX_RELATIVE_TTL);
     assert!((expected - 3..=expected).contains(&ttl), "ttl {ttl}");
+}
+
+#[test]
+fn exptimes_are_sent_as_memcached_reads_them() {
+    let m = Memcached::tcp_checked(&[]);
+    let c = client(&m);
+    let at = c.at(None).exptimes();
+    // A Unix time, not a lifetime counted from the server's clock.
+    let now = u32::try_from(stat_u64(&c, "time")).unwrap();
+    assert_eq!(at.set(b"abs", b"v", 0, now + 3600).unwrap(), Status::Stored);
+    let ttl = c.ttl(b"abs").unwrap().unwrap();
+    assert!((3598..=3600).contains(&ttl), "ttl {ttl}");
+    assert!(at.touch(b"abs", now + 7200).unwrap());
+    let ttl = c.ttl(b"abs").unwrap().unwrap();
+    assert!((7198..=7200).contains(&ttl), "ttl {ttl}");
+    assert_eq!(at.set_many(&[(b"m", b"v", 0)], EXPIRED).unwrap().len(), 1);
+    assert_eq!(at.set(b"gone", b"v", 0, EXPIRED).unwrap(), Status::Stored);
+    assert_eq!(c.get_many(&[&b"m"[..], b"gone"]).unwrap(), vec![]);
+    let e = at.set(b"k", b"v", 0, 1 << 31).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.message()),
+        (
+            Kind::Invalid,
+            "an exptime of 2147483648 is after 2038-01-19 03:14:07 UTC, the last time memcached can keep (memcached reads at most 2147483647)"
+        )
+    );
 }
 
 // ----- keys -----

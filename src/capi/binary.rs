@@ -33,7 +33,19 @@ pub unsafe extern "C" fn mc_store_n(
 ) -> mc_result {
     let key = KeyArg::Sized(key, keylen);
     // SAFETY: this function's contract covers `store_verb`'s (see # Safety).
-    unsafe { store_verb(handle, verb, place, key, value, len, flags, ttl, cas) }
+    unsafe {
+        store_verb(
+            handle,
+            verb,
+            place,
+            key,
+            value,
+            len,
+            flags,
+            Expiry::Ttl(ttl),
+            cas,
+        )
+    }
 }
 
 /// As `mc_get` (on the server `place` picks, if not null), with a key of

@@ -8,7 +8,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
 
-use crate::client::{Client, Options, Status};
+use crate::client::{Client, Options, Placed, Status, EXPIRED};
 use crate::error::{Error, Kind, Result};
 use crate::registry;
 
@@ -108,6 +108,29 @@ pub(super) unsafe fn bytes<'a>(p: *const c_void, len: usize, name: &str) -> Resu
     // SAFETY: `p` is not null and (by this function's contract) points to
     // `len` readable bytes that outlive 'a.
     Ok(unsafe { std::slice::from_raw_parts(p.cast(), len) })
+}
+
+/// A TTL argument: the library's (relative seconds) or, in the
+/// `_exptime` calls, memcached's own exptime (a signed 32-bit number, as
+/// memcached reads it).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Expiry {
+    Ttl(u32),
+    Exptime(i32),
+}
+
+impl Expiry {
+    /// The client's placement `place`, reading TTLs as this one is, and
+    /// the TTL to give it (a negative exptime: memcached's own reading).
+    pub(super) fn at<'a>(self, client: &'a Client, place: Option<&'a [u8]>) -> (Placed<'a>, u32) {
+        match self {
+            Expiry::Ttl(ttl) => (client.at(place), ttl),
+            Expiry::Exptime(e) => (
+                client.at(place).exptimes(),
+                u32::try_from(e).unwrap_or(EXPIRED),
+            ),
+        }
+    }
 }
 
 /// Reads an optional placement value: null means none (each key by its

@@ -112,12 +112,28 @@ pub unsafe extern "C" fn mc_touch_by_key(
     key: *const c_char,
     ttl: u32,
 ) -> mc_result {
+    // SAFETY: as this function's contract.
+    unsafe { touch(handle, place, key, Expiry::Ttl(ttl)) }
+}
+
+/// The body of `mc_touch_by_key` and `mc_touch_exptime`.
+///
+/// # Safety
+/// As `mc_touch_by_key`.
+pub(super) unsafe fn touch(
+    handle: u64,
+    place: *const c_char,
+    key: *const c_char,
+    ttl: Expiry,
+) -> mc_result {
     guard(|| {
         // SAFETY: `place` is null or a NUL-terminated string (this function's contract).
         let place = unsafe { place_arg(place) };
         // SAFETY: `key` is null or a NUL-terminated string (this function's contract).
         let key = unsafe { text(key, "key") }?;
-        Ok(found(client(handle)?.at(place).touch(key, ttl)?))
+        let client = client(handle)?;
+        let (at, ttl) = ttl.at(&client, place);
+        Ok(found(at.touch(key, ttl)?))
     })
 }
 

@@ -14,7 +14,8 @@
 //!   control characters (with the `binarykeys` setting, any key up to 186
 //!   bytes; the `_n` calls take a key and its length, so it may hold NUL);
 //!   values are byte buffers with a length.
-//! - TTLs are relative seconds; 0 means no expiry; more than 30 days works.
+//! - TTLs are relative seconds; 0 means no expiry; more than 30 days works
+//!   (the `_exptime` calls take memcached's own exptime instead).
 //! - Output parameters are written only when the call returns `MC_OK`.
 //! - Memory the library returns (values, hit and stat arrays, strings) is one
 //!   block per call, released with `mc_free()`.
@@ -23,13 +24,14 @@
 //! Where things are: `types` (result codes and structs), `boundary`
 //! (the panic boundary, arguments and results), `handles`, `formats` (value
 //! formats), `settings`, `servers`,
-//! `store`, `fetch`, `keys`, `binary` (the `_n` calls), `update` and `lease` (CGI state). Each C function is written out with its
+//! `store`, `fetch`, `keys`, `binary` (the `_n` calls), `exptime` (the `_exptime` calls), `update` and `lease` (CGI state). Each C function is written out with its
 //! own doc comment, even where several differ in one argument (the
 //! `_by_key` twins): cbindgen reads the source, not macro expansions, and
 //! the header carries every function's documentation.
 
 mod binary;
 mod boundary;
+mod exptime;
 mod fetch;
 mod formats;
 mod found;
@@ -44,6 +46,7 @@ mod update;
 
 pub use binary::*;
 pub use boundary::{mc_free, mc_last_error};
+pub use exptime::*;
 pub use fetch::*;
 pub use formats::*;
 pub use handles::*;

@@ -32,7 +32,7 @@ unsafe fn store(
             KeyArg::Text(key),
             value,
             len,
-            ttl,
+            Expiry::Ttl(ttl),
             |at, key, value, ttl| at.store(verb, key, value, flags, ttl),
         )
     }
@@ -40,7 +40,7 @@ unsafe fn store(
 
 /// The body of every single-item store: reads the arguments, resolves
 /// `MC_TTL_DEFAULT`, and runs `op` (a store or an append-or-add) on the
-/// server `place` picks.
+/// server `place` picks, reading `ttl` as it says.
 ///
 /// # Safety
 /// As `store`.
@@ -50,7 +50,7 @@ unsafe fn stored(
     key: KeyArg,
     value: *const c_void,
     len: usize,
-    ttl: u32,
+    ttl: Expiry,
     op: impl FnOnce(Placed<'_>, &[u8], &[u8], u32) -> Result<Status>,
 ) -> mc_result {
     guard(|| {
@@ -61,12 +61,12 @@ unsafe fn stored(
         // SAFETY: `value` has `len` readable bytes, or `len` is 0 (this function's contract).
         let value = unsafe { bytes(value, len, "value") }?;
         let client = client(handle)?;
-        let ttl = if ttl == MC_TTL_DEFAULT {
-            client.default_ttl()
-        } else {
-            ttl
+        let ttl = match ttl {
+            Expiry::Ttl(MC_TTL_DEFAULT) => Expiry::Ttl(client.default_ttl()),
+            ttl => ttl,
         };
-        Ok(status(op(client.at(place), key, value, ttl)?))
+        let (at, ttl) = ttl.at(&client, place);
+        Ok(status(op(at, key, value, ttl)?))
     })
 }
 
@@ -97,10 +97,22 @@ pub unsafe extern "C" fn mc_store(
 ) -> mc_result {
     let key = KeyArg::Text(key);
     // SAFETY: this function's contract covers `store_verb`'s (see # Safety).
-    unsafe { store_verb(handle, verb, place, key, value, len, flags, ttl, cas) }
+    unsafe {
+        store_verb(
+            handle,
+            verb,
+            place,
+            key,
+            value,
+            len,
+            flags,
+            Expiry::Ttl(ttl),
+            cas,
+        )
+    }
 }
 
-/// The body of `mc_store` and `mc_store_n`.
+/// The body of `mc_store`, `mc_store_n` and `mc_store_exptime`.
 ///
 /// # Safety
 /// As `mc_store`, `key` as [`KeyArg::bytes`].
@@ -113,7 +125,7 @@ pub(super) unsafe fn store_verb(
     value: *const c_void,
     len: usize,
     flags: u32,
-    ttl: u32,
+    ttl: Expiry,
     cas: u64,
 ) -> mc_result {
     // `None`: append-or-add (6), two commands rather than one verb.
@@ -416,7 +428,16 @@ pub unsafe extern "C" fn mc_set_multi(
     statuses: *mut mc_result,
 ) -> mc_result {
     // SAFETY: this function's contract covers `set_multi`'s (see # Safety).
-    unsafe { set_multi(handle, ptr::null(), entries, count, ttl, statuses) }
+    unsafe {
+        set_multi(
+            handle,
+            ptr::null(),
+            entries,
+            count,
+            Expiry::Ttl(ttl),
+            statuses,
+        )
+    }
 }
 
 /// As `mc_set_multi`, every item stored on the server `place` picks (see
@@ -434,19 +455,20 @@ pub unsafe extern "C" fn mc_set_multi_by_key(
     statuses: *mut mc_result,
 ) -> mc_result {
     // SAFETY: this function's contract covers `set_multi`'s (see # Safety).
-    unsafe { set_multi(handle, place, entries, count, ttl, statuses) }
+    unsafe { set_multi(handle, place, entries, count, Expiry::Ttl(ttl), statuses) }
 }
 
-/// The body of `mc_set_multi` and `mc_set_multi_by_key`.
+/// The body of `mc_set_multi`, `mc_set_multi_by_key` and
+/// `mc_set_multi_exptime`.
 ///
 /// # Safety
 /// As `mc_set_multi`; `place` is null or a NUL-terminated string.
-unsafe fn set_multi(
+pub(super) unsafe fn set_multi(
     handle: u64,
     place: *const c_char,
     entries: *const mc_entry,
     count: usize,
-    ttl: u32,
+    ttl: Expiry,
     statuses: *mut mc_result,
 ) -> mc_result {
     guard(|| {
@@ -470,7 +492,8 @@ unsafe fn set_multi(
             })
             .collect::<Result<Vec<_>>>()?;
         let client = client(handle)?;
-        let results = client.at(place).set_many(&items, ttl)?;
+        let (at, ttl) = ttl.at(&client, place);
+        let results = at.set_many(&items, ttl)?;
         let mut all = mc_result::MC_OK;
         let mut first_error = None;
         for (i, outcome) in results.into_iter().enumerate() {

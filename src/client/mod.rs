@@ -59,6 +59,26 @@ pub const MAX_RELATIVE_TTL: u32 = 60 * 60 * 24 * 30;
 /// 32-bit number, so a later one is in the past (2038-01-19 03:14:07 UTC).
 pub const MAX_UNIX_TIME: u64 = i32::MAX as u64;
 
+/// An exptime of an item gone at once: a Unix time long before any server
+/// started, which is what memcached makes of a negative exptime (a
+/// [`Placed::exptimes`] TTL; python-memcached sends the negative number).
+pub const EXPIRED: u32 = MAX_RELATIVE_TTL + 1;
+
+/// A TTL read as memcached's own exptime ([`Placed::exptimes`]): sent as
+/// it is, unless memcached could not read it.
+fn checked_exptime(exptime: u32) -> Result<u32> {
+    if u64::from(exptime) > MAX_UNIX_TIME {
+        return Err(Error::new(
+            Kind::Invalid,
+            format!(
+                "an exptime of {exptime} is after 2038-01-19 03:14:07 UTC, the last time \
+                 memcached can keep (memcached reads at most {MAX_UNIX_TIME})"
+            ),
+        ));
+    }
+    Ok(exptime)
+}
+
 /// A stored item as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {

@@ -25,11 +25,12 @@ pub(super) fn set_many<K: AsRef<[u8]>, V: AsRef<[u8]>>(
     snap: &Snapshot,
     place: Option<&[u8]>,
     items: &[(K, V, u32)],
-    ttl: u32,
+    exptimes: impl FnOnce(&Snapshot) -> Result<Vec<u32>>,
 ) -> Result<Vec<Result<Status>>> {
     let keys: Vec<&[u8]> = items.iter().map(|(k, _, _)| k.as_ref()).collect();
     let full = snap.full_keys(&keys)?;
-    let exptimes = snap.exptimes(ttl)?;
+    // Each server's exptime, once the keys are known to be good.
+    let exptimes = exptimes(snap)?;
     // The compressed data, only where a threshold is in force.
     let packing = snap.options.packing();
     let packed: Option<Vec<_>> = snap.options.compression().map(|min| {

@@ -10,7 +10,7 @@ use super::replies::{
 };
 use super::route::Resend;
 use super::scratch::Scratch;
-use super::{Client, Hit, Item, Key, Snapshot, Status, ValueBuf};
+use super::{checked_exptime, Client, Hit, Item, Key, Snapshot, Status, ValueBuf};
 use crate::error::{Error, Result};
 use crate::protocol::{self, Arith, MetaCode, MetaDelete, Reply, RetrieveVerb, StoreVerb};
 
@@ -36,6 +36,8 @@ const APPEND_RACES: usize = 100;
 pub struct Placed<'a> {
     pub(super) client: &'a Client,
     pub(super) place: Option<&'a [u8]>,
+    /// Its TTLs are memcached's own exptimes (see [`Placed::exptimes`]).
+    exptimes: bool,
 }
 
 impl StoreVerb {
@@ -51,7 +53,32 @@ impl StoreVerb {
 
 impl<'a> Placed<'a> {
     pub(super) fn new(client: &'a Client, place: Option<&'a [u8]>) -> Placed<'a> {
-        Placed { client, place }
+        Placed {
+            client,
+            place,
+            exptimes: false,
+        }
+    }
+
+    /// The same, its calls' TTLs read as memcached's own exptimes and sent
+    /// as they are (as libmemcached and python-memcached pass them): up to
+    /// 30 days relative seconds, beyond that a Unix time, [`EXPIRED`] an
+    /// item that is gone at once; not a lifetime counted from the server's
+    /// clock. One past 2^31 - 1 (memcached reads a signed 32-bit number)
+    /// is an `Invalid` error.
+    pub fn exptimes(self) -> Placed<'a> {
+        Placed {
+            exptimes: true,
+            ..self
+        }
+    }
+
+    /// The exptime to send for `ttl` with the key `full`.
+    fn exptime(&self, snap: &Snapshot, full: &[u8], ttl: u32) -> Result<u32> {
+        match self.exptimes {
+            true => checked_exptime(ttl),
+            false => snap.key_exptime(self.place, full, ttl),
+        }
     }
 
     /// The round trip of a one-key command whose reply is one line: the
@@ -153,7 +180,7 @@ impl<'a> Placed<'a> {
     ) -> Result<Status> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
-        let exptime = snap.key_exptime(self.place, &full, ttl)?;
+        let exptime = self.exptime(&snap, &full, ttl)?;
         // Compression only where a threshold is set (python format).
         let packed = pack(&snap.options, verb, value, flags);
         let (value, flags) = (&packed.0[..], packed.1);
@@ -240,7 +267,7 @@ impl<'a> Placed<'a> {
     ) -> Result<Option<(B, u32, u64)>> {
         let snap = self.client.snapshot();
         let full = snap.full_key(key)?;
-        let exptime = snap.key_exptime(self.place, &full, ttl)?;
+        let exptime = self.exptime(&snap, &full, ttl)?;
         let packing = snap.options.packing();
         let mut request = Scratch::take();
         if full.binary() {
@@ -279,7 +306,7 @@ impl<'a> Placed<'a> {
     /// Gives `key` a new TTL; false if it has no item.
     pub fn touch(&self, key: &[u8], ttl: u32) -> Result<bool> {
         let encode = |snap: &Snapshot, buf: &mut Vec<u8>, full: &Key<'_>| {
-            let exptime = snap.key_exptime(self.place, full, ttl)?;
+            let exptime = self.exptime(snap, full, ttl)?;
             match full.binary() {
                 true => protocol::meta_touch(buf, full.meta(), exptime),
                 false => protocol::touch(buf, full, exptime, false),
@@ -344,7 +371,12 @@ impl<'a> Placed<'a> {
         items: &[(K, V, u32)],
         ttl: u32,
     ) -> Result<Vec<Result<Status>>> {
-        multi::set_many(&self.client.snapshot(), self.place, items, ttl)
+        let snap = self.client.snapshot();
+        let exptimes = |snap: &Snapshot| match self.exptimes {
+            true => Ok(vec![checked_exptime(ttl)?; snap.topology.nodes.len()]),
+            false => snap.exptimes(ttl),
+        };
+        multi::set_many(&snap, self.place, items, exptimes)
     }
 
     /// Every hit among `keys`, pipelined: one `gets` per server. Keys come

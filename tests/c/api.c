@@ -896,6 +896,38 @@ static void test_ttl(uint64_t h) {
     CHECK_U64(len, 12);
     CHECK_U64(flags, 13);
     CHECK_U64(cas, 14);
+
+    /* memcached's own exptimes: relative up to 30 days, else a Unix time
+       (not counted from the server's clock), negative gone at once */
+    int32_t at = (int32_t)time(NULL) + 3600;
+    CHECK_RC(mc_store_exptime(h, MC_VERB_SET, NULL, "exp", "v", 1, 0, 100, 0), MC_OK);
+    CHECK_RC(mc_ttl(h, "exp", &ttl), MC_OK);
+    CHECK(ttl >= 98 && ttl <= 100);
+    CHECK_RC(mc_store_exptime(h, MC_VERB_SET, NULL, "exp", "v", 1, 0, at, 0), MC_OK);
+    CHECK_RC(mc_ttl(h, "exp", &ttl), MC_OK);
+    CHECK(ttl >= 3597 && ttl <= 3601);
+    CHECK_RC(mc_touch_exptime(h, NULL, "exp", at + 3600), MC_OK);
+    CHECK_RC(mc_ttl(h, "exp", &ttl), MC_OK);
+    CHECK(ttl >= 7197 && ttl <= 7201);
+    CHECK_RC(mc_touch_exptime(h, NULL, "exp", -1), MC_OK);
+    CHECK_RC(mc_exists(h, "exp"), MC_NOTFOUND);
+    CHECK_RC(mc_store_exptime(h, MC_VERB_ADD, NULL, "exp", "v", 1, 0, at - 7200, 0), MC_OK);
+    CHECK_RC(mc_exists(h, "exp"), MC_NOTFOUND);
+    {
+        mc_entry e[2] = {{"exp1", "a", 1, 0}, {"exp2", "b", 1, 0}};
+        mc_result st[2] = {MC_PANIC, MC_PANIC};
+        CHECK_RC(mc_set_multi_exptime(h, NULL, e, 2, at, st), MC_OK);
+        CHECK_RC(mc_ttl(h, "exp2", &ttl), MC_OK);
+        CHECK(ttl >= 3597 && ttl <= 3601);
+        CHECK_RC(mc_set_multi_exptime(h, NULL, e, 2, -1, st), MC_OK);
+        CHECK_U64(st[0], MC_OK);
+        CHECK_U64(st[1], MC_OK);
+        CHECK_RC(mc_exists(h, "exp1"), MC_NOTFOUND);
+    }
+    CHECK_RC(mc_store_exptime(h, 9, NULL, "exp", "v", 1, 0, 0, 0), MC_INVALID);
+    CHECK_ERROR("bad verb 9: must be an mc_verb from 0 to 6");
+    CHECK_RC(mc_touch_exptime(h, NULL, NULL, 0), MC_INVALID);
+    CHECK_ERROR("key is a null pointer");
 }
 
 static void test_incr_decr(uint64_t h) {
