@@ -18,12 +18,13 @@ import pickle
 import re
 import sys
 import zlib
-from datetime import timedelta
 from io import BytesIO
 
 from . import _native
 from ._errors import ClientError, Error, ServerError, TooLarge
 from ._hosts import _DEAD_RETRY, _SOCKET_TIMEOUT, _Host
+from ._numbers import delta as _delta
+from ._numbers import exptime as _exptime
 
 SERVER_MAX_KEY_LENGTH = 250
 SERVER_MAX_VALUE_LENGTH = 1024 * 1024
@@ -306,9 +307,7 @@ class Client(_native.ClientBase):
         if self._h is None:
             return 0
         self._statlog(("set", "add", "replace", "append", "prepend", "cas")[verb])
-        if isinstance(time, timedelta):
-            time = int(time.total_seconds())
-        cas = 0
+        time, cas = _exptime(time), 0
         if verb == _CAS:
             if key not in self.cas_ids:
                 verb = _SET
@@ -319,7 +318,7 @@ class Client(_native.ClientBase):
             return 0
         flags, _, data = info
         try:
-            code = _native.store(self._h, verb, key, data, flags, int(time), cas, place)
+            code = _native.store(self._h, verb, key, data, flags, time, cas, place, True)
         except Error as e:
             return self._store_failed(e)
         return self._store_result(code, noreply)
@@ -445,8 +444,7 @@ class Client(_native.ClientBase):
         mapped = self._map_keys(mapping.keys(), key_prefix)
         if self._h is None:
             return [*mapping.keys()]
-        if isinstance(time, timedelta):
-            time = int(time.total_seconds())
+        time = _exptime(time)
         notstored = []
         plain, placed = [], []
         for sent, place, orig in mapped:
@@ -459,14 +457,14 @@ class Client(_native.ClientBase):
                 placed.append((sent, place, info, orig))
         if plain:
             try:
-                codes = _native.set_multi(self._h, [(k, v, f) for k, v, f, _ in plain], int(time))
+                codes = _native.set_multi(self._h, [(k, v, f) for k, v, f, _ in plain], time, True)
                 notstored += [o for (_, _, _, o), code in zip(plain, codes) if code != _STORED]
             except Error as e:
                 self._failed(e)
                 notstored += [o for _, _, _, o in plain]
         for sent, place, (flags, _, data), orig in placed:
             try:
-                if _native.store(self._h, _SET, sent, data, flags, int(time), 0, place) != _STORED:
+                if _native.store(self._h, _SET, sent, data, flags, time, 0, place, True) != _STORED:
                     notstored.append(orig)
             except Error as e:
                 self._failed(e)
@@ -517,8 +515,9 @@ class Client(_native.ClientBase):
         if self._h is None:
             return 0
         self._statlog("touch")
+        time = _exptime(time)
         try:
-            if _native.touch(self._h, key, int(time), place) or noreply:
+            if _native.touch(self._h, key, time, place, True) or noreply:
                 return 1
         except Error as e:
             self._failed(e)
@@ -532,7 +531,7 @@ class Client(_native.ClientBase):
             return None
         self._statlog("decr" if down else "incr")
         try:
-            value = _native.count(self._h, key, int(delta), down, place)
+            value = _native.count(self._h, key, _delta(delta), down, place)
         except ValueError:
             raise
         except Error as e:

@@ -14,6 +14,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
 
 use crate::fast::{c_key, fetch, plain_ttl, store, value_bytes, INTEGER, KEY_MAX, LONG, TEXT};
+
+/// memcached's longest relative exptime (30 days).
+const MAX_RELATIVE: u32 = 30 * 24 * 3600;
 use crate::ffi;
 use crate::many;
 use crate::text::Utf8;
@@ -305,7 +308,9 @@ impl ClientBase {
             compress.is_exact_instance_of::<PyInt>() && compress.extract::<u64>().ok() == Some(0);
         let (true, Some(ttl), Some((value, flags))) = (
             plain,
-            plain_ttl(Some(&time), 0),
+            // Up to 30 days, memcached's exptime (python-memcached's
+            // `time`) is the library's TTL; beyond, `_set` says which.
+            plain_ttl(Some(&time), 0).filter(|&t| t <= MAX_RELATIVE),
             value_bytes(val, true, TEXT)?,
         ) else {
             return slow();

@@ -130,6 +130,31 @@ extern "C" {
         ttl: u32,
         statuses: *mut McResult,
     ) -> McResult;
+    pub fn mc_store_exptime(
+        handle: u64,
+        verb: u32,
+        place: *const c_char,
+        key: *const c_char,
+        value: *const c_void,
+        len: usize,
+        flags: u32,
+        exptime: i32,
+        cas: u64,
+    ) -> McResult;
+    pub fn mc_set_multi_exptime(
+        handle: u64,
+        place: *const c_char,
+        entries: *const Entry,
+        count: usize,
+        exptime: i32,
+        statuses: *mut McResult,
+    ) -> McResult;
+    pub fn mc_touch_exptime(
+        handle: u64,
+        place: *const c_char,
+        key: *const c_char,
+        exptime: i32,
+    ) -> McResult;
     pub fn mc_get_into(
         handle: u64,
         place: *const c_char,

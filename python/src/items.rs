@@ -15,10 +15,30 @@ use crate::landing::{self, Landing};
 /// A result slot the library has not written.
 const UNWRITTEN: u32 = u32::MAX;
 
+/// A TTL argument: the library's TTL (0 to 2^32 - 1), or with `exptime`
+/// memcached's own exptime, a signed 32-bit number (python-memcached's
+/// `time`: the `_exptime` calls).
+#[derive(Clone, Copy)]
+enum Expiry {
+    Ttl(u32),
+    Exptime(i32),
+}
+
+impl Expiry {
+    fn new(ttl: i64, exptime: bool) -> PyResult<Expiry> {
+        let range =
+            || pyo3::exceptions::PyOverflowError::new_err(format!("ttl {ttl} out of range"));
+        Ok(match exptime {
+            false => Expiry::Ttl(u32::try_from(ttl).map_err(|_| range())?),
+            true => Expiry::Exptime(i32::try_from(ttl).map_err(|_| range())?),
+        })
+    }
+}
+
 /// Any store (`verb` an `mc_verb`): 0 stored, 1 not found, 2 not stored,
 /// 3 exists.
 #[pyfunction]
-#[pyo3(signature = (handle, verb, key, value, flags, ttl, cas=0, place=None))]
+#[pyo3(signature = (handle, verb, key, value, flags, ttl, cas=0, place=None, exptime=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn store(
     py: Python<'_>,
@@ -27,10 +47,12 @@ pub fn store(
     key: &[u8],
     value: &[u8],
     flags: u32,
-    ttl: u32,
+    ttl: i64,
     cas: u64,
     place: Option<&[u8]>,
+    exptime: bool,
 ) -> PyResult<u32> {
+    let ttl = Expiry::new(ttl, exptime)?;
     let key = check_key(key)?;
     let place = place.map(|p| cstring(p, "place")).transpose()?;
     let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
@@ -40,17 +62,15 @@ pub fn store(
         // SAFETY: every pointer passed is into this call's live arguments (C
         // strings, buffers, out-parameters), valid for the whole C call.
         || unsafe {
-            ffi::mc_store(
-                handle,
-                verb,
-                place.get(),
-                key.as_ptr(),
-                value.as_ptr().cast(),
-                value.len(),
-                flags,
-                ttl,
-                cas,
-            )
+            let (key, value, len) = (key.as_ptr(), value.as_ptr().cast(), value.len());
+            match ttl {
+                Expiry::Ttl(ttl) => {
+                    ffi::mc_store(handle, verb, place.get(), key, value, len, flags, ttl, cas)
+                }
+                Expiry::Exptime(e) => {
+                    ffi::mc_store_exptime(handle, verb, place.get(), key, value, len, flags, e, cas)
+                }
+            }
         },
     )
 }
@@ -161,12 +181,15 @@ pub fn get_multi<'py>(
 
 /// Stores `(key, value, flags)` entries, pipelined; a result code each.
 #[pyfunction]
+#[pyo3(signature = (handle, entries, ttl, exptime=false))]
 pub fn set_multi(
     py: Python<'_>,
     handle: u64,
     entries: Vec<(Vec<u8>, Vec<u8>, u32)>,
-    ttl: u32,
+    ttl: i64,
+    exptime: bool,
 ) -> PyResult<Vec<u32>> {
+    let ttl = Expiry::new(ttl, exptime)?;
     let keys = entries
         .iter()
         .map(|(k, _, _)| check_key(k))
@@ -189,13 +212,17 @@ pub fn set_multi(
         // SAFETY: the records point into `entries` and `keys`, alive for
         // the call; `statuses` has room for one result per record.
         let rc = unsafe {
-            ffi::mc_set_multi(
-                handle,
+            let (list, count, out) = (
                 records.get().as_ptr(),
                 records.get().len(),
-                ttl,
                 statuses.as_mut_ptr(),
-            )
+            );
+            match ttl {
+                Expiry::Ttl(ttl) => ffi::mc_set_multi(handle, list, count, ttl, out),
+                Expiry::Exptime(e) => {
+                    ffi::mc_set_multi_exptime(handle, ptr::null(), list, count, e, out)
+                }
+            }
         };
         (rc, statuses.iter().all(|&s| s != UNWRITTEN))
     })?;
@@ -241,21 +268,26 @@ pub fn remove_multi(py: Python<'_>, handle: u64, keys: Vec<Vec<u8>>) -> PyResult
 
 /// Sets a key's TTL: whether it had an item.
 #[pyfunction]
-#[pyo3(signature = (handle, key, ttl, place=None))]
+#[pyo3(signature = (handle, key, ttl, place=None, exptime=false))]
 pub fn touch(
     py: Python<'_>,
     handle: u64,
     key: &[u8],
-    ttl: u32,
+    ttl: i64,
     place: Option<&[u8]>,
+    exptime: bool,
 ) -> PyResult<bool> {
+    let ttl = Expiry::new(ttl, exptime)?;
     let key = check_key(key)?;
     let place = place.map(|p| cstring(p, "place")).transpose()?;
     let place = Ptr(place.as_ref().map_or(ptr::null(), |p| p.as_ptr()));
     // SAFETY: every pointer passed is into this call's live arguments (C
     // strings, buffers, out-parameters), valid for the whole C call.
     let rc = run(py, &[ffi::NOTFOUND], || unsafe {
-        ffi::mc_touch_by_key(handle, place.get(), key.as_ptr(), ttl)
+        match ttl {
+            Expiry::Ttl(ttl) => ffi::mc_touch_by_key(handle, place.get(), key.as_ptr(), ttl),
+            Expiry::Exptime(e) => ffi::mc_touch_exptime(handle, place.get(), key.as_ptr(), e),
+        }
     })?;
     Ok(rc == ffi::OK)
 }

@@ -103,6 +103,65 @@ def test_key_errors_are_python_memcacheds(mc):
     assert issubclass(Client.MemcachedKeyLengthError, Client.MemcachedKeyError)
 
 
+def ask(server, request):
+    """memcached's whole reply to ``request`` (ending in END), on a plain
+    socket."""
+    with socket.create_connection(("127.0.0.1", server.port)) as s:
+        s.sendall(request)
+        reply = b""
+        while not reply.endswith(b"END\r\n"):
+            reply += s.recv(65536)
+    return reply
+
+
+def server_time(server):
+    return int(ask(server, b"stats\r\n").split(b"STAT time ")[1].split(b"\r\n")[0])
+
+
+def server_exptime(server, key):
+    """The Unix time memcached will drop a key at: its ``mg <key> t`` read
+    between two of its ``time`` stats that agree (its clock did not tick
+    in between), so the sum is exact."""
+    while True:
+        reply = ask(server, b"stats\r\nmg " + key + b" t\r\nstats\r\n")
+        before, after = [int(t.split(b"\r\n")[0]) for t in reply.split(b"STAT time ")[1:]]
+        if before == after:
+            return before + int(reply.split(b"\r\nHD t")[1].split(b"\r\n")[0])
+
+
+def test_times_are_memcacheds_exptimes(mc, server):
+    # Up to 30 days relative, beyond a Unix time (python-memcached's `time`).
+    at = server_time(server) + 3600
+    assert mc.set("abs", 1, time=at) is True
+    assert server_exptime(server, b"abs") == at
+    assert mc.set_multi({"abs2": 2}, time=at + 1) == []
+    assert server_exptime(server, b"abs2") == at + 1
+    assert mc.touch("abs2", at + 2) == 1
+    assert server_exptime(server, b"abs2") == at + 2
+    assert mc.set("far", 1, time=2**31 - 1) is True
+    assert server_exptime(server, b"far") == 2**31 - 1
+    # A Unix time past, or a negative time: stored, gone at once.
+    for time in (-1, at - 7200):
+        assert mc.set("gone", 1, time=time) is True
+        assert mc.get("gone") is None
+    assert mc.set("gone", 1) is True and mc.touch("gone", -5) == 1
+    assert mc.get("gone") is None
+    assert mc.set_multi({"gone": 1, "gone2": 2}, time=-1) == []
+    assert mc.get_multi(["gone", "gone2"]) == {}
+    with pytest.raises(memcache.InvalidArgument, match='^bad time "2147483648": memcached reads a number from -2147483648 to 2147483647$'):
+        mc.set("t", 1, time=2**31)
+    with pytest.raises(ValueError, match='^bad time "-2147483649": memcached reads a number from -2147483648 to 2147483647$'):
+        mc.touch("t", -2**31 - 1)
+
+
+def test_deltas_as_memcached_reads_them(mc):
+    assert mc.set("n", 5) is True
+    for bad in (-1, 2**64):
+        with pytest.raises(ValueError, match='^bad delta "%d": must be a number from 0 to 18446744073709551615$' % bad):
+            mc.incr("n", bad)
+    assert mc.decr("n", 2**64 - 1) == 0
+
+
 def raw_get(server, key):
     """``(flags, data)`` of a key as the server holds it (a plain socket)."""
     with socket.create_connection(("127.0.0.1", server.port)) as s:
