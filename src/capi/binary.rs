@@ -32,20 +32,9 @@ pub unsafe extern "C" fn mc_store_n(
     cas: u64,
 ) -> mc_result {
     let key = KeyArg::Sized(key, keylen);
+    let ttl = Expiry::Ttl(ttl);
     // SAFETY: this function's contract covers `store_verb`'s (see # Safety).
-    unsafe {
-        store_verb(
-            handle,
-            verb,
-            place,
-            key,
-            value,
-            len,
-            flags,
-            Expiry::Ttl(ttl),
-            cas,
-        )
-    }
+    unsafe { store_verb(handle, verb, place, key, value, len, flags, ttl, cas) }
 }
 
 /// As `mc_get` (on the server `place` picks, if not null), with a key of

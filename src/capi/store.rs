@@ -96,20 +96,9 @@ pub unsafe extern "C" fn mc_store(
     cas: u64,
 ) -> mc_result {
     let key = KeyArg::Text(key);
+    let ttl = Expiry::Ttl(ttl);
     // SAFETY: this function's contract covers `store_verb`'s (see # Safety).
-    unsafe {
-        store_verb(
-            handle,
-            verb,
-            place,
-            key,
-            value,
-            len,
-            flags,
-            Expiry::Ttl(ttl),
-            cas,
-        )
-    }
+    unsafe { store_verb(handle, verb, place, key, value, len, flags, ttl, cas) }
 }
 
 /// The body of `mc_store`, `mc_store_n` and `mc_store_exptime`.
