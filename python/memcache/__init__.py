@@ -37,6 +37,7 @@ import ctypes as _ctypes
 import fnmatch as _fnmatch
 import importlib.util as _importlib_util
 import os as _os
+import sys as _sys
 
 
 def _load_library():
@@ -146,10 +147,15 @@ _SOCKET_TIMEOUT = _client_module._SOCKET_TIMEOUT
 __version__ = "0.1.0"
 __author__ = "the memcache developers"
 
+#: The module itself: after seed 000's ``from memcache import *`` its
+#: calls read as in Tcl, ``memcache.create(...)``, ``memcache.list()``,
+#: ``memcache.delete("all")``.
+memcache = _sys.modules[__name__]
+
 __all__ = [
     # Not `list` and `delete`: they would hide the builtin `list` of a
     # program that does `from memcache import *`; use memcache.list().
-    "Memcache", "Client", "create", "ref", "tcl_load", "KEEP",
+    "memcache", "Memcache", "Client", "create", "ref", "tcl_load", "KEEP",
     "LIBRARY", "OPTIONS", "TEXT_FLAG", "SERVER_MAX_KEY_LENGTH", "SERVER_MAX_VALUE_LENGTH",
     "Error", "NotFound", "NotStored", "Exists", "BadKey", "TooLarge",
     "NotNumeric", "Timeout", "NetworkError", "ServerError", "ClientError",

@@ -20,6 +20,17 @@ def test_put_and_get_keep_text_and_bytes_apart(m):
     assert m.flags("f") == 5
 
 
+def test_star_import_reads_as_the_seed(server):
+    # Seed 000: `from memcache import *`, then the calls as in Tcl.
+    ns = {}
+    exec("from memcache import *", ns)
+    assert ns["memcache"] is memcache and "list" not in ns and "delete" not in ns
+    h = ns["memcache"].create(server.spec)
+    assert str(h) in ns["memcache"].list()
+    assert h.put("k", "v") == "k" and ns["memcache"].ref(str(h)).get("k") == "v"
+    assert ns["memcache"].delete(h) == 1 and str(h) not in ns["memcache"].list()
+
+
 def test_put_without_a_key_makes_a_unique_one(m):
     key = m.put("data")
     assert re.fullmatch(r"[0-9a-f]{32}", key)
