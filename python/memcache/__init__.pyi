@@ -1,10 +1,12 @@
 """Type stubs of memcache: seed 000's interface and python-memcached's Client."""
 
+from types import ModuleType
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 Key = Union[str, bytes]
 Data = Union[str, bytes]
 
+memcache: ModuleType
 LIBRARY: str
 KEEP: Any
 OPTIONS: Tuple[str, ...]
