@@ -473,8 +473,9 @@ class Client(_native.ClientBase):
 
     # ----- other changes -----
 
-    def delete(self, key, noreply=False):
-        """Deletes the key: 1 if it had a value, else 0."""
+    def delete(self, key, time=None, noreply=False):
+        """Deletes the key now: 1 if it had a value, else 0 (a ``time``, the
+        hold memcached dropped in 1.4, is accepted and left out)."""
         key, place = self._key(key)
         if self._h is None:
             return 0

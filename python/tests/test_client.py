@@ -154,6 +154,16 @@ def test_times_are_memcacheds_exptimes(mc, server):
         mc.touch("t", -2**31 - 1)
 
 
+def test_delete_takes_the_seeds_time(mc):
+    # Client.delete(key, time=0) and delete_multi(keys, time=0, ...): the
+    # key is deleted now (memcached has no delayed delete since 1.4).
+    assert mc.set_multi({"d1": 1, "d2": 2, "d3": 3}) == []
+    assert mc.delete("d1", time=0) == 1 and mc.delete("d2", 5) == 1
+    assert mc.delete("d2", time=0) == 0
+    assert mc.delete_multi(["d3"], time=5) == 1
+    assert mc.get_multi(["d1", "d2", "d3"]) == {}
+
+
 def test_deltas_as_memcached_reads_them(mc):
     assert mc.set("n", 5) is True
     for bad in (-1, 2**64):
