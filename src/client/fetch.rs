@@ -194,7 +194,7 @@ impl Placed<'_> {
         Ok((value, flags))
     }
 
-    /// One lease get ("mg <key> v f c t N<lease>[ R<recache>]"): the item
+    /// One lease get (`mg <key> v f c t N<lease>[ R<recache>]`): the item
     /// and the server's verdict, for a caller that runs its own loop (see
     /// [`Placed::fetch`] for the one this library runs).
     pub fn lease_get(&self, key: &[u8], lease: u32, recache: u32) -> Result<Lease> {

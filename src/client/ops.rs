@@ -62,7 +62,7 @@ impl<'a> Placed<'a> {
 
     /// The same, its calls' TTLs read as memcached's own exptimes and sent
     /// as they are (as libmemcached and python-memcached pass them): up to
-    /// 30 days relative seconds, beyond that a Unix time, [`EXPIRED`] an
+    /// 30 days relative seconds, beyond that a Unix time, [`super::EXPIRED`] an
     /// item that is gone at once; not a lifetime counted from the server's
     /// clock. One past 2^31 - 1 (memcached reads a signed 32-bit number)
     /// is an `Invalid` error.

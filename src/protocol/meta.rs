@@ -36,7 +36,7 @@ pub fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4
 }
 
-/// Writes "<verb> <key>[ b]": the command and its key, base64 with the
+/// Writes `<verb> <key>[ b]`: the command and its key, base64 with the
 /// `b` flag when binary.
 fn head(buf: &mut Vec<u8>, verb: &[u8], key: MetaKey<'_>) {
     put_key(buf, verb, key);
@@ -45,7 +45,7 @@ fn head(buf: &mut Vec<u8>, verb: &[u8], key: MetaKey<'_>) {
     }
 }
 
-/// Writes "<verb> <key>", the key base64 when binary (its `b` flag is the
+/// Writes `<verb> <key>`, the key base64 when binary (its `b` flag is the
 /// caller's to write, after any positional token).
 fn put_key(buf: &mut Vec<u8>, verb: &[u8], key: MetaKey<'_>) {
     buf.extend_from_slice(verb);
@@ -61,7 +61,7 @@ fn put_key(buf: &mut Vec<u8>, verb: &[u8], key: MetaKey<'_>) {
     }
 }
 
-/// " <flag><n>": a meta flag with its number.
+/// ` <flag><n>`: a meta flag with its number.
 fn token(buf: &mut Vec<u8>, flag: u8, n: u64) {
     buf.push(b' ');
     buf.push(flag);
@@ -69,7 +69,7 @@ fn token(buf: &mut Vec<u8>, flag: u8, n: u64) {
 }
 
 /// Quiet mode with an opaque number to match the reply to the request:
-/// " q O<n>" (`None`: neither, every reply comes back).
+/// ` q O<n>` (`None`: neither, every reply comes back).
 fn quiet(buf: &mut Vec<u8>, opaque: Option<usize>) {
     if let Some(n) = opaque {
         buf.extend_from_slice(b" q");
@@ -77,7 +77,7 @@ fn quiet(buf: &mut Vec<u8>, opaque: Option<usize>) {
     }
 }
 
-/// Meta get: "mg <key>[ <flag>...]\r\n", flags given as tokens such as
+/// Meta get: `mg <key>[ <flag>...]\r\n`, flags given as tokens such as
 /// b"t", b"v", b"f", b"c", b"s".
 pub fn meta_get(buf: &mut Vec<u8>, key: MetaKey<'_>, flags: &[&[u8]]) {
     head(buf, b"mg ", key);
@@ -88,9 +88,9 @@ pub fn meta_get(buf: &mut Vec<u8>, key: MetaKey<'_>, flags: &[&[u8]]) {
     buf.extend_from_slice(b"\r\n");
 }
 
-/// "mg <key> v f c[ T<exptime>][ q O<opaque>]\r\n": the value, flags and
+/// `mg <key> v f c[ T<exptime>][ q O<opaque>]\r\n`: the value, flags and
 /// CAS value (a `gets`), giving the item a new lifetime when `touch` is
-/// given (a `gats`). Answered "VA <size> f<flags> c<cas>" and the data, or
+/// given (a `gats`). Answered `VA <size> f<flags> c<cas>` and the data, or
 /// "EN" (not sent in quiet mode).
 pub fn meta_value(buf: &mut Vec<u8>, key: MetaKey<'_>, touch: Option<u32>, opaque: Option<usize>) {
     head(buf, b"mg ", key);
@@ -102,14 +102,14 @@ pub fn meta_value(buf: &mut Vec<u8>, key: MetaKey<'_>, touch: Option<u32>, opaqu
     buf.extend_from_slice(b"\r\n");
 }
 
-/// "mg <key> T<exptime>\r\n": a `touch` (HD, or EN without an item).
+/// `mg <key> T<exptime>\r\n`: a `touch` (HD, or EN without an item).
 pub fn meta_touch(buf: &mut Vec<u8>, key: MetaKey<'_>, exptime: u32) {
     head(buf, b"mg ", key);
     token(buf, b'T', exptime.into());
     buf.extend_from_slice(b"\r\n");
 }
 
-/// "mg <key> v f c t N<lease>[ R<recache>]\r\n": the value, flags, CAS and
+/// `mg <key> v f c t N<lease>[ R<recache>]\r\n`: the value, flags, CAS and
 /// remaining TTL of `key`; on a miss the server creates an empty
 /// placeholder living `lease` seconds and answers this request alone with
 /// `W` (win: compute the value); with `recache` (seconds, > 0), the one
@@ -125,7 +125,7 @@ pub fn lease_get(buf: &mut Vec<u8>, key: MetaKey<'_>, lease: u32, recache: u32) 
     buf.extend_from_slice(b"\r\n");
 }
 
-/// "ms <key> <len> T<exptime> F<flags>[ M<mode>][ C<cas>][ q O<opaque>]\r\n":
+/// `ms <key> <len> T<exptime> F<flags>[ M<mode>][ C<cas>][ q O<opaque>]\r\n`:
 /// the head of a meta set (the value and "\r\n" follow), in the mode of
 /// `verb` (add E, replace R, append A, prepend P; set is the default) and
 /// conditional on the CAS value for [`StoreVerb::Cas`]. Answered HD
@@ -175,7 +175,7 @@ pub struct MetaDelete {
     pub opaque: Option<usize>,
 }
 
-/// "md <key>[ I][ T<exptime>][ C<cas>][ q O<opaque>]\r\n": answered HD
+/// `md <key>[ I][ T<exptime>][ C<cas>][ q O<opaque>]\r\n`: answered HD
 /// (done; not sent in quiet mode), NF (no item), EX (CAS changed).
 pub fn meta_delete(buf: &mut Vec<u8>, key: MetaKey<'_>, how: MetaDelete) {
     head(buf, b"md ", key);
@@ -192,8 +192,8 @@ pub fn meta_delete(buf: &mut Vec<u8>, key: MetaKey<'_>, how: MetaDelete) {
     buf.extend_from_slice(b"\r\n");
 }
 
-/// "ma <key> v D<delta>[ MD]\r\n": `incr` (or `decr` when `decrement`),
-/// answered "VA <len>" and the new number, or NF.
+/// `ma <key> v D<delta>[ MD]\r\n`: `incr` (or `decr` when `decrement`),
+/// answered `VA <len>` and the new number, or NF.
 pub fn meta_arith(buf: &mut Vec<u8>, key: MetaKey<'_>, decrement: bool, delta: u64) {
     head(buf, b"ma ", key);
     buf.extend_from_slice(b" v");

@@ -28,7 +28,7 @@ pub enum MetaCode {
 /// One reply unit from the server. Borrowed from the input buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reply<'a> {
-    /// "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n"
+    /// `VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n`
     Value {
         key: &'a [u8],
         flags: u32,
@@ -45,23 +45,23 @@ pub enum Reply<'a> {
     Ok,
     /// incr/decr result: a line of decimal digits (u64; overflow = protocol error)
     Number(u64),
-    /// "STAT <name> <value>\r\n" (value = rest of the line after the first space following name; may contain spaces; may be empty)
+    /// `STAT <name> <value>\r\n` (value = rest of the line after the first space following name; may contain spaces; may be empty)
     Stat {
         name: &'a [u8],
         value: &'a [u8],
     },
-    /// "VERSION <text>\r\n"
+    /// `VERSION <text>\r\n`
     Version(&'a [u8]),
-    /// "ERROR\r\n" (unknown command), or "ERROR <text>" (memcached's
+    /// "ERROR\r\n" (unknown command), or `ERROR <text>` (memcached's
     /// words: "ERROR Too many open connections" before it closes). The
     /// text is empty for a bare "ERROR".
     Error(&'a [u8]),
-    /// "CLIENT_ERROR <msg>\r\n" (msg may be empty; "CLIENT_ERROR\r\n" also valid)
+    /// `CLIENT_ERROR <msg>\r\n` (msg may be empty; "CLIENT_ERROR\r\n" also valid)
     ClientError(&'a [u8]),
-    /// "SERVER_ERROR <msg>\r\n"
+    /// `SERVER_ERROR <msg>\r\n`
     ServerError(&'a [u8]),
-    /// Meta reply: "HD <flags>\r\n", "EN\r\n", "NF ...", "NS ...", "EX ...", "MN\r\n",
-    /// or "VA <size> <flags>\r\n<data>\r\n" (data is Some only for VA). `flags` is the
+    /// Meta reply: `HD <flags>\r\n`, "EN\r\n", "NF ...", "NS ...", "EX ...", "MN\r\n",
+    /// or `VA <size> <flags>\r\n<data>\r\n` (data is Some only for VA). `flags` is the
     /// raw rest of the line after the code (after the size for VA), without the leading space; may be empty.
     Meta {
         code: MetaCode,

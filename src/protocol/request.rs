@@ -91,7 +91,7 @@ fn put_end(buf: &mut Vec<u8>, noreply: bool) {
     buf.extend_from_slice(b"\r\n");
 }
 
-/// Writes "<verb> <key> <flags> <exptime> <len>[ <cas>][ noreply]\r\n" (header only).
+/// Writes `<verb> <key> <flags> <exptime> <len>[ <cas>][ noreply]\r\n` (header only).
 ///
 /// Header only so that a caller holding the value elsewhere (a C or Tcl
 /// buffer) can send it without first copying it in here. `append` and
@@ -147,7 +147,7 @@ pub fn retrieve<K: AsRef<[u8]>>(
     buf.extend_from_slice(b"\r\n");
 }
 
-/// "get <key>\r\n" / "gets <key>\r\n" as the parts of one gathered write:
+/// `get <key>\r\n` / `gets <key>\r\n` as the parts of one gathered write:
 /// a one-key retrieve is sent from the key where it is, with no request
 /// buffer to fill (callgrind: -145 instructions a C `mc_get`, the buffer's
 /// thread-local lookups and the copies).
@@ -155,7 +155,7 @@ pub fn retrieve_one(verb: RetrieveVerb, key: &[u8]) -> [&[u8]; 3] {
     [verb.word(), key, b"\r\n"]
 }
 
-/// "gat <exptime> k1 ...\r\n" or "gats <exptime> ..." (cas = false -> gat, true -> gats)
+/// `gat <exptime> k1 ...\r\n` or `gats <exptime> ...` (cas = false -> gat, true -> gats)
 pub fn get_and_touch<K: AsRef<[u8]>>(
     buf: &mut Vec<u8>,
     cas: bool,
@@ -168,7 +168,7 @@ pub fn get_and_touch<K: AsRef<[u8]>>(
     buf.extend_from_slice(b"\r\n");
 }
 
-/// "touch <key> <exptime>[ noreply]\r\n"
+/// `touch <key> <exptime>[ noreply]\r\n`
 pub fn touch(buf: &mut Vec<u8>, key: &[u8], exptime: u32, noreply: bool) {
     buf.extend_from_slice(b"touch ");
     buf.extend_from_slice(key);
@@ -176,7 +176,7 @@ pub fn touch(buf: &mut Vec<u8>, key: &[u8], exptime: u32, noreply: bool) {
     put_end(buf, noreply);
 }
 
-/// "delete <key>[ noreply]\r\n". No time argument: memcached 1.6 rejects
+/// `delete <key>[ noreply]\r\n`. No time argument: memcached 1.6 rejects
 /// any but 0 (use `touch` to delete later).
 pub fn delete(buf: &mut Vec<u8>, key: &[u8], noreply: bool) {
     buf.extend_from_slice(b"delete ");
@@ -184,7 +184,7 @@ pub fn delete(buf: &mut Vec<u8>, key: &[u8], noreply: bool) {
     put_end(buf, noreply);
 }
 
-/// "incr <key> <delta>[ noreply]\r\n" / "decr ...".
+/// `incr <key> <delta>[ noreply]\r\n` / "decr ...".
 pub fn arith(buf: &mut Vec<u8>, verb: Arith, key: &[u8], delta: u64, noreply: bool) {
     buf.extend_from_slice(match verb {
         Arith::Incr => b"incr ",
@@ -195,7 +195,7 @@ pub fn arith(buf: &mut Vec<u8>, verb: Arith, key: &[u8], delta: u64, noreply: bo
     put_end(buf, noreply);
 }
 
-/// "flush_all[ <delay>][ noreply]\r\n"
+/// `flush_all[ <delay>][ noreply]\r\n`
 pub fn flush_all(buf: &mut Vec<u8>, delay: Option<u32>, noreply: bool) {
     buf.extend_from_slice(b"flush_all");
     if let Some(delay) = delay {
@@ -204,7 +204,7 @@ pub fn flush_all(buf: &mut Vec<u8>, delay: Option<u32>, noreply: bool) {
     put_end(buf, noreply);
 }
 
-/// "stats[ <group>]\r\n". A group may hold spaces ("cachedump 1 10"), but
+/// `stats[ <group>]\r\n`. A group may hold spaces ("cachedump 1 10"), but
 /// a control character (a CR or LF would end the request early and send
 /// the rest as a command of its own) is refused: an `Invalid` error, and
 /// nothing is written.
@@ -235,7 +235,7 @@ pub fn version(buf: &mut Vec<u8>) {
     buf.extend_from_slice(b"version\r\n");
 }
 
-/// "verbosity <level>[ noreply]\r\n"
+/// `verbosity <level>[ noreply]\r\n`
 pub fn verbosity(buf: &mut Vec<u8>, level: u32, noreply: bool) {
     buf.extend_from_slice(b"verbosity");
     put_sp_u64(buf, u64::from(level));

@@ -106,7 +106,7 @@ pub(super) fn quick_value(buf: &[u8]) -> Option<(ValueHeader<'_>, usize)> {
 }
 
 /// The unit of a "VALUE" line for `key` at the start of `buf`, when it is
-/// complete and well-formed (as [`quick_value`] reads it): its flags, cas,
+/// complete and well-formed (as `quick_value` reads it): its flags, cas,
 /// data and the bytes it used. `None` for anything else, which [`parse`]
 /// then answers. A multi-get's reply answers the keys in the order asked
 /// (the misses left out), so its reader knows which key most likely comes
@@ -354,7 +354,7 @@ pub fn parse_start(buf: &[u8]) -> Result<Option<Start<'_>>> {
 /// The end of a data block, when `buf` starts right after its data:
 /// Ok(Some(2)) for "\r\n", Ok(None) when fewer than 2 bytes are there, and
 /// a protocol error quoting `line` (the block's header line, or as much of
-/// it as [`QUOTE_MAX`] shows) for anything else: the length was wrong.
+/// it as `QUOTE_MAX` shows) for anything else: the length was wrong.
 pub fn block_end(buf: &[u8], line: &[u8]) -> Result<Option<usize>> {
     match buf.get(..2) {
         None if buf.first().is_none_or(|&b| b == b'\r') => Ok(None),
@@ -364,5 +364,5 @@ pub fn block_end(buf: &[u8], line: &[u8]) -> Result<Option<usize>> {
 }
 
 /// How much of a header line [`block_end`] needs to quote it as [`parse`]
-/// does: [`QUOTE_MAX`] bytes, and one more to show it was cut.
+/// does: `QUOTE_MAX` bytes, and one more to show it was cut.
 pub const QUOTED_LINE: usize = QUOTE_MAX + 1;

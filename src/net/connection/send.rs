@@ -63,7 +63,7 @@ impl Connection {
     /// Writes all of `parts`, a pipeline of requests, reading whatever
     /// replies arrive meanwhile into the read buffer (for `read_reply`).
     /// Over TLS each part begins a record: the last part should hold the
-    /// last command ([`Stream::send_parts`] says why).
+    /// last command (`Stream::send_parts` says why).
     ///
     /// A server answering a pipeline stops reading it while it cannot
     /// write its replies, so a client that finished writing before it

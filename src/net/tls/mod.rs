@@ -63,7 +63,7 @@ impl Default for TlsOptions {
     }
 }
 
-/// A handle's TLS settings and, once made, their [`TlsClient`]: made when
+/// A handle's TLS settings and, once made, their `TlsClient`: made when
 /// the settings are applied if TLS is on (so that `configure` reports a bad
 /// file), else by the first connection to a `tls://` server.
 #[derive(Debug, Default)]
