@@ -160,9 +160,10 @@ class Memcache(_native.Handle):
         else:
             raise TypeError(f"{verb if verb == 'set' else 'append'}() takes (data) or (key, data, ttl=None, flags=0)")
         given = _key(key)
+        ttl = self._ttl(ttl)  # before the flags, as Tcl reads them
         value, flags = _data(data, _flags(flags), _native.text_flag(self._format))
         made = given or _native.unique_key().encode()
-        code = _native.store(self._h, _VERBS[verb], made, value, flags, self._ttl(ttl))
+        code = _native.store(self._h, _VERBS[verb], made, value, flags, ttl)
         if code != _STORED:
             why = ("key kept changing while appending to it" if verb == "append_or_add"
                    else "the server refused to store key")
@@ -176,8 +177,9 @@ class Memcache(_native.Handle):
 
     def _store_if(self, verb, key, data, ttl, flags, cas=0):
         raw = _key(key)
+        ttl = self._ttl(ttl)  # before the flags, as Tcl reads them
         value, flags = _data(data, _flags(flags), _native.text_flag(self._format))
-        code = _native.store(self._h, _VERBS[verb], raw, value, flags, self._ttl(ttl), cas)
+        code = _native.store(self._h, _VERBS[verb], raw, value, flags, ttl, cas)
         if code == _STORED:
             return key
         if code == _EXISTS:
@@ -225,15 +227,15 @@ class Memcache(_native.Handle):
         ``listindex``, the data is read as a Tcl list and only that element
         is returned (an int, or ``"end"``, ``"end-1"``...; past the end:
         ``""``)."""
+        from ._tcllist import check_index, element
         raw = _key(key)
+        if listindex is not None:
+            check_index(listindex)  # before the key is read, as in Tcl
         hit = _native.get(self._h, raw)
         if hit is None:
             raise NotFound(f'no data for key "{_show(raw)}"')
         data = _value(hit[0], hit[1], self._format)
-        if listindex is None:
-            return data
-        from ._tcllist import element
-        return element(data, listindex)
+        return data if listindex is None else element(data, listindex)
 
     def _miss(self, key):
         raise NotFound(f'no data for key "{_show(_key(key))}"')

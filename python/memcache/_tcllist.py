@@ -108,6 +108,11 @@ def _position(index, length):
     return at if 0 <= at < length else None
 
 
+def check_index(index):
+    """Refuses a malformed Tcl index, as Tcl's ``get`` does before it reads."""
+    _position(index, 0)
+
+
 def element(data, index):
     """The element of the Tcl list ``data`` at ``index``; past either end,
     an empty value of the data's type."""

@@ -140,6 +140,18 @@ def test_listindex_reads_the_data_as_a_tcl_list(m):
     m.put("bad", "{unclosed")
     with pytest.raises(memcache.InvalidArgument, match="unmatched open brace in list"):
         m.get("bad", 0)
+    # A bad index is refused before the key is read, as Tcl's get does.
+    for key in ("nope", "a b"):
+        with pytest.raises(memcache.InvalidArgument, match=r'^bad index "x": must be integer\?\[\+-\]integer\? or end\?\[\+-\]integer\?$'):
+            m.get(key, "x")
+
+
+def test_arguments_are_checked_in_tcls_order(m):
+    # The TTL before the flags, as `memcache put` reads its words.
+    for call in (lambda: m.put("k", "v", -1, 2**32), lambda: m.add("k", "v", "x", -1),
+                 lambda: m.append("k", "v", 2**32, -1), lambda: m.replace("k", "v", -1, -1)):
+        with pytest.raises(memcache.InvalidArgument, match='^bad ttl ".*": must be a number of seconds from 0 to 4294967295$'):
+            call()
 
 
 def test_handles_list_ref_delete(server):
