@@ -148,40 +148,6 @@ pub(super) unsafe fn place_arg<'a>(p: *const c_char) -> Option<&'a [u8]> {
     }
 }
 
-/// Reads an array of `count` NUL-terminated strings; `array_name` names
-/// the array and `each` one of its strings in errors. The array may be
-/// null only when `count` is 0.
-///
-/// # Safety
-/// `array` is null or points to `count` pointers, each null or pointing to
-/// a NUL-terminated string; all outlive 'a.
-pub(super) unsafe fn texts<'a>(
-    array: *const *const c_char,
-    count: usize,
-    array_name: &str,
-    each: &str,
-) -> Result<Vec<&'a [u8]>> {
-    if array.is_null() {
-        return if count == 0 {
-            Ok(Vec::new())
-        } else {
-            Err(null(array_name))
-        };
-    }
-    // A loop into a Vec of the right size: collecting into a Result grows
-    // the Vec step by step (measured: 40 instructions a key of mget100).
-    let mut out = Vec::with_capacity(count);
-    for i in 0..count {
-        // SAFETY: i < count, and `array` points to `count` pointers (this
-        // function's contract).
-        let p = unsafe { *array.add(i) };
-        // SAFETY: each is null or a NUL-terminated string that outlives 'a
-        // (this function's contract).
-        out.push(unsafe { text(p, each) }?);
-    }
-    Ok(out)
-}
-
 /// A C string of an array the caller passed, read (by `strlen`) where it
 /// is used: [`text_array`] hands the caller's array itself to the client
 /// as its slice of keys, with no slice of them made first (callgrind, C
@@ -197,11 +163,14 @@ impl AsRef<[u8]> for CText {
     }
 }
 
-/// `array`, of `count` NUL-terminated strings, as a slice of [`CText`]
-/// (errors as [`texts`]).
+/// Reads an array of `count` NUL-terminated strings, as a slice of
+/// [`CText`] (the array itself); `array_name` names the array and `each`
+/// one of its strings in errors. The array may be null only when `count`
+/// is 0.
 ///
 /// # Safety
-/// As [`texts`].
+/// `array` is null or points to `count` pointers, each null or pointing to
+/// a NUL-terminated string; all outlive 'a.
 pub(super) unsafe fn text_array<'a>(
     array: *const *const c_char,
     count: usize,
@@ -226,10 +195,11 @@ pub(super) unsafe fn text_array<'a>(
     Ok(unsafe { std::slice::from_raw_parts(array.cast::<CText>(), count) })
 }
 
-/// As [`texts`], each string also UTF-8 (server specs, daemon arguments).
+/// As [`text_array`], each string also UTF-8 (server specs, daemon
+/// arguments).
 ///
 /// # Safety
-/// As [`texts`].
+/// As [`text_array`].
 pub(super) unsafe fn utf8_texts(
     array: *const *const c_char,
     count: usize,
@@ -237,8 +207,8 @@ pub(super) unsafe fn utf8_texts(
     each: &str,
 ) -> Result<Vec<String>> {
     // SAFETY: the same contract as this function's.
-    let texts = unsafe { texts(array, count, array_name, each) }?;
-    texts.into_iter().map(|t| utf8(t, each)).collect()
+    let texts = unsafe { text_array(array, count, array_name, each) }?;
+    texts.iter().map(|t| utf8(t.as_ref(), each)).collect()
 }
 
 /// `text` as a `String`, or an `Invalid` error naming `what`.

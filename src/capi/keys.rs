@@ -75,10 +75,10 @@ pub unsafe extern "C" fn mc_remove_multi_by_key(
         let place = unsafe { place_arg(place) };
         // SAFETY: `keys` points to `count` NUL-terminated strings (this
         // function's contract).
-        let keys = unsafe { texts(keys, count, "keys", "a key") }?;
+        let keys = unsafe { text_array(keys, count, "keys", "a key") }?;
         let mut all = mc_result::MC_OK;
         let client = client(handle)?;
-        for (i, yes) in client.at(place).delete_many(&keys)?.into_iter().enumerate() {
+        for (i, yes) in client.at(place).delete_many(keys)?.into_iter().enumerate() {
             if !yes {
                 all = mc_result::MC_NOTFOUND;
             }
