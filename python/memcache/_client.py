@@ -25,6 +25,7 @@ from ._errors import ClientError, Error, ServerError, TooLarge
 from ._hosts import _DEAD_RETRY, _SOCKET_TIMEOUT, _Host
 from ._numbers import delta as _delta
 from ._numbers import exptime as _exptime
+from ._numbers import place as _place
 
 SERVER_MAX_KEY_LENGTH = 250
 SERVER_MAX_VALUE_LENGTH = 1024 * 1024
@@ -227,10 +228,7 @@ class Client(_native.ClientBase):
         if self.do_check_key:
             self.check_key(key)
         if isinstance(key, tuple):
-            if not isinstance(key[0], int):
-                raise TypeError("the hash value of a (hashvalue, key) key must be an int, "
-                                "not " + type(key[0]).__name__)
-            return key[1], str(int(key[0])).encode()
+            return key[1], _place(key[0])
         if not isinstance(key, bytes):
             raise Client.MemcachedKeyTypeError("Key must be a binary string")
         return key, None
@@ -398,7 +396,7 @@ class Client(_native.ClientBase):
         for orig_key in keys:
             if isinstance(orig_key, tuple):
                 serverhash, key = orig_key
-                place = str(int(serverhash)).encode()
+                place = _place(serverhash)
             else:
                 key, place = orig_key, None
             key = self._encode_key(self.key_encoder(key))

@@ -1,5 +1,6 @@
 """The numbers of python-memcached's ``Client`` calls as the library takes
-them: an expiry ``time`` and an ``incr``/``decr`` delta."""
+them: an expiry ``time``, an ``incr``/``decr`` delta and the hash value of
+a ``(hashvalue, key)`` key."""
 
 from datetime import timedelta
 
@@ -26,3 +27,13 @@ def delta(n):
     if not 0 <= n < 1 << 64:
         raise InvalidArgument('bad delta "%d": must be a number from 0 to %d' % (n, (1 << 64) - 1))
     return n
+
+
+def place(hashvalue):
+    """The placement value of a ``(hashvalue, key)`` key: its int hash value
+    in decimal (python-memcached takes it modulo the servers, so any other
+    type is a ``TypeError`` there too)."""
+    if not isinstance(hashvalue, int):
+        raise TypeError("the hash value of a (hashvalue, key) key must be an int, not "
+                        + type(hashvalue).__name__)
+    return str(int(hashvalue)).encode()

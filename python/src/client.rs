@@ -14,15 +14,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyString, PyTuple};
 
 use crate::fast::{c_key, fetch, plain_ttl, store, value_bytes, INTEGER, KEY_MAX, LONG, TEXT};
-
-/// memcached's longest relative exptime (30 days).
-const MAX_RELATIVE: u32 = 30 * 24 * 3600;
 use crate::ffi;
 use crate::many;
 use crate::text::Utf8;
 
 /// `_h` when the client has no servers.
 const NO_HANDLE: u64 = u64::MAX;
+
+/// memcached's longest relative exptime (30 days).
+const MAX_RELATIVE: u32 = 30 * 24 * 3600;
 
 /// The methods counted without a lock, in this order.
 const COUNTED: [&str; 3] = ["get", "set", "get_multi"];

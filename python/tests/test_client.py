@@ -98,8 +98,9 @@ def test_key_errors_are_python_memcacheds(mc):
             call()
     with pytest.raises(Client.MemcachedKeyNoneError, match="^Key is empty$"):
         mc.check_key("")
-    with pytest.raises(TypeError, match=r"^the hash value of a \(hashvalue, key\) key must be an int, not str$"):
-        mc.get(("7", "k"))
+    for call in (lambda: mc.get(("7", "k")), lambda: mc.get_multi([("7", "k")])):
+        with pytest.raises(TypeError, match=r"^the hash value of a \(hashvalue, key\) key must be an int, not str$"):
+            call()
     assert issubclass(Client.MemcachedKeyLengthError, Client.MemcachedKeyError)
 
 
